@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+
+/** How a table's rows reach the destination. */
+export type WriteDisposition = 'replace' | 'merge';
+
+/** One table the catalog declares. Names are the source's, unchanged. */
+export interface CatalogTable {
+  /** Table name as in the source (and in the destination). */
+  readonly name: string;
+  /** Source schema (PostgreSQL namespace). */
+  readonly schema: string;
+  readonly primaryKey: readonly string[];
+  readonly writeDisposition: WriteDisposition;
+  /** Present for incremental tables: rows with cursor >= last cursor − lag are re-read and merged. */
+  readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined } | undefined;
+  /** Column whose max() tells how fresh the table is; undefined = freshness not measured. */
+  readonly freshnessColumn: string | undefined;
+  readonly freshnessHours: number;
+}
+
+/** A relationship (foreign key) between two catalog tables, checked for orphans downstream. */
+export interface Relationship {
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly references: string;
+  readonly referencedColumns: readonly string[];
+}
+
+export interface Catalog {
+  /** File it came from, for messages. */
+  readonly path: string;
+  readonly datasetPrefix: string;
+  readonly tables: readonly CatalogTable[];
+  readonly relationships: readonly Relationship[];
+}
+
+export const DEFAULT_CATALOG_PATH = fileURLToPath(new URL('../../schemas/datavision.yaml', import.meta.url));
+
+const identifier = z.string().min(1).max(63);
+const tableSchema = z
+  .object({
+    schema: identifier.optional(),
+    primary_key: z.array(identifier).min(1),
+    write_disposition: z.enum(['replace', 'merge']).default('replace'),
+    incremental: z
+      .object({ cursor_column: identifier, lag: z.string().min(1).optional() })
+      .strict()
+      .optional(),
+    freshness_column: identifier.optional(),
+    freshness_hours: z.number().positive().optional(),
+  })
+  .strict();
+
+const catalogSchema = z
+  .object({
+    version: z.literal(1),
+    dataset_prefix: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _').default('raw'),
+    defaults: z
+      .object({ schema: identifier.default('public'), freshness_hours: z.number().positive().default(48) })
+      .strict()
+      .default({ schema: 'public', freshness_hours: 48 }),
+    tables: z.record(identifier, tableSchema),
+    relationships: z
+      .array(
+        z
+          .object({
+            table: identifier,
+            columns: z.array(identifier).min(1),
+            references: identifier,
+            referenced_columns: z.array(identifier).min(1),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+/** Reads and validates a catalog file (YAML or JSON). Any problem is a ConfigError naming the file and the field. */
+export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`Cannot read the catalog file ${path}: ${(cause as Error).message}. Pass an existing file with --catalog.`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError(`The catalog file ${path} is not valid YAML: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = catalogSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`The catalog file ${path} is invalid: ${problems}`);
+  }
+  const doc = parsed.data;
+  const tables: CatalogTable[] = Object.entries(doc.tables).map(([name, t]) => {
+    if (t.write_disposition === 'merge' && !t.incremental) {
+      throw new ConfigError(`Catalog ${path}: table ${name} has write_disposition merge but no incremental.cursor_column.`);
+    }
+    return Object.freeze({
+      name,
+      schema: t.schema ?? doc.defaults.schema,
+      primaryKey: Object.freeze([...t.primary_key]),
+      writeDisposition: t.write_disposition,
+      incremental: t.incremental ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag }) : undefined,
+      freshnessColumn: t.freshness_column,
+      freshnessHours: t.freshness_hours ?? doc.defaults.freshness_hours,
+    });
+  });
+  const names = new Set(tables.map((t) => t.name));
+  const relationships: Relationship[] = doc.relationships.map((r) => {
+    for (const n of [r.table, r.references]) {
+      if (!names.has(n)) throw new ConfigError(`Catalog ${path}: relationship names unknown table ${n}.`);
+    }
+    if (r.columns.length !== r.referenced_columns.length) {
+      throw new ConfigError(`Catalog ${path}: relationship ${r.table} → ${r.references} has ${r.columns.length} columns but ${r.referenced_columns.length} referenced columns.`);
+    }
+    return Object.freeze({ table: r.table, columns: r.columns, references: r.references, referencedColumns: r.referenced_columns });
+  });
+  return Object.freeze({ path, datasetPrefix: doc.dataset_prefix, tables: Object.freeze(tables), relationships: Object.freeze(relationships) });
+}
+
+/**
+ * The catalog tables a run selects, in catalog order. An unknown name is a ConfigError listing the known ones,
+ * raised before anything is opened or written.
+ */
+export function selectTables(catalog: Catalog, names: readonly string[] | undefined): CatalogTable[] {
+  if (!names || names.length === 0) return [...catalog.tables];
+  const known = new Map(catalog.tables.map((t) => [t.name, t]));
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `Unknown table${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}. ` +
+        `Known tables in ${catalog.path}: ${catalog.tables.map((t) => t.name).join(', ')}.`,
+    );
+  }
+  const wanted = new Set(names);
+  return catalog.tables.filter((t) => wanted.has(t.name));
+}

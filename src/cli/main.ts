@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_DUCKDB_PATH, DEFAULT_LAG, type RunOptions } from '../config/config.js';
+import { ConfigError, EXIT_CODES, IngestError, messageOf } from '../errors.js';
+import { planRun, runPlan } from '../pipeline/run.js';
+import { resolveConfig } from '../config/config.js';
+import { runDemo } from '../demo/demo.js';
+import { createRenderer, type LogFormat, type Renderer } from './output.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** `--tables a b` and `--tables a,b` both work. */
+const splitNames = (values: string[] | boolean | undefined) =>
+  Array.isArray(values) ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) : values;
+
+function logFormat(value: string | undefined): LogFormat {
+  const format = value ?? process.env.INGESTA_LOG_FORMAT ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format must be text or json, not "${format}".`);
+  return format;
+}
+
+/** The one place that decides the exit code: typed errors carry theirs, anything else is 1. */
+function fail(renderer: Renderer, error: unknown): number {
+  if (error instanceof IngestError) {
+    renderer.error(error.kind, error.message, error.exitCode);
+    return error.exitCode;
+  }
+  renderer.error('internal', `unexpected error: ${messageOf(error)}`, 1);
+  if (process.env.INGESTA_DEBUG) console.error(error);
+  return 1;
+}
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('ingesta')
+    .description('Load PostgreSQL tables into the lakehouse raw layer (DuckDB locally; S3 + Athena in dev/prod).')
+    .version(VERSION, '-V, --version')
+    .addOption(new Option('--env <env>', 'environment: local (DuckDB), dev or prod (S3 + Athena) [env INGESTA_ENV]').choices(['local', 'dev', 'prod']))
+    .option('--tables <tables...>', 'tables to load (space- or comma-separated); default: every catalog table')
+    .option('--full-refresh [tables...]', 'reload from scratch and reset the cursor: the tables named here, else every table loaded')
+    .option('--validar-calidad-datos, --validate', 'run the quality gate after the load (not available in this version)')
+    .option('--solo-validar, --validate-only', 'run only the quality gate, no load (not available in this version)')
+    .option('--duckdb-path <file>', `DuckDB file for --env local [env DUCKDB_PATH, default ${DEFAULT_DUCKDB_PATH}]`)
+    .option('--dataset <name>', 'destination dataset (DuckDB schema) [env INGESTA_DATASET, default raw_datavision_<env>]')
+    .option('--catalog <file>', 'table catalog (YAML) [env INGESTA_CATALOG, default schemas/datavision.yaml]')
+    .option('--source-url <url>', 'PostgreSQL URL, postgres://user@host:port/db [env DATABASE_URL]; else DATABASE_* then PG* variables')
+    .option('--package-dir <dir>', 'where load packages are written [env INGESTA_PACKAGE_DIR, default <duckdb dir>/.ingesta/packages]')
+    .option('--lag <duration>', `incremental re-read window before the last cursor [env INGESTA_LAG, default "${DEFAULT_LAG}"]`)
+    .option('--statement-timeout <duration>', 'per-statement limit on the source [env INGESTA_STATEMENT_TIMEOUT, default 0 = none]')
+    .option('--lock-timeout <duration>', 'how long to wait for a lock on the source [env INGESTA_LOCK_TIMEOUT, default 10s]')
+    .option('--log-format <format>', 'text (human) or json (one event per line) [env INGESTA_LOG_FORMAT, default text]')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run ingesta --help for usage)')
+    .exitOverride()
+    .action(async (opts: Record<string, unknown>) => {
+      let renderer = createRenderer('text');
+      try {
+        renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
+        if (opts.validarCalidadDatos || opts.soloValidar) {
+          throw new ConfigError(
+            'The quality gate (--validar-calidad-datos / --solo-validar) is not available in this version of ingesta yet. Nothing was run.',
+          );
+        }
+        const options: RunOptions = {
+          env: opts.env as RunOptions['env'],
+          tables: splitNames(opts.tables as string[] | undefined) as string[] | undefined,
+          fullRefresh: splitNames(opts.fullRefresh as string[] | boolean | undefined),
+          catalog: opts.catalog as string | undefined,
+          dataset: opts.dataset as string | undefined,
+          duckdbPath: opts.duckdbPath as string | undefined,
+          packageDir: opts.packageDir as string | undefined,
+          sourceUrl: opts.sourceUrl as string | undefined,
+          lag: opts.lag as string | undefined,
+          statementTimeout: opts.statementTimeout as string | undefined,
+          lockTimeout: opts.lockTimeout as string | undefined,
+        };
+        const plan = planRun(resolveConfig(options));
+        await runPlan(plan, (e) => renderer.event(e));
+        setExit(0);
+      } catch (error) {
+        setExit(fail(renderer, error));
+      }
+    });
+
+  program
+    .command('demo')
+    .description('start an embedded PostgreSQL (PGlite), fill it with generated DataVision data, and load it into DuckDB')
+    .option('--size <n>', 'number of accounts to generate (other tables scale with it)', '200')
+    .option('--duckdb-path <file>', 'DuckDB file to load into', 'data/demo.duckdb')
+    .option('--log-format <format>', 'text or json')
+    .action(async (opts: { size: string; duckdbPath: string; logFormat?: string }) => {
+      let renderer = createRenderer('text');
+      try {
+        renderer = createRenderer(logFormat(opts.logFormat));
+        const size = Number(opts.size);
+        if (!Number.isInteger(size) || size < 1) throw new ConfigError(`--size must be a positive whole number, not "${opts.size}".`);
+        await runDemo({ size, duckdbPath: opts.duckdbPath, renderer });
+        setExit(0);
+      } catch (error) {
+        setExit(fail(renderer, error));
+      }
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; a usage error is a configuration error
+      return error.exitCode === 0 ? 0 : EXIT_CODES.config;
+    }
+    throw error;
+  }
+  return code;
+}
+
+// a closed pipe (ingesta … | head) is not an error of the run
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`ingesta: error: ${messageOf(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,131 @@
+import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
+
+export type LogFormat = 'text' | 'json';
+
+/** Renders pipeline events: live progress on a terminal, plain lines otherwise, one JSON object per line for machines. */
+export interface Renderer {
+  event(event: PipelineEvent): void;
+  error(kind: string, message: string, exitCode: number): void;
+  info(message: string): void;
+}
+
+const nf = new Intl.NumberFormat('en-US');
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** A plain-text table: header, rule, rows; numbers right-aligned. */
+export function textTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function summaryTable(summary: RunSummary): string {
+  const rows = summary.tables.map((t) => [
+    t.table,
+    t.mode,
+    nf.format(t.rowsExtracted),
+    formatBytes(t.bytesExtracted),
+    nf.format(t.rowsInDestination),
+    t.cursorTo ?? '',
+  ]);
+  return textTable(['table', 'mode', 'rows read', 'bytes', 'rows in destination', 'cursor'], rows, new Set([2, 3, 4]));
+}
+
+export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Renderer {
+  if (format === 'json') {
+    const write = (obj: object) => out.write(`${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`);
+    let lastProgress = 0;
+    return {
+      event(event) {
+        if (event.type === 'extract_progress') {
+          const now = Date.now();
+          if (now - lastProgress < 1000) return;
+          lastProgress = now;
+        }
+        write(event);
+      },
+      error(kind, message, exitCode) {
+        write({ type: 'error', kind, message, exitCode });
+      },
+      info(message) {
+        write({ type: 'info', message });
+      },
+    };
+  }
+  const tty = Boolean(out.isTTY);
+  let started = 0;
+  let lastDraw = 0;
+  const clear = () => {
+    if (tty) out.write('\r\x1b[2K');
+  };
+  return {
+    event(event) {
+      switch (event.type) {
+        case 'run_started':
+          out.write(`ingesta run ${event.runId}: ${event.tables.length} tables → ${event.dataset} (${event.destination})\n`);
+          break;
+        case 'package_recovered':
+          out.write(`leftover load package ${event.runId}: ${event.action} — ${event.reason}\n`);
+          break;
+        case 'warning':
+          clear();
+          out.write(`warning: ${event.table ? `${event.table}: ` : ''}${event.message}\n`);
+          break;
+        case 'snapshot_taken':
+          out.write(`source snapshot at ${event.snapshotAt}\n`);
+          break;
+        case 'extract_started':
+          started = Date.now();
+          if (tty) out.write(`  ${event.table}  ${event.mode}  extracting…`);
+          break;
+        case 'extract_progress': {
+          if (!tty) break;
+          const now = Date.now();
+          if (now - lastDraw < 200) break;
+          lastDraw = now;
+          const seconds = Math.max((now - started) / 1000, 0.001);
+          clear();
+          out.write(`  ${event.table}  ${formatBytes(event.bytes)}  ${formatBytes(event.bytes / seconds)}/s`);
+          break;
+        }
+        case 'extract_finished': {
+          clear();
+          const rate = event.ms > 0 ? `${nf.format(Math.round((event.rows * 1000) / event.ms))} rows/s` : '';
+          out.write(`  extracted ${event.table}: ${nf.format(event.rows)} rows, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} ${rate}\n`);
+          break;
+        }
+        case 'load_started':
+          out.write(`loading ${event.tables} tables in one transaction…\n`);
+          break;
+        case 'table_loaded':
+          break;
+        case 'run_finished':
+          out.write(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
+          break;
+      }
+    },
+    error(_kind, message) {
+      clear();
+      err.write(`ingesta: error: ${message}\n`);
+    },
+    info(message) {
+      out.write(`${message}\n`);
+    },
+  };
+}

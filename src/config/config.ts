@@ -1,0 +1,125 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { DEFAULT_CATALOG_PATH } from '../catalog/catalog.js';
+import { resolveSourceConnection, type SourceConnection } from './source-connection.js';
+
+export type EnvName = 'local' | 'dev' | 'prod';
+export const ENV_NAMES: readonly EnvName[] = ['local', 'dev', 'prod'];
+
+/** Which tables a run reloads from scratch. */
+export type FullRefresh = { readonly kind: 'none' } | { readonly kind: 'all' } | { readonly kind: 'tables'; readonly tables: readonly string[] };
+
+/** Everything one run needs, resolved once from flags and environment, then frozen. */
+export interface RunConfig {
+  readonly env: EnvName;
+  /** Tables asked for; undefined = every catalog table. */
+  readonly tables: readonly string[] | undefined;
+  readonly fullRefresh: FullRefresh;
+  readonly catalogPath: string;
+  /** Destination dataset: a DuckDB schema locally, a Glue database in the cloud. */
+  readonly dataset: string | undefined;
+  readonly duckdbPath: string;
+  /** Where load packages (extracted files + manifest) are written before loading. */
+  readonly packageDir: string;
+  readonly source: SourceConnection;
+  /** Default re-read window for incremental tables, in seconds (a catalog table may set its own). */
+  readonly lagSeconds: number;
+  /** Source protection: per-statement limit, and how long to wait for a lock, in ms (0 = no limit). */
+  readonly statementTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+}
+
+/** Flags as the CLI (or a library caller) gives them; every field optional, env vars fill the rest. */
+export const runOptionsSchema = z
+  .object({
+    env: z.enum(['local', 'dev', 'prod']).optional(),
+    tables: z.array(z.string().min(1)).optional(),
+    fullRefresh: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
+    catalog: z.string().min(1).optional(),
+    dataset: z.string().min(1).optional(),
+    duckdbPath: z.string().min(1).optional(),
+    packageDir: z.string().min(1).optional(),
+    sourceUrl: z.string().min(1).optional(),
+    lag: z.string().min(1).optional(),
+    statementTimeout: z.string().min(1).optional(),
+    lockTimeout: z.string().min(1).optional(),
+  })
+  .strict();
+export type RunOptions = z.input<typeof runOptionsSchema>;
+
+export const DEFAULT_LAG = '15 minutes';
+export const DEFAULT_DUCKDB_PATH = 'data/datavision.duckdb';
+
+const UNIT_SECONDS: Record<string, number> = {
+  ms: 0.001, millisecond: 0.001, milliseconds: 0.001,
+  s: 1, sec: 1, secs: 1, second: 1, seconds: 1,
+  m: 60, min: 60, mins: 60, minute: 60, minutes: 60,
+  h: 3600, hour: 3600, hours: 3600,
+  d: 86400, day: 86400, days: 86400,
+};
+
+/** "15 minutes", "15m", "1 hour", "0" → seconds. */
+export function parseDuration(text: string, what: string): number {
+  const trimmed = text.trim().toLowerCase();
+  if (trimmed === '0') return 0;
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(trimmed);
+  const unit = match ? UNIT_SECONDS[match[2]!] : undefined;
+  if (!match || unit === undefined) {
+    throw new ConfigError(`${what} "${text}" is not a duration. Use a number and a unit, e.g. "15 minutes", "30s", "1h", or 0.`);
+  }
+  return Number(match[1]) * unit;
+}
+
+/** Resolves flags + environment into a frozen RunConfig. Throws ConfigError on any bad input. */
+export function resolveConfig(options: RunOptions, env: Readonly<Record<string, string | undefined>> = process.env): RunConfig {
+  const parsed = runOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigError(`Invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const o = parsed.data;
+  const envName = (o.env ?? env.INGESTA_ENV ?? 'local') as EnvName;
+  if (!ENV_NAMES.includes(envName)) {
+    throw new ConfigError(`Unknown environment "${envName}". Use --env local, dev or prod.`);
+  }
+  const dataset = o.dataset ?? nonEmpty(env.INGESTA_DATASET);
+  if (dataset !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dataset)) {
+    throw new ConfigError(`Dataset name "${dataset}" is not allowed: use letters, digits and _ (not starting with a digit), at most 63 characters.`);
+  }
+  const duckdbPath = o.duckdbPath ?? nonEmpty(env.DUCKDB_PATH) ?? DEFAULT_DUCKDB_PATH;
+  const packageDir = o.packageDir ?? nonEmpty(env.INGESTA_PACKAGE_DIR) ?? path.join(path.dirname(duckdbPath), '.ingesta', 'packages');
+  const fullRefresh: FullRefresh =
+    o.fullRefresh === undefined || o.fullRefresh === false
+      ? { kind: 'none' }
+      : o.fullRefresh === true || o.fullRefresh.length === 0
+        ? { kind: 'all' }
+        : { kind: 'tables', tables: Object.freeze([...o.fullRefresh]) };
+  // --full-refresh a b: those tables are loaded too (as in the original: "recarga completa de tablas")
+  const tables =
+    o.tables && o.tables.length > 0
+      ? unique([...o.tables, ...(fullRefresh.kind === 'tables' ? fullRefresh.tables : [])])
+      : fullRefresh.kind === 'tables'
+        ? unique([...fullRefresh.tables])
+        : undefined;
+  return Object.freeze({
+    env: envName,
+    tables: tables ? Object.freeze(tables) : undefined,
+    fullRefresh,
+    catalogPath: o.catalog ?? nonEmpty(env.INGESTA_CATALOG) ?? DEFAULT_CATALOG_PATH,
+    dataset,
+    duckdbPath,
+    packageDir,
+    source: resolveSourceConnection(env, o.sourceUrl),
+    lagSeconds: parseDuration(o.lag ?? nonEmpty(env.INGESTA_LAG) ?? DEFAULT_LAG, 'Lag'),
+    statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout') * 1000,
+    lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout') * 1000,
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { ConfigError } from '../errors.js';
+
+/** Where and how to reach the PostgreSQL source. `password` is never printed: use `describeSource`. */
+export interface SourceConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly sslMode: SslMode;
+  /** CA bundle for verify-ca / verify-full (PGSSLROOTCERT or `sslrootcert` in the URL). */
+  readonly sslRootCert: string | undefined;
+}
+
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Partial {
+  host?: string | undefined;
+  port?: string | undefined;
+  database?: string | undefined;
+  user?: string | undefined;
+  password?: string | undefined;
+  sslMode?: string | undefined;
+  sslRootCert?: string | undefined;
+}
+
+function fromUrl(url: string, origin: string): Partial {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    // never echo the URL: it may carry a password
+    throw new ConfigError(`${origin} is not a valid PostgreSQL URL (expected postgres://user@host:port/database).`, { cause });
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError(`${origin} must start with postgres:// or postgresql://.`);
+  }
+  const hostParam = parsed.searchParams.get('host') ?? undefined; // unix socket dirs come as ?host=/path
+  return {
+    host: hostParam ?? (parsed.hostname ? decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, '')) : undefined),
+    port: parsed.port || undefined,
+    database: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : undefined,
+    user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    sslMode: parsed.searchParams.get('sslmode') ?? undefined,
+    sslRootCert: parsed.searchParams.get('sslrootcert') ?? undefined,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * Resolves the source connection, field by field, from the first place that sets it:
+ * 1. the URL (`--source-url`, else `DATABASE_URL`);
+ * 2. the original container's `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_NAME`, `DATABASE_USERNAME`, `DATABASE_PASSWORD`;
+ * 3. libpq's `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGSSLROOTCERT`;
+ * 4. libpq's defaults: localhost, 5432, user = OS user, database = user, sslmode prefer.
+ */
+export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceConnection {
+  const url = nonEmpty(sourceUrl) ?? nonEmpty(env.DATABASE_URL);
+  const layers: Partial[] = [];
+  if (url) layers.push(fromUrl(url, sourceUrl ? '--source-url' : 'DATABASE_URL'));
+  layers.push({
+    host: nonEmpty(env.DATABASE_HOST),
+    port: nonEmpty(env.DATABASE_PORT),
+    database: nonEmpty(env.DATABASE_NAME),
+    user: nonEmpty(env.DATABASE_USERNAME),
+    password: nonEmpty(env.DATABASE_PASSWORD),
+  });
+  layers.push({
+    host: nonEmpty(env.PGHOST),
+    port: nonEmpty(env.PGPORT),
+    database: nonEmpty(env.PGDATABASE),
+    user: nonEmpty(env.PGUSER),
+    password: nonEmpty(env.PGPASSWORD) ?? readPassFile(env),
+    sslMode: nonEmpty(env.PGSSLMODE),
+    sslRootCert: nonEmpty(env.PGSSLROOTCERT),
+  });
+  const pick = <K extends keyof Partial>(key: K): string | undefined => {
+    for (const layer of layers) if (layer[key] !== undefined) return layer[key];
+    return undefined;
+  };
+  const user = pick('user') ?? safeOsUser();
+  const portText = pick('port') ?? '5432';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`Source port "${portText}" is not a valid TCP port (1-65535). Check DATABASE_PORT / PGPORT / the URL.`);
+  }
+  const sslMode = (pick('sslMode') ?? 'prefer') as SslMode;
+  if (!SSL_MODES.includes(sslMode)) {
+    throw new ConfigError(`sslmode "${sslMode}" is not one of ${SSL_MODES.join(', ')}.`);
+  }
+  return Object.freeze({
+    host: pick('host') ?? 'localhost',
+    port,
+    database: pick('database') ?? user,
+    user,
+    password: pick('password'),
+    sslMode,
+    sslRootCert: pick('sslRootCert'),
+  });
+}
+
+/** host, port, database and user: what a person needs to find the problem. Never the password. */
+export function describeSource(source: SourceConnection): string {
+  return `host=${source.host} port=${source.port} database=${source.database} user=${source.user}`;
+}
+
+function safeOsUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'postgres';
+  }
+}
+
+/** Minimal ~/.pgpass support (PGPASSFILE), as libpq does: host:port:db:user:password, '*' wildcards. */
+function readPassFile(env: Env): string | undefined {
+  const file = nonEmpty(env.PGPASSFILE);
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const host = nonEmpty(env.PGHOST) ?? 'localhost';
+  const port = nonEmpty(env.PGPORT) ?? '5432';
+  const db = nonEmpty(env.PGDATABASE) ?? '*';
+  const user = nonEmpty(env.PGUSER) ?? '*';
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const fields = line.split(/(?<!\\):/).map((f) => f.replace(/\\([:\\])/g, '$1'));
+    if (fields.length < 5) continue;
+    const [h, p, d, u] = fields;
+    const match = (pattern: string | undefined, value: string) => pattern === '*' || pattern === value;
+    if (match(h, host) && match(p, port) && match(d, db) && match(u, user)) return fields.slice(4).join(':');
+  }
+  return undefined;
+}

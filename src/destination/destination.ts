@@ -1,0 +1,60 @@
+import type { Manifest } from '../package/load-package.js';
+
+/** What a destination can do; the pipeline branches on these, never on a destination's name. */
+export interface DestinationCapabilities {
+  /** Data, incremental state and load record commit together in one transaction. */
+  readonly transactional: boolean;
+  /** How rows are merged by primary key. */
+  readonly mergeStrategy: 'delete-insert' | 'merge-into';
+  /** Finest timestamp precision the destination keeps. */
+  readonly timestampPrecision: 'microsecond' | 'millisecond';
+  /** Whether "Name" and "name" can be two different columns. */
+  readonly caseSensitiveIdentifiers: boolean;
+}
+
+/** The incremental cursor stored for one table, as PostgreSQL text. */
+export interface TableState {
+  readonly table: string;
+  readonly cursorColumn: string;
+  readonly cursorValue: string | null;
+  readonly runId: string;
+}
+
+/** What loading one table of a package did. */
+export interface TableLoadResult {
+  readonly table: string;
+  readonly mode: 'full' | 'incremental';
+  readonly rowsLoaded: number;
+  /** Rows in the destination table after the load. */
+  readonly rowsInDestination: number;
+}
+
+/** A row of the destination's run history. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly status: 'loaded' | 'failed';
+}
+
+/**
+ * A place ingesta loads into. One instance serves one run against one dataset; `open` takes whatever
+ * exclusivity the destination offers (DuckDB: the file lock), so two runs never interleave.
+ */
+export interface Destination {
+  readonly capabilities: DestinationCapabilities;
+  /** Opens the destination and takes the run's lock; fails with a clear DestinationError when another run holds it. */
+  open(): Promise<void>;
+  /** Incremental cursors by table name (empty on a new dataset). */
+  readState(): Promise<Map<string, TableState>>;
+  /** Names of the tables the dataset holds now (a merge table missing here is loaded in full). */
+  existingTables(): Promise<Set<string>>;
+  /** Whether the run with this id has already been committed (used to recover leftover packages). */
+  isRunLoaded(runId: string): Promise<boolean>;
+  /**
+   * Loads every table of an extracted package, then advances the cursors and writes the load record. On a
+   * transactional destination all of it commits at once or not at all.
+   */
+  loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]>;
+  /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
+  recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,56 @@
+import { quoteIdent, quoteLiteral, qualified } from '../../sql/quote.js';
+import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+
+/** Names of ingesta's own tables inside the dataset. */
+export const RUNS_TABLE = '_ingesta_runs';
+export const LOADS_TABLE = '_ingesta_loads';
+export const STATE_TABLE = '_ingesta_state';
+
+/** DDL of the metadata tables: run history, per-table load records, incremental state. */
+export function metadataDdl(dataset: string): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(dataset)}`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(dataset, RUNS_TABLE)} (
+       run_id VARCHAR NOT NULL, env VARCHAR, status VARCHAR NOT NULL, tables VARCHAR[],
+       snapshot_at TIMESTAMPTZ, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, message VARCHAR)`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(dataset, LOADS_TABLE)} (
+       run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, write_disposition VARCHAR NOT NULL, mode VARCHAR NOT NULL,
+       rows_loaded BIGINT NOT NULL, rows_in_destination BIGINT, source_rows BIGINT,
+       cursor_column VARCHAR, cursor_from VARCHAR, cursor_to VARCHAR, loaded_at TIMESTAMPTZ NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(dataset, STATE_TABLE)} (
+       table_name VARCHAR NOT NULL, cursor_column VARCHAR NOT NULL, cursor_type VARCHAR, cursor_value VARCHAR,
+       run_id VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL)`,
+  ];
+}
+
+/**
+ * read_csv over a file PostgreSQL wrote with COPY … (FORMAT csv): explicit types (no sniffing), NULL is an unquoted
+ * empty field, a quoted "" stays an empty string.
+ */
+export function readCsvSql(file: string, columns: readonly ColumnMapping[]): string {
+  const types = columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.csvType)}`).join(', ');
+  return (
+    `read_csv(${quoteLiteral(file)}, columns = {${types}}, header = false, auto_detect = false, ` +
+    `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
+    `strict_mode = true, max_line_size = 1073741824)`
+  );
+}
+
+/** SELECT list that casts the CSV columns to the destination types. */
+export function castList(columns: readonly ColumnMapping[]): string {
+  return columns.map((c) => (c.castSql === quoteIdent(c.name) ? c.castSql : `${c.castSql} AS ${quoteIdent(c.name)}`)).join(', ');
+}
+
+export function columnList(columns: readonly { name: string }[]): string {
+  return columns.map((c) => quoteIdent(c.name)).join(', ');
+}
+
+export function createTableSql(dataset: string, table: string, columns: readonly ColumnMapping[], orReplace: boolean): string {
+  const defs = columns.map((c) => `${quoteIdent(c.name)} ${c.destinationType}`).join(', ');
+  return `CREATE ${orReplace ? 'OR REPLACE TABLE' : 'TABLE IF NOT EXISTS'} ${qualified(dataset, table)} (${defs})`;
+}
+
+/** Key equality between the target table and the staging table, for DELETE … USING. */
+export function keyJoin(target: string, staging: string, primaryKey: readonly string[]): string {
+  return primaryKey.map((k) => `${target}.${quoteIdent(k)} = ${staging}.${quoteIdent(k)}`).join(' AND ');
+}

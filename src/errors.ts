@@ -1,0 +1,76 @@
+/**
+ * The few typed errors ingesta raises. Each kind has one exit code, a message that says what failed,
+ * where, and what to do, and keeps the underlying driver error as `cause`.
+ * Messages never contain a password or secret: callers build them from redacted descriptions only.
+ */
+
+export type IngestErrorKind =
+  | 'config' // bad flags, env vars, catalog file, unknown table: fix the input
+  | 'source' // PostgreSQL unreachable, auth failed, query failed
+  | 'data' // a value or schema the destination cannot hold exactly
+  | 'destination' // DuckDB/S3/Athena failed or is locked by another run
+  | 'quality' // the quality gate found failing checks
+  | 'interrupted'; // SIGINT/SIGTERM
+
+/** Exit code per kind: an orchestrator can branch on it. 1 is left for unexpected errors. */
+export const EXIT_CODES: Readonly<Record<IngestErrorKind, number>> = Object.freeze({
+  config: 2,
+  source: 3,
+  data: 4,
+  destination: 5,
+  quality: 6,
+  interrupted: 130,
+});
+
+export class IngestError extends Error {
+  readonly kind: IngestErrorKind;
+  constructor(kind: IngestErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = 'IngestError';
+  }
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+export class ConfigError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('config', message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+export class SourceError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('source', message, options);
+    this.name = 'SourceError';
+  }
+}
+
+export class DataError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('data', message, options);
+    this.name = 'DataError';
+  }
+}
+
+export class DestinationError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('destination', message, options);
+    this.name = 'DestinationError';
+  }
+}
+
+export class InterruptedError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('interrupted', message, options);
+    this.name = 'InterruptedError';
+  }
+}
+
+/** The driver's message of an unknown thrown value, for wrapping into a typed error. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { WriteDisposition } from '../catalog/catalog.js';
+import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+
+/**
+ * A load package is the hand-over between extraction and loading: one folder per run id holding one CSV file per
+ * table and a manifest. It survives a crash. `extracting` = files may be incomplete (discard it);
+ * `extracted` = every file is complete (it can still be loaded). Once loaded, the folder is removed.
+ */
+export type PackageState = 'extracting' | 'extracted';
+
+export interface PackageTable {
+  readonly name: string;
+  readonly sourceSchema: string;
+  readonly writeDisposition: WriteDisposition;
+  /** true: the table is rebuilt from these rows (full load); false: rows are merged by primary key. */
+  readonly replaceAll: boolean;
+  /** File name inside the package folder. */
+  readonly file: string;
+  readonly columns: readonly ColumnMapping[];
+  readonly primaryKey: readonly string[];
+  /** Rows and bytes extracted. */
+  rows: number;
+  bytes: number;
+  /** Rows the source table held at the snapshot (for the quality gate's row count). */
+  sourceRowCount: number;
+  /** Incremental state: cursor read from (inclusive, lag applied) and the new cursor (max at the snapshot). */
+  readonly cursor:
+    | { readonly column: string; readonly columnType: string; readonly previous: string | null; readonly lowerBound: string | null; next: string | null }
+    | undefined;
+}
+
+export interface Manifest {
+  readonly version: 1;
+  readonly runId: string;
+  readonly createdAt: string;
+  readonly env: string;
+  readonly dataset: string;
+  state: PackageState;
+  /** now() of the source snapshot (PostgreSQL text, UTC). */
+  snapshotAt: string | undefined;
+  readonly tables: PackageTable[];
+}
+
+const MANIFEST = 'manifest.json';
+
+/** Sortable, unique run id: 20261127T210501123Z-a1b2c3. */
+export function newRunId(now: Date = new Date()): string {
+  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+export function packagePath(root: string, runId: string): string {
+  return path.join(root, runId);
+}
+
+export async function createPackageFolder(root: string, runId: string): Promise<string> {
+  const dir = packagePath(root, runId);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/** Writes the manifest atomically (temp file, fsync, rename): a crash leaves the old or the new one, never half. */
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  const tmp = path.join(dir, `${MANIFEST}.tmp`);
+  const handle = await open(tmp, 'w');
+  try {
+    await handle.writeFile(JSON.stringify(manifest, null, 2));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path.join(dir, MANIFEST));
+}
+
+export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as Manifest;
+    return parsed.version === 1 ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Package folders under root, oldest first (run ids sort by time). */
+export async function listPackages(root: string): Promise<string[]> {
+  try {
+    const entries = await readdir(root, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+export async function removePackage(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** fsyncs a finished data file so an `extracted` manifest never points at bytes still in the page cache only. */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

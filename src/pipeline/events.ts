@@ -1,0 +1,42 @@
+/** What a run reports while it works; the CLI renders these, a library user may listen to them. */
+export type PipelineEvent =
+  | { type: 'run_started'; runId: string; env: string; dataset: string; destination: string; tables: string[] }
+  | { type: 'package_recovered'; runId: string; action: 'completed' | 'discarded' | 'removed'; reason: string }
+  | { type: 'warning'; table?: string; message: string }
+  | { type: 'snapshot_taken'; snapshotAt: string }
+  | { type: 'extract_started'; table: string; mode: TableMode; filter: string | undefined }
+  | { type: 'extract_progress'; table: string; bytes: number }
+  | { type: 'extract_finished'; table: string; rows: number; bytes: number; ms: number }
+  | { type: 'load_started'; tables: number }
+  | { type: 'table_loaded'; table: string; mode: TableMode; rowsLoaded: number; rowsInDestination: number }
+  | { type: 'run_finished'; summary: RunSummary };
+
+export type TableMode = 'full' | 'incremental';
+
+export interface TableSummary {
+  readonly table: string;
+  readonly mode: TableMode;
+  readonly rowsExtracted: number;
+  readonly bytesExtracted: number;
+  readonly extractMs: number;
+  readonly rowsInDestination: number;
+  readonly sourceRows: number;
+  readonly cursorFrom: string | null;
+  readonly cursorTo: string | null;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly env: string;
+  readonly dataset: string;
+  readonly destination: string;
+  readonly snapshotAt: string | undefined;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly tables: readonly TableSummary[];
+  readonly recovered: readonly { runId: string; action: string }[];
+  readonly warnings: readonly string[];
+}
+
+export type EventListener = (event: PipelineEvent) => void;

@@ -1,0 +1,141 @@
+import path from 'node:path';
+import type pg from 'pg';
+import type { Catalog, CatalogTable } from '../catalog/catalog.js';
+import { parseDuration } from '../config/config.js';
+import type { TableState } from '../destination/destination.js';
+import { ConfigError, SourceError, messageOf } from '../errors.js';
+import { syncFile, type PackageTable } from '../package/load-package.js';
+import { copyToFile } from '../source/postgres/copy-extractor.js';
+import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
+import { mapColumn } from '../source/postgres/postgres-type-map.js';
+import { countRows, extractSelect, incrementalWhere, lowerBound, maxCursor } from '../source/postgres/table-query.js';
+import type { EventListener } from './events.js';
+
+/** What the extract stage needs to decide, per table, between a full and an incremental read. */
+export interface ExtractPlanInput {
+  readonly tables: readonly CatalogTable[];
+  readonly catalog: Catalog;
+  readonly state: ReadonlyMap<string, TableState>;
+  /** Tables that already exist in the destination. */
+  readonly existing: ReadonlySet<string>;
+  readonly refresh: ReadonlySet<string>;
+  readonly defaultLagSeconds: number;
+}
+
+const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Reads every table's definition inside the snapshot; a missing table or column is an error before any COPY. */
+export async function introspectAll(client: pg.Client, tables: readonly CatalogTable[]): Promise<Map<string, SourceTable>> {
+  const found = new Map<string, SourceTable>();
+  for (const t of tables) {
+    const source = await introspectTable(client, t.schema, t.name);
+    if (!source) {
+      throw new SourceError(`Table ${t.schema}.${t.name} does not exist in the source database (or this user cannot see it). Check the catalog or --tables.`);
+    }
+    const names = new Set(source.columns.map((c) => c.name));
+    const required = [...t.primaryKey, ...(t.incremental ? [t.incremental.cursorColumn] : [])];
+    const missing = required.filter((c) => !names.has(c));
+    if (missing.length > 0) {
+      throw new ConfigError(`Table ${t.name}: column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} named in the catalog (primary key / cursor) do not exist in the source.`);
+    }
+    found.set(t.name, source);
+  }
+  return found;
+}
+
+/** Keys and foreign keys declared in the source vs the catalog: disagreements are reported, not fatal. */
+export function compareWithSource(catalog: Catalog, tables: readonly CatalogTable[], sources: ReadonlyMap<string, SourceTable>): string[] {
+  const warnings: string[] = [];
+  const selected = new Set(tables.map((t) => t.name));
+  for (const t of tables) {
+    const s = sources.get(t.name)!;
+    if (s.primaryKey.length === 0) {
+      warnings.push(`Table ${t.name}: the source declares no primary key; the catalog says (${t.primaryKey.join(', ')}).`);
+    } else if (!same(s.primaryKey, t.primaryKey)) {
+      warnings.push(`Table ${t.name}: the source primary key is (${s.primaryKey.join(', ')}) but the catalog says (${t.primaryKey.join(', ')}).`);
+    }
+    const declared = catalog.relationships.filter((r) => r.table === t.name && selected.has(r.references));
+    for (const r of declared) {
+      const match = s.foreignKeys.some((fk) => fk.referencedTable === r.references && same(fk.columns, r.columns) && same(fk.referencedColumns, r.referencedColumns));
+      if (!match) warnings.push(`Table ${t.name}: the catalog relationship (${r.columns.join(', ')}) → ${r.references} is not a foreign key in the source.`);
+    }
+    for (const fk of s.foreignKeys) {
+      if (!selected.has(fk.referencedTable)) continue;
+      const match = declared.some((r) => r.references === fk.referencedTable && same(fk.columns, r.columns));
+      if (!match) warnings.push(`Table ${t.name}: the source foreign key ${fk.name} (${fk.columns.join(', ')}) → ${fk.referencedTable} is not in the catalog.`);
+    }
+  }
+  return warnings;
+}
+
+/**
+ * Extracts every table into the package folder, inside the caller's snapshot transaction, and returns the
+ * package's table entries (rows, bytes, cursor bounds, source row counts at the snapshot).
+ */
+export async function extractTables(
+  client: pg.Client,
+  input: ExtractPlanInput,
+  sources: ReadonlyMap<string, SourceTable>,
+  packageDir: string,
+  emit: EventListener,
+): Promise<PackageTable[]> {
+  const result: PackageTable[] = [];
+  for (const [index, t] of input.tables.entries()) {
+    const source = sources.get(t.name)!;
+    const columns = source.columns.map(mapColumn);
+    const previous = input.state.get(t.name);
+    const incremental =
+      t.writeDisposition === 'merge' &&
+      t.incremental !== undefined &&
+      !input.refresh.has(t.name) &&
+      input.existing.has(t.name) &&
+      previous !== undefined &&
+      previous.cursorColumn === t.incremental.cursorColumn &&
+      previous.cursorValue !== null;
+    let cursor: PackageTable['cursor'];
+    let where: string | undefined;
+    try {
+      if (t.incremental) {
+        const column = source.columns.find((c) => c.name === t.incremental!.cursorColumn)!;
+        const lag = t.incremental.lag !== undefined ? parseDuration(t.incremental.lag, `Catalog lag of ${t.name}`) : input.defaultLagSeconds;
+        const prev = incremental ? previous!.cursorValue : null;
+        const bound = prev !== null ? await lowerBound(client, column.formatType, prev, lag) : null;
+        if (bound !== null) where = incrementalWhere(column.name, column.formatType, bound);
+        cursor = {
+          column: column.name,
+          columnType: column.formatType,
+          previous: prev,
+          lowerBound: bound,
+          next: await maxCursor(client, t.schema, t.name, column.name),
+        };
+      }
+      const file = `${String(index).padStart(3, '0')}.csv`;
+      const mode = incremental ? 'incremental' : 'full';
+      emit({ type: 'extract_started', table: t.name, mode, filter: where });
+      const started = performance.now();
+      const copied = await copyToFile(client, extractSelect(t.schema, t.name, columns, where), path.join(packageDir, file), (bytes) =>
+        emit({ type: 'extract_progress', table: t.name, bytes }),
+      );
+      await syncFile(path.join(packageDir, file));
+      const sourceRowCount = incremental ? await countRows(client, t.schema, t.name) : copied.rows;
+      emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
+      result.push({
+        name: t.name,
+        sourceSchema: t.schema,
+        writeDisposition: t.writeDisposition,
+        replaceAll: !incremental,
+        file,
+        columns,
+        primaryKey: t.primaryKey,
+        rows: copied.rows,
+        bytes: copied.bytes,
+        sourceRowCount,
+        cursor,
+      });
+    } catch (cause) {
+      if (cause instanceof ConfigError || cause instanceof SourceError) throw cause;
+      throw new SourceError(`Extracting table ${t.schema}.${t.name} failed: ${messageOf(cause)}. Nothing was loaded; the destination is unchanged.`, { cause });
+    }
+  }
+  return result;
+}

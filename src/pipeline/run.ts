@@ -1,0 +1,155 @@
+import path from 'node:path';
+import { loadCatalog, selectTables, type Catalog, type CatalogTable } from '../catalog/catalog.js';
+import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
+import type { Destination } from '../destination/destination.js';
+import { assertDestinationAvailable, createDestination } from '../destination/create-destination.js';
+import { IngestError, messageOf } from '../errors.js';
+import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
+import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import type { EventListener, PipelineEvent, RunSummary, TableSummary } from './events.js';
+import { compareWithSource, extractTables, introspectAll } from './extract.js';
+import { recoverPackages } from './recover.js';
+
+export interface RunHooks {
+  /** Receives progress events. */
+  readonly onEvent?: EventListener;
+  /** Environment variables to resolve from (default process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The dataset a run writes to: --dataset, else <catalog prefix>_<env> (raw_datavision_local). */
+export function datasetName(config: RunConfig, catalog: Catalog): string {
+  return config.dataset ?? `${catalog.datasetPrefix}_${config.env}`;
+}
+
+/** Everything a run resolves before touching the source or the destination; all input errors surface here. */
+export interface RunPlan {
+  readonly config: RunConfig;
+  readonly catalog: Catalog;
+  readonly tables: readonly CatalogTable[];
+  readonly dataset: string;
+  readonly refresh: ReadonlySet<string>;
+}
+
+export function planRun(config: RunConfig): RunPlan {
+  assertDestinationAvailable(config.env);
+  const catalog = loadCatalog(config.catalogPath);
+  const tables = selectTables(catalog, config.tables);
+  const refresh = new Set(
+    config.fullRefresh.kind === 'all' ? tables.map((t) => t.name) : config.fullRefresh.kind === 'tables' ? config.fullRefresh.tables : [],
+  );
+  return { config, catalog, tables, dataset: datasetName(config, catalog), refresh };
+}
+
+/** Library entry point: resolve options (flags + env), then load. Resolves with the run summary. */
+export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunSummary> {
+  return runPlan(planRun(resolveConfig(options, hooks.env ?? process.env)), hooks.onEvent);
+}
+
+/**
+ * One run: connect to the source, take the destination's lock, finish or discard a leftover package, extract
+ * every table inside one REPEATABLE READ READ ONLY snapshot into a new load package, then load the package in
+ * one destination transaction (data + cursors + load record) and remove it.
+ */
+export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined): Promise<RunSummary> {
+  const { config, dataset, tables } = plan;
+  const startedAt = new Date();
+  const runId = newRunId(startedAt);
+  const warnings: string[] = [];
+  const extractMs = new Map<string, number>();
+  const emit = (event: PipelineEvent) => {
+    if (event.type === 'warning') warnings.push(event.table ? `${event.table}: ${event.message}` : event.message);
+    if (event.type === 'extract_finished') extractMs.set(event.table, event.ms);
+    onEvent(event);
+  };
+  const packageRoot = path.join(config.packageDir, dataset);
+
+  // the source first: a wrong connection setting fails before anything is created on the destination side
+  const client = await connectSource(config.source, config);
+  let destination: Destination | undefined;
+  let packageDir: string | undefined;
+  try {
+    destination = createDestination(config, dataset);
+    await destination.open();
+    emit({ type: 'run_started', runId, env: config.env, dataset, destination: config.duckdbPath, tables: tables.map((t) => t.name) });
+    const recovered = await recoverPackages(destination, packageRoot, emit);
+
+    const [state, existing] = [await destination.readState(), await destination.existingTables()];
+    await beginSnapshot(client);
+    const snapshotAt = (await client.query<{ now: string }>('SELECT now()::text AS now')).rows[0]!.now;
+    emit({ type: 'snapshot_taken', snapshotAt });
+    const sources = await introspectAll(client, tables);
+    for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+
+    packageDir = await createPackageFolder(packageRoot, runId);
+    const manifest: Manifest = {
+      version: 1,
+      runId,
+      createdAt: startedAt.toISOString(),
+      env: config.env,
+      dataset,
+      state: 'extracting',
+      snapshotAt,
+      tables: [],
+    };
+    await writeManifest(packageDir, manifest);
+    const extracted = await extractTables(
+      client,
+      { tables, catalog: plan.catalog, state, existing, refresh: plan.refresh, defaultLagSeconds: config.lagSeconds },
+      sources,
+      packageDir,
+      emit,
+    );
+    manifest.tables.push(...extracted);
+    manifest.state = 'extracted';
+    await writeManifest(packageDir, manifest);
+    // the snapshot is released before loading: the source holds nothing of ours while DuckDB works
+    await closeSource(client);
+
+    emit({ type: 'load_started', tables: extracted.length });
+    const loaded = await destination.loadPackage(manifest, packageDir, (r) =>
+      emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination }),
+    );
+    await removePackage(packageDir);
+    packageDir = undefined;
+
+    const finishedAt = new Date();
+    const summary: RunSummary = {
+      runId,
+      env: config.env,
+      dataset,
+      destination: config.duckdbPath,
+      snapshotAt,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      tables: extracted.map((t): TableSummary => {
+        const l = loaded.find((x) => x.table === t.name)!;
+        return {
+          table: t.name,
+          mode: l.mode,
+          rowsExtracted: t.rows,
+          bytesExtracted: t.bytes,
+          extractMs: Math.round(extractMs.get(t.name) ?? 0),
+          rowsInDestination: l.rowsInDestination,
+          sourceRows: t.sourceRowCount,
+          cursorFrom: t.cursor?.lowerBound ?? null,
+          cursorTo: t.cursor ? (t.cursor.next ?? t.cursor.previous) : null,
+        };
+      }),
+      recovered,
+      warnings,
+    };
+    emit({ type: 'run_finished', summary });
+    return summary;
+  } catch (error) {
+    // a run that failed cleanly leaves no package behind: a leftover package always means a crash
+    if (packageDir) await removePackage(packageDir).catch(() => undefined);
+    const message = error instanceof IngestError ? error.message : messageOf(error);
+    await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message);
+    throw error;
+  } finally {
+    await closeSource(client);
+    await destination?.close();
+  }
+}

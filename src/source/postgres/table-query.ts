@@ -1,0 +1,43 @@
+import type pg from 'pg';
+import { qualified, quoteIdent, quoteLiteral } from '../../sql/quote.js';
+import type { ColumnMapping } from './postgres-type-map.js';
+
+const TEMPORAL_CURSOR = /^(timestamp|date)/;
+
+/** The SELECT that COPY streams: the mapped columns, optionally filtered by the incremental lower bound. */
+export function extractSelect(schema: string, table: string, columns: readonly ColumnMapping[], where: string | undefined): string {
+  const list = columns.map((c) => (c.selectSql === quoteIdent(c.name) ? c.selectSql : `${c.selectSql} AS ${quoteIdent(c.name)}`)).join(', ');
+  return `SELECT ${list} FROM ${qualified(schema, table)}${where ? ` WHERE ${where}` : ''}`;
+}
+
+/**
+ * Incremental filter: rows at or after the lower bound (so rows sharing the last cursor value are re-read, and
+ * merged, never lost), plus rows whose cursor is NULL (they cannot be ordered, so they are always re-read).
+ */
+export function incrementalWhere(cursorColumn: string, cursorType: string, lowerBound: string): string {
+  const c = quoteIdent(cursorColumn);
+  return `(${c} >= ${quoteLiteral(lowerBound)}::${cursorType} OR ${c} IS NULL)`;
+}
+
+/**
+ * previous cursor − lag, computed by PostgreSQL in the cursor's own type (temporal cursors only; a numeric cursor
+ * re-reads from its last value).
+ */
+export async function lowerBound(client: pg.Client, cursorType: string, previous: string, lagSeconds: number): Promise<string> {
+  if (!TEMPORAL_CURSOR.test(cursorType) || lagSeconds === 0) return previous;
+  const result = await client.query<{ v: string }>(
+    `SELECT (${quoteLiteral(previous)}::${cursorType} - ${quoteLiteral(`${lagSeconds} seconds`)}::interval)::${cursorType}::text AS v`,
+  );
+  return result.rows[0]!.v;
+}
+
+/** max(cursor) in the snapshot, as PostgreSQL text; null on an empty table. */
+export async function maxCursor(client: pg.Client, schema: string, table: string, cursorColumn: string): Promise<string | null> {
+  const result = await client.query<{ v: string | null }>(`SELECT max(${quoteIdent(cursorColumn)})::text AS v FROM ${qualified(schema, table)}`);
+  return result.rows[0]?.v ?? null;
+}
+
+export async function countRows(client: pg.Client, schema: string, table: string): Promise<number> {
+  const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualified(schema, table)}`);
+  return Number(result.rows[0]?.n ?? 0);
+}
