@@ -10,6 +10,7 @@ import { introspectTable, type SourceTable } from '../source/postgres/postgres-i
 import { mapColumn } from '../source/postgres/postgres-type-map.js';
 import { countRows, extractSelect, incrementalWhere, lowerBound, maxCursor } from '../source/postgres/table-query.js';
 import type { EventListener } from './events.js';
+import { crashPoint } from '../faults/crash-points.js';
 
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
 export interface ExtractPlanInput {
@@ -119,6 +120,7 @@ export async function extractTables(
       await syncFile(path.join(packageDir, file));
       const sourceRowCount = incremental ? await countRows(client, t.schema, t.name) : copied.rows;
       emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
+      crashPoint('during-extract');
       result.push({
         name: t.name,
         sourceSchema: t.schema,

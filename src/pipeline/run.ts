@@ -9,6 +9,7 @@ import { beginSnapshot, closeSource, connectSource } from '../source/postgres/po
 import type { EventListener, PipelineEvent, RunSummary, TableSummary } from './events.js';
 import { compareWithSource, extractTables, introspectAll } from './extract.js';
 import { recoverPackages } from './recover.js';
+import { crashPoint } from '../faults/crash-points.js';
 
 export interface RunHooks {
   /** Receives progress events. */
@@ -103,6 +104,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     manifest.tables.push(...extracted);
     manifest.state = 'extracted';
     await writeManifest(packageDir, manifest);
+    crashPoint('after-extract');
     // the snapshot is released before loading: the source holds nothing of ours while DuckDB works
     await closeSource(client);
 
@@ -110,6 +112,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const loaded = await destination.loadPackage(manifest, packageDir, (r) =>
       emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination }),
     );
+    crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
 

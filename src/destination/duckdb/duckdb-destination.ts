@@ -4,6 +4,7 @@ import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import { quoteIdent, qualified } from '../../sql/quote.js';
+import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
 import {
   LOADS_TABLE, RUNS_TABLE, STATE_TABLE, castList, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
@@ -113,6 +114,7 @@ export class DuckDBDestination implements Destination {
         `INSERT INTO ${qualified(this.dataset, RUNS_TABLE)} VALUES ($1, $2, 'loaded', $3::VARCHAR[], $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, now(), NULL)`,
         [manifest.runId, manifest.env, `[${manifest.tables.map((t) => JSON.stringify(t.name)).join(',')}]`, manifest.snapshotAt ?? null, manifest.createdAt] as never,
       );
+      crashPoint('before-commit');
       await this.conn.run('COMMIT');
     } catch (error) {
       await this.conn.run('ROLLBACK').catch(() => undefined);

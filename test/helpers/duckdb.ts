@@ -1,0 +1,62 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { expect } from 'vitest';
+import type { TestDatabase } from './postgres.js';
+
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** Runs one query on a DuckDB file (opened read-only, closed afterwards, so the CLI can take its lock again). */
+export async function duckQuery(file: string, sql: string): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    try {
+      await connection.run("SET TimeZone = 'UTC'");
+      const reader = await connection.runAndReadAll(sql);
+      return reader.getRowObjectsJS() as Record<string, unknown>[];
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/** Column name → DuckDB type of a destination table. */
+export async function duckColumnTypes(file: string, dataset: string, table: string): Promise<Record<string, string>> {
+  const rows = await duckQuery(
+    file,
+    `SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = '${dataset}' AND table_name = '${table}' ORDER BY column_index`,
+  );
+  return Object.fromEntries(rows.map((r) => [String(r.column_name), String(r.data_type)]));
+}
+
+/** '9.500000000' and '9.5' are the same number: compare decimals without trailing zeros. */
+function normalize(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const text = String(value);
+  if (/^-?\d+\.\d+$/.test(text)) return text.replace(/0+$/, '').replace(/\.$/, '');
+  return text;
+}
+
+/**
+ * Asserts a destination table equals the source table value for value: same rows (by primary key order), every
+ * column compared as text (PostgreSQL's text vs DuckDB's VARCHAR, both in UTC), microseconds included.
+ */
+export async function expectTableEqualsSource(db: TestDatabase, file: string, dataset: string, table: string, orderBy: string[]): Promise<number> {
+  const columns = (
+    await db.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position`,
+      [table],
+    )
+  ).map((r) => r.column_name);
+  const order = orderBy.map(q).join(', ');
+  const source = await db.query(`SELECT ${columns.map((c) => `${q(c)}::text AS ${q(c)}`).join(', ')} FROM public.${q(table)} ORDER BY ${order}`);
+  const dest = await duckQuery(file, `SELECT ${columns.map((c) => `${q(c)}::VARCHAR AS ${q(c)}`).join(', ')} FROM ${q(dataset)}.${q(table)} ORDER BY ${order}`);
+  expect(dest.length, `row count of ${table}`).toBe(source.length);
+  for (let i = 0; i < source.length; i += 1) {
+    const s = Object.fromEntries(columns.map((c) => [c, normalize(source[i]![c])]));
+    const d = Object.fromEntries(columns.map((c) => [c, normalize(dest[i]![c])]));
+    if (JSON.stringify(s) !== JSON.stringify(d)) expect(d, `${table} row ${i}`).toEqual(s);
+  }
+  return source.length;
+}

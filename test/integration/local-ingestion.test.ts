@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
+import { runCli } from '../helpers/cli.js';
+import { duckColumnTypes, duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+
+const DATASET = 'raw_datavision_local';
+const KEYS: Record<string, string> = {
+  accounts: 'account_id',
+  subscriptions: 'subscription_id',
+  accounts_subscription: 'account_subscription_id',
+  contents: 'content_id',
+  content_attributes: 'attribute_id',
+  premium_features: 'feature_id',
+  account_premium_features: 'account_feature_id',
+  subscription_payments: 'payment_id',
+};
+
+let db: TestDatabase;
+let dir: string;
+let duckdbPath: string;
+
+const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', duckdbPath, ...args], { DATABASE_URL: db.url });
+
+async function expectAllTablesEqualSource(): Promise<void> {
+  for (const table of DATAVISION_TABLES) await expectTableEqualsSource(db, duckdbPath, DATASET, table, [KEYS[table]!]);
+}
+
+async function lastLoads(): Promise<Record<string, { mode: string; rows: number }>> {
+  const rows = await duckQuery(
+    duckdbPath,
+    `SELECT table_name, mode, rows_loaded FROM ${DATASET}._ingesta_loads
+     WHERE run_id = (SELECT max(run_id) FROM ${DATASET}._ingesta_runs WHERE status = 'loaded')`,
+  );
+  return Object.fromEntries(rows.map((r) => [String(r.table_name), { mode: String(r.mode), rows: Number(r.rows_loaded) }]));
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await seedDataVision(db, 300);
+  dir = mkdtempSync(path.join(tmpdir(), 'ingesta-local-'));
+  duckdbPath = path.join(dir, 'datavision.duckdb');
+});
+
+afterAll(async () => {
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ingesta --env local on the DataVision tables', () => {
+  it('first run loads all 8 tables value for value, with faithful types', async () => {
+    const result = await ingest();
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    await expectAllTablesEqualSource();
+
+    const accounts = await duckColumnTypes(duckdbPath, DATASET, 'accounts');
+    expect(accounts).toEqual({
+      account_id: 'INTEGER',
+      account_name: 'VARCHAR',
+      email: 'VARCHAR',
+      created_at: 'TIMESTAMP WITH TIME ZONE',
+      updated_at: 'TIMESTAMP',
+    });
+    expect((await duckColumnTypes(duckdbPath, DATASET, 'premium_features')).base_price).toBe('DECIMAL(10,2)');
+    expect((await duckColumnTypes(duckdbPath, DATASET, 'accounts_subscription')).start_date).toBe('DATE');
+    // numeric without precision stays a number: max() must not compare strings ('9.5' > '10.25')
+    expect((await duckColumnTypes(duckdbPath, DATASET, 'content_attributes')).decimal_value).toBe('DECIMAL(38,9)');
+    const loads = await lastLoads();
+    expect(loads.contents!.mode).toBe('full');
+    expect(Object.keys(loads).sort()).toEqual([...DATAVISION_TABLES].sort());
+  });
+
+  it('keeps NULL apart from empty strings, and quotes, commas, newlines, tabs, backslashes and emoji exact', async () => {
+    const rows = await duckQuery(
+      duckdbPath,
+      `SELECT count(*) FILTER (WHERE email IS NULL) AS nulls, count(*) FILTER (WHERE email = '') AS empties,
+              count(*) FILTER (WHERE account_name = 'O''Brien, "Quoted" & Co.') AS quoted,
+              count(*) FILTER (WHERE account_name = E'Multi\\nline\\tname \\\\ backslash') AS control,
+              count(*) FILTER (WHERE account_name LIKE 'Café Ñandú 🎬 %') AS emoji
+       FROM ${DATASET}.accounts`,
+    );
+    const src = await db.query(
+      `SELECT count(*) FILTER (WHERE email IS NULL)::int AS nulls, count(*) FILTER (WHERE email = '')::int AS empties FROM accounts`,
+    );
+    expect(Number(rows[0]!.nulls)).toBe(Number(src[0]!.nulls));
+    expect(Number(rows[0]!.empties)).toBe(Number(src[0]!.empties));
+    expect(Number(rows[0]!.nulls)).toBeGreaterThan(0);
+    expect(Number(rows[0]!.empties)).toBeGreaterThan(0);
+    expect(Number(rows[0]!.quoted)).toBeGreaterThan(0);
+    expect(Number(rows[0]!.control)).toBeGreaterThan(0);
+    expect(Number(rows[0]!.emoji)).toBeGreaterThan(0);
+  });
+
+  it('incremental run merges updates and inserts; full tables follow updates, inserts and deletes', async () => {
+    await db.query(`UPDATE contents SET title = 'updated ' || content_id, updated_at = now() WHERE content_id % 50 = 0`);
+    await db.query(`INSERT INTO contents SELECT 100000 + i, 1, 'new ' || i, NULL, 'video', now(), now() FROM generate_series(1, 20) i`);
+    await db.query(`UPDATE content_attributes SET decimal_value = 42.125, updated_at = now() WHERE attribute_id % 40 = 0 AND attribute_name = 'Duración'`);
+    await db.query(`INSERT INTO content_attributes SELECT 100000 + i, 100000 + i, 'Duración', NULL, 7.25, current_date, now(), now() FROM generate_series(1, 20) i`);
+    await db.query(`UPDATE accounts SET account_name = 'renamed ' || account_id, updated_at = now() WHERE account_id % 7 = 0`);
+    await db.query(`INSERT INTO accounts VALUES (9001, 'brand new', 'new@example.com', now(), now())`);
+    await db.query(`DELETE FROM subscription_payments WHERE payment_id % 9 = 0`);
+    await db.query(`UPDATE premium_features SET base_price = base_price + 0.01, updated_at = now() WHERE feature_id = 2`);
+
+    const result = await ingest();
+    expect(result.code, result.stderr).toBe(0);
+    await expectAllTablesEqualSource();
+    const loads = await lastLoads();
+    expect(loads.contents!.mode).toBe('incremental');
+    expect(loads.content_attributes!.mode).toBe('incremental');
+    expect(loads.accounts!.mode).toBe('full');
+    // only the lag window and the changed rows are re-read, not the whole table
+    const total = Number((await db.query(`SELECT count(*) AS n FROM contents`))[0]!.n);
+    expect(loads.contents!.rows).toBeLessThan(total / 2);
+    expect(loads.contents!.rows).toBeGreaterThanOrEqual(26);
+  });
+
+  it('a run with no source change leaves every table equal and the cursor where it was', async () => {
+    const before = await duckQuery(duckdbPath, `SELECT table_name, cursor_value FROM ${DATASET}._ingesta_state ORDER BY 1`);
+    const result = await ingest();
+    expect(result.code, result.stderr).toBe(0);
+    await expectAllTablesEqualSource();
+    const after = await duckQuery(duckdbPath, `SELECT table_name, cursor_value FROM ${DATASET}._ingesta_state ORDER BY 1`);
+    expect(after).toEqual(before);
+    expect((await lastLoads()).contents!.mode).toBe('incremental');
+  });
+
+  it('--tables contents content_attributes --full-refresh reloads them from scratch; the next plain run is incremental', async () => {
+    await db.query(`UPDATE contents SET description = 'refreshed', updated_at = now() WHERE content_id = 3`);
+    const result = await ingest('--tables', 'contents', 'content_attributes', '--full-refresh');
+    expect(result.code, result.stderr).toBe(0);
+    const loads = await lastLoads();
+    expect(Object.keys(loads).sort()).toEqual(['content_attributes', 'contents']);
+    expect(loads.contents!.mode).toBe('full');
+    expect(loads.content_attributes!.mode).toBe('full');
+    await expectAllTablesEqualSource();
+
+    const next = await ingest();
+    expect(next.code, next.stderr).toBe(0);
+    expect((await lastLoads()).contents!.mode).toBe('incremental');
+    await expectAllTablesEqualSource();
+  });
+
+  it('rows sharing the last cursor value are neither lost nor duplicated', async () => {
+    const tie = `'2030-01-01 00:00:00.123456'`;
+    await db.query(`UPDATE contents SET updated_at = ${tie}, title = 'tie A ' || content_id WHERE content_id BETWEEN 10 AND 60`);
+    expect((await ingest('--tables', 'contents')).code).toBe(0);
+    // more rows arrive with exactly the cursor value the previous run stored
+    await db.query(`UPDATE contents SET updated_at = ${tie}, title = 'tie B ' || content_id WHERE content_id BETWEEN 61 AND 90`);
+    await db.query(`INSERT INTO contents SELECT 200000 + i, 2, 'tie insert ' || i, '', 'video', now(), ${tie} FROM generate_series(1, 15) i`);
+    expect((await ingest('--tables', 'contents', '--lag', '0')).code).toBe(0);
+    await expectTableEqualsSource(db, duckdbPath, DATASET, 'contents', ['content_id']);
+    const dupes = await duckQuery(duckdbPath, `SELECT count(*) - count(DISTINCT content_id) AS d FROM ${DATASET}.contents`);
+    expect(Number(dupes[0]!.d)).toBe(0);
+    // leave the far-future cursor behind for the following tests
+    await db.query(`UPDATE contents SET updated_at = now() WHERE updated_at = ${tie}`);
+    expect((await ingest('--tables', 'contents', '--full-refresh')).code).toBe(0);
+  });
+
+  it('the raw layer satisfies the downstream tests and a staging-shaped query runs', async () => {
+    for (const [table, key] of Object.entries(KEYS)) {
+      const r = await duckQuery(duckdbPath, `SELECT count(*) - count(DISTINCT ${key}) AS d, count(*) FILTER (WHERE ${key} IS NULL) AS n FROM ${DATASET}.${table}`);
+      expect(Number(r[0]!.d), `${table} unique`).toBe(0);
+      expect(Number(r[0]!.n), `${table} not null`).toBe(0);
+    }
+    const relationships: [string, string, string, string][] = [
+      ['contents', 'account_id', 'accounts', 'account_id'],
+      ['content_attributes', 'content_id', 'contents', 'content_id'],
+      ['accounts_subscription', 'account_id', 'accounts', 'account_id'],
+      ['accounts_subscription', 'subscription_id', 'subscriptions', 'subscription_id'],
+      ['subscription_payments', 'account_subscription_id', 'accounts_subscription', 'account_subscription_id'],
+      ['account_premium_features', 'account_id', 'accounts', 'account_id'],
+      ['account_premium_features', 'feature_id', 'premium_features', 'feature_id'],
+    ];
+    for (const [child, fk, parent, pk] of relationships) {
+      const r = await duckQuery(
+        duckdbPath,
+        `SELECT count(*) AS orphans FROM ${DATASET}.${child} c WHERE c.${fk} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${DATASET}.${parent} p WHERE p.${pk} = c.${fk})`,
+      );
+      expect(Number(r[0]!.orphans), `${child}.${fk} → ${parent}`).toBe(0);
+    }
+    const staging = await duckQuery(
+      duckdbPath,
+      `WITH stg_contents AS (
+         SELECT content_id, account_id, title, cast(created_at AS timestamp) AS created_at, cast(updated_at AS timestamp) AS updated_at
+         FROM ${DATASET}.contents),
+       attrs AS (
+         SELECT content_id,
+                max(CASE WHEN attribute_name = 'Categoría' THEN string_value END) AS categoria,
+                max(CASE WHEN attribute_name = 'Duración' THEN decimal_value END) AS duracion
+         FROM ${DATASET}.content_attributes GROUP BY content_id)
+       SELECT count(*) AS n, max(a.duracion) AS max_duracion
+       FROM stg_contents c FULL OUTER JOIN attrs a ON a.content_id = c.content_id
+       WHERE c.updated_at > (SELECT min(cast(updated_at AS timestamp)) FROM ${DATASET}.contents)`,
+    );
+    const srcMax = await db.query(`SELECT max(decimal_value)::text AS m FROM content_attributes WHERE attribute_name = 'Duración'`);
+    expect(Number(staging[0]!.n)).toBeGreaterThan(0);
+    expect(Number(staging[0]!.max_duracion)).toBe(Number(srcMax[0]!.m));
+  });
+});
