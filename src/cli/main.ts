@@ -56,7 +56,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       let renderer = createRenderer('text');
       try {
         renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
-        if (opts.validarCalidadDatos || opts.soloValidar) {
+        if (opts.validate || opts.validateOnly || opts.validarCalidadDatos || opts.soloValidar) {
           throw new ConfigError(
             'The quality gate (--validar-calidad-datos / --solo-validar) is not available in this version of ingesta yet. Nothing was run.',
           );

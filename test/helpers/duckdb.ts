@@ -60,3 +60,9 @@ export async function expectTableEqualsSource(db: TestDatabase, file: string, da
   }
   return source.length;
 }
+
+/** A digest of a destination table's whole content, to prove a failed or killed run changed nothing. */
+export async function duckTableDigest(file: string, dataset: string, table: string, orderBy: string): Promise<string> {
+  const rows = await duckQuery(file, `SELECT count(*) AS n, md5(coalesce(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY ${q(orderBy)}), '')) AS d FROM ${q(dataset)}.${q(table)} t`);
+  return `${String(rows[0]!.n)}:${String(rows[0]!.d)}`;
+}
