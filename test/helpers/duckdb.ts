@@ -1,8 +1,14 @@
+import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { expect } from 'vitest';
 import type { TestDatabase } from './postgres.js';
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** "db"."dataset"."table": DuckDB names the database after the file, so a dataset named alike needs three parts. */
+export function duckTable(file: string, dataset: string, table: string): string {
+  return `${q(path.basename(file).replace(/\.[^.]*$/, ''))}.${q(dataset)}.${q(table)}`;
+}
 
 /** Runs one query on a DuckDB file (opened read-only, closed afterwards, so the CLI can take its lock again). */
 export async function duckQuery(file: string, sql: string): Promise<Record<string, unknown>[]> {
@@ -25,7 +31,7 @@ export async function duckQuery(file: string, sql: string): Promise<Record<strin
 export async function duckColumnTypes(file: string, dataset: string, table: string): Promise<Record<string, string>> {
   const rows = await duckQuery(
     file,
-    `SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = '${dataset}' AND table_name = '${table}' ORDER BY column_index`,
+    `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = '${path.basename(file).replace(/\.[^.]*$/, '')}' AND schema_name = '${dataset}' AND table_name = '${table}' ORDER BY column_index`,
   );
   return Object.fromEntries(rows.map((r) => [String(r.column_name), String(r.data_type)]));
 }
@@ -51,7 +57,7 @@ export async function expectTableEqualsSource(db: TestDatabase, file: string, da
   ).map((r) => r.column_name);
   const order = orderBy.map(q).join(', ');
   const source = await db.query(`SELECT ${columns.map((c) => `${q(c)}::text AS ${q(c)}`).join(', ')} FROM public.${q(table)} ORDER BY ${order}`);
-  const dest = await duckQuery(file, `SELECT ${columns.map((c) => `${q(c)}::VARCHAR AS ${q(c)}`).join(', ')} FROM ${q(dataset)}.${q(table)} ORDER BY ${order}`);
+  const dest = await duckQuery(file, `SELECT ${columns.map((c) => `${q(c)}::VARCHAR AS ${q(c)}`).join(', ')} FROM ${duckTable(file, dataset, table)} ORDER BY ${order}`);
   expect(dest.length, `row count of ${table}`).toBe(source.length);
   for (let i = 0; i < source.length; i += 1) {
     const s = Object.fromEntries(columns.map((c) => [c, normalize(source[i]![c])]));
@@ -63,6 +69,6 @@ export async function expectTableEqualsSource(db: TestDatabase, file: string, da
 
 /** A digest of a destination table's whole content, to prove a failed or killed run changed nothing. */
 export async function duckTableDigest(file: string, dataset: string, table: string, orderBy: string): Promise<string> {
-  const rows = await duckQuery(file, `SELECT count(*) AS n, md5(coalesce(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY ${q(orderBy)}), '')) AS d FROM ${q(dataset)}.${q(table)} t`);
+  const rows = await duckQuery(file, `SELECT count(*) AS n, md5(coalesce(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY ${q(orderBy)}), '')) AS d FROM ${duckTable(file, dataset, table)} t`);
   return `${String(rows[0]!.n)}:${String(rows[0]!.d)}`;
 }

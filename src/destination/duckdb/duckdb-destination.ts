@@ -3,11 +3,11 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
-import { quoteIdent, qualified } from '../../sql/quote.js';
+import { quoteIdent } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
 import {
-  LOADS_TABLE, RUNS_TABLE, STATE_TABLE, castList, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
+  DatasetRef, LOADS_TABLE, RUNS_TABLE, STATE_TABLE, castList, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
@@ -35,6 +35,7 @@ export class DuckDBDestination implements Destination {
   readonly capabilities = DUCKDB_CAPABILITIES;
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
+  private datasetRef: DatasetRef | undefined;
 
   constructor(
     private readonly file: string,
@@ -47,6 +48,8 @@ export class DuckDBDestination implements Destination {
       this.instance = await DuckDBInstance.create(this.file);
       this.connection = await this.instance.connect();
       await this.connection.run("SET TimeZone = 'UTC'");
+      const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
+      this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
     } catch (cause) {
       const message = messageOf(cause);
       if (/lock/i.test(message)) {
@@ -65,20 +68,25 @@ export class DuckDBDestination implements Destination {
     return this.connection;
   }
 
+  private get ref(): DatasetRef {
+    if (!this.datasetRef) throw new Error('DuckDB destination used before open()');
+    return this.datasetRef;
+  }
+
   private async query(sql: string, values?: Value[]): Promise<Record<string, unknown>[]> {
     const reader = await this.conn.runAndReadAll(sql, values as never);
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }
 
   private async tableExists(table: string): Promise<boolean> {
-    const rows = await this.query('SELECT 1 FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2', [this.dataset, table]);
+    const rows = await this.query('SELECT 1 FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [this.ref.database, this.dataset, table]);
     return rows.length > 0;
   }
 
   async readState(): Promise<Map<string, TableState>> {
     const state = new Map<string, TableState>();
     if (!(await this.tableExists(STATE_TABLE))) return state;
-    const rows = await this.query(`SELECT table_name, cursor_column, cursor_value, run_id FROM ${qualified(this.dataset, STATE_TABLE)}`);
+    const rows = await this.query(`SELECT table_name, cursor_column, cursor_value, run_id FROM ${this.ref.table(STATE_TABLE)}`);
     for (const r of rows) {
       state.set(String(r.table_name), {
         table: String(r.table_name),
@@ -91,13 +99,13 @@ export class DuckDBDestination implements Destination {
   }
 
   async existingTables(): Promise<Set<string>> {
-    const rows = await this.query('SELECT table_name FROM duckdb_tables() WHERE schema_name = $1', [this.dataset]);
+    const rows = await this.query('SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2', [this.ref.database, this.dataset]);
     return new Set(rows.map((r) => String(r.table_name)));
   }
 
   async isRunLoaded(runId: string): Promise<boolean> {
     if (!(await this.tableExists(RUNS_TABLE))) return false;
-    const rows = await this.query(`SELECT 1 FROM ${qualified(this.dataset, RUNS_TABLE)} WHERE run_id = $1 AND status = 'loaded'`, [runId]);
+    const rows = await this.query(`SELECT 1 FROM ${this.ref.table(RUNS_TABLE)} WHERE run_id = $1 AND status = 'loaded'`, [runId]);
     return rows.length > 0;
   }
 
@@ -105,13 +113,13 @@ export class DuckDBDestination implements Destination {
     const results: TableLoadResult[] = [];
     await this.conn.run('BEGIN TRANSACTION');
     try {
-      for (const sql of metadataDdl(this.dataset)) await this.conn.run(sql);
+      for (const sql of metadataDdl(this.ref)) await this.conn.run(sql);
       for (const table of manifest.tables) {
         const result = await this.loadTable(manifest, table, path.join(packageDir, table.file));
         results.push(result);
       }
       await this.conn.run(
-        `INSERT INTO ${qualified(this.dataset, RUNS_TABLE)} VALUES ($1, $2, 'loaded', $3::VARCHAR[], $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, now(), NULL)`,
+        `INSERT INTO ${this.ref.table(RUNS_TABLE)} VALUES ($1, $2, 'loaded', $3::VARCHAR[], $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, now(), NULL)`,
         [manifest.runId, manifest.env, `[${manifest.tables.map((t) => JSON.stringify(t.name)).join(',')}]`, manifest.snapshotAt ?? null, manifest.createdAt] as never,
       );
       crashPoint('before-commit');
@@ -125,18 +133,18 @@ export class DuckDBDestination implements Destination {
   }
 
   private async loadTable(manifest: Manifest, table: PackageTable, file: string): Promise<TableLoadResult> {
-    const target = qualified(this.dataset, table.name);
+    const target = this.ref.table(table.name);
     const columns = table.columns;
     const source = table.rows > 0 ? readCsvSql(file, columns) : undefined;
     try {
       if (table.replaceAll) {
-        await this.conn.run(createTableSql(this.dataset, table.name, columns, true));
+        await this.conn.run(createTableSql(this.ref, table.name, columns, true));
         if (source) {
           const staged = await this.stageIfGuarded(table, source);
           await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${castList(columns)} FROM ${staged}`);
         }
       } else {
-        await this.conn.run(createTableSql(this.dataset, table.name, columns, false));
+        await this.conn.run(createTableSql(this.ref, table.name, columns, false));
         await this.evolveColumns(table);
         if (source) {
           const staged = await this.stageIfGuarded(table, source);
@@ -160,14 +168,14 @@ export class DuckDBDestination implements Destination {
     const mode = table.replaceAll ? 'full' : 'incremental';
     const cursor = table.cursor;
     if (cursor) {
-      await this.conn.run(`DELETE FROM ${qualified(this.dataset, STATE_TABLE)} WHERE table_name = $1`, [table.name]);
+      await this.conn.run(`DELETE FROM ${this.ref.table(STATE_TABLE)} WHERE table_name = $1`, [table.name]);
       // an empty incremental batch keeps the previous cursor
       const value = cursor.next ?? cursor.previous;
-      await this.conn.run(`INSERT INTO ${qualified(this.dataset, STATE_TABLE)} VALUES ($1, $2, $3, $4, $5, now())`, [
+      await this.conn.run(`INSERT INTO ${this.ref.table(STATE_TABLE)} VALUES ($1, $2, $3, $4, $5, now())`, [
         table.name, cursor.column, cursor.columnType, value, manifest.runId,
       ] as never);
     }
-    await this.conn.run(`INSERT INTO ${qualified(this.dataset, LOADS_TABLE)} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
+    await this.conn.run(`INSERT INTO ${this.ref.table(LOADS_TABLE)} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())`, [
       manifest.runId, table.name, table.writeDisposition, mode, table.rows, rowsInDestination, table.sourceRowCount,
       cursor?.column ?? null, cursor?.lowerBound ?? null, cursor ? (cursor.next ?? cursor.previous) : null,
     ] as never);
@@ -200,14 +208,14 @@ export class DuckDBDestination implements Destination {
 
   /** Merge tables follow added columns (NULL in older rows); a changed type needs a full refresh. */
   private async evolveColumns(table: PackageTable): Promise<void> {
-    const existing = await this.query('SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = $1 AND table_name = $2', [
-      this.dataset, table.name,
+    const existing = await this.query('SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [
+      this.ref.database, this.dataset, table.name,
     ]);
     const byName = new Map(existing.map((r) => [String(r.column_name), String(r.data_type)]));
     for (const c of table.columns) {
       const current = byName.get(c.name);
       if (current === undefined) {
-        await this.conn.run(`ALTER TABLE ${qualified(this.dataset, table.name)} ADD COLUMN ${quoteIdent(c.name)} ${c.destinationType}`);
+        await this.conn.run(`ALTER TABLE ${this.ref.table(table.name)} ADD COLUMN ${quoteIdent(c.name)} ${c.destinationType}`);
       } else if (normalizeType(current) !== normalizeType(c.destinationType)) {
         throw new DataError(
           `Table ${table.name}, column ${c.name}: the source type now maps to ${c.destinationType} but the destination holds ${current}. ` +
@@ -221,7 +229,7 @@ export class DuckDBDestination implements Destination {
     // only where ingesta already keeps its history: a failed first run must not create the dataset
     if (!this.connection || !(await this.tableExists(RUNS_TABLE).catch(() => false))) return;
     try {
-      await this.conn.run(`INSERT INTO ${qualified(this.dataset, RUNS_TABLE)} VALUES ($1, $2, 'failed', $3::VARCHAR[], NULL, NULL, now(), $4)`, [
+      await this.conn.run(`INSERT INTO ${this.ref.table(RUNS_TABLE)} VALUES ($1, $2, 'failed', $3::VARCHAR[], NULL, NULL, now(), $4)`, [
         runId, env, `[${tables.map((t) => JSON.stringify(t)).join(',')}]`, message.slice(0, 2000),
       ] as never);
     } catch {

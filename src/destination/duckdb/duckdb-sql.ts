@@ -1,4 +1,4 @@
-import { quoteIdent, quoteLiteral, qualified } from '../../sql/quote.js';
+import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 
 /** Names of ingesta's own tables inside the dataset. */
@@ -6,18 +6,37 @@ export const RUNS_TABLE = '_ingesta_runs';
 export const LOADS_TABLE = '_ingesta_loads';
 export const STATE_TABLE = '_ingesta_state';
 
+/**
+ * A dataset inside one DuckDB database file, always named with three parts ("db"."dataset"."table"): a dataset
+ * named like the file itself (edges.duckdb + dataset edges) would otherwise be ambiguous.
+ */
+export class DatasetRef {
+  constructor(
+    readonly database: string,
+    readonly dataset: string,
+  ) {}
+  /** "db"."dataset" */
+  get schema(): string {
+    return `${quoteIdent(this.database)}.${quoteIdent(this.dataset)}`;
+  }
+  /** "db"."dataset"."table" */
+  table(name: string): string {
+    return `${this.schema}.${quoteIdent(name)}`;
+  }
+}
+
 /** DDL of the metadata tables: run history, per-table load records, incremental state. */
-export function metadataDdl(dataset: string): string[] {
+export function metadataDdl(ref: DatasetRef): string[] {
   return [
-    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(dataset)}`,
-    `CREATE TABLE IF NOT EXISTS ${qualified(dataset, RUNS_TABLE)} (
+    `CREATE SCHEMA IF NOT EXISTS ${ref.schema}`,
+    `CREATE TABLE IF NOT EXISTS ${ref.table(RUNS_TABLE)} (
        run_id VARCHAR NOT NULL, env VARCHAR, status VARCHAR NOT NULL, tables VARCHAR[],
        snapshot_at TIMESTAMPTZ, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, message VARCHAR)`,
-    `CREATE TABLE IF NOT EXISTS ${qualified(dataset, LOADS_TABLE)} (
+    `CREATE TABLE IF NOT EXISTS ${ref.table(LOADS_TABLE)} (
        run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, write_disposition VARCHAR NOT NULL, mode VARCHAR NOT NULL,
        rows_loaded BIGINT NOT NULL, rows_in_destination BIGINT, source_rows BIGINT,
        cursor_column VARCHAR, cursor_from VARCHAR, cursor_to VARCHAR, loaded_at TIMESTAMPTZ NOT NULL)`,
-    `CREATE TABLE IF NOT EXISTS ${qualified(dataset, STATE_TABLE)} (
+    `CREATE TABLE IF NOT EXISTS ${ref.table(STATE_TABLE)} (
        table_name VARCHAR NOT NULL, cursor_column VARCHAR NOT NULL, cursor_type VARCHAR, cursor_value VARCHAR,
        run_id VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL)`,
   ];
@@ -45,9 +64,9 @@ export function columnList(columns: readonly { name: string }[]): string {
   return columns.map((c) => quoteIdent(c.name)).join(', ');
 }
 
-export function createTableSql(dataset: string, table: string, columns: readonly ColumnMapping[], orReplace: boolean): string {
+export function createTableSql(ref: DatasetRef, table: string, columns: readonly ColumnMapping[], orReplace: boolean): string {
   const defs = columns.map((c) => `${quoteIdent(c.name)} ${c.destinationType}`).join(', ');
-  return `CREATE ${orReplace ? 'OR REPLACE TABLE' : 'TABLE IF NOT EXISTS'} ${qualified(dataset, table)} (${defs})`;
+  return `CREATE ${orReplace ? 'OR REPLACE TABLE' : 'TABLE IF NOT EXISTS'} ${ref.table(table)} (${defs})`;
 }
 
 /** Key equality between the target table and the staging table, for DELETE … USING. */

@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { duckColumnTypes, duckQuery, duckTableDigest } from '../helpers/duckdb.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+
+let db: TestDatabase;
+let dir: string;
+let duckdbPath: string;
+let catalog: string;
+const DATASET = 'edges';
+
+const ingest = (...args: string[]) =>
+  runCli(['--env', 'local', '--duckdb-path', duckdbPath, '--catalog', catalog, '--dataset', DATASET, ...args], { DATABASE_URL: db.url });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await db.query(`CREATE TABLE edge (
+    id integer PRIMARY KEY, n numeric, n2 numeric(12,4), big numeric(50,10), f float8, r real, b boolean, d date,
+    ts timestamp, tz timestamptz, tm time, u uuid, j jsonb, arr integer[], tags text[], by bytea, t text, i bigint,
+    updated_at timestamptz NOT NULL DEFAULT now())`);
+  await db.query(`INSERT INTO edge VALUES
+    (1, 9.5, 1.2345, 12345678901234567890123456789012345678.0123456789, 'NaN', 'Infinity', true, '2024-02-29',
+     '2024-06-01 12:00:00.123456', '2024-06-01 12:00:00.654321+02', '23:59:59.999999', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+     '{"a": [1, 2, {"b": null}], "ü": "ñ"}', '{1,NULL,3}', '{"x,y","",NULL,"q\\"uote"}', '\\x00ff10', E'a\\tb\\nc', 9223372036854775807),
+    (2, -10.25, -0.0001, NULL, '-Infinity', 1.5, false, 'infinity', '-infinity', 'infinity', '00:00:00', NULL,
+     'null', '{}', '{}', '\\x', '', -9223372036854775808),
+    (3, 0.123456789, 0, 0, 1e-300, -0.0, NULL, '0001-01-01', '1970-01-01 00:00:00', '1970-01-01 00:00:00+00', NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, 0)`);
+  dir = mkdtempSync(path.join(tmpdir(), 'ingesta-types-'));
+  duckdbPath = path.join(dir, 'edges.duckdb');
+  catalog = path.join(dir, 'catalog.yaml');
+  writeFileSync(catalog, `version: 1\ndataset_prefix: edges\ntables:\n  edge:\n    primary_key: [id]\n    write_disposition: merge\n    incremental:\n      cursor_column: updated_at\n`);
+});
+
+afterAll(async () => {
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('values keep their exact value and type (regression: a dataset named like the DuckDB file was ambiguous)', () => {
+  it('loads awkward values of many types exactly', async () => {
+    const r = await ingest();
+    expect(r.code, r.stderr).toBe(0);
+    const types = await duckColumnTypes(duckdbPath, DATASET, 'edge');
+    expect(types).toMatchObject({
+      id: 'INTEGER', n: 'DECIMAL(38,9)', n2: 'DECIMAL(12,4)', big: 'VARCHAR', f: 'DOUBLE', r: 'FLOAT', b: 'BOOLEAN', d: 'DATE',
+      ts: 'TIMESTAMP', tz: 'TIMESTAMP WITH TIME ZONE', tm: 'TIME', u: 'UUID', j: 'JSON', arr: 'INTEGER[]', tags: 'VARCHAR[]',
+      by: 'BLOB', t: 'VARCHAR', i: 'BIGINT',
+    });
+    const rows = await duckQuery(
+      duckdbPath,
+      `SELECT id, n::VARCHAR n, n2::VARCHAR n2, big, f::VARCHAR f, r::VARCHAR r, b, d::VARCHAR d, ts::VARCHAR ts, tz::VARCHAR tz, tm::VARCHAR tm,
+              u::VARCHAR u, j::VARCHAR j, arr::VARCHAR arr, tags, hex("by") AS "by", t, i::VARCHAR i FROM edges.${DATASET}.edge ORDER BY id`,
+    );
+    expect(rows[0]).toMatchObject({
+      n: '9.500000000', n2: '1.2345', big: '12345678901234567890123456789012345678.0123456789', f: 'nan', r: 'inf', b: true,
+      d: '2024-02-29', ts: '2024-06-01 12:00:00.123456', tz: '2024-06-01 10:00:00.654321+00', tm: '23:59:59.999999',
+      u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', arr: '[1, NULL, 3]', tags: ['x,y', '', null, 'q"uote'], by: '00FF10', t: 'a\tb\nc',
+      i: '9223372036854775807',
+    });
+    expect(JSON.parse(String(rows[0]!.j))).toEqual({ a: [1, 2, { b: null }], ü: 'ñ' });
+    expect(rows[1]).toMatchObject({ n: '-10.250000000', n2: '-0.0001', big: null, f: '-inf', d: 'infinity', ts: '-infinity', tz: 'infinity', by: '', t: '', i: '-9223372036854775808' });
+    expect(rows[2]).toMatchObject({ n: '0.123456789', d: '0001-01-01', b: null, t: null, by: null, arr: null });
+  });
+
+  it('a numeric value DuckDB would round stops the run, naming table, column and value; nothing changes', async () => {
+    const before = await duckTableDigest(duckdbPath, DATASET, 'edge', 'id');
+    await db.query(`INSERT INTO edge (id, n) VALUES (4, 1.0000000001)`);
+    const r = await ingest();
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('Table edge, column n');
+    expect(r.stderr).toContain('1.0000000001');
+    expect(await duckTableDigest(duckdbPath, DATASET, 'edge', 'id')).toBe(before);
+    await db.query(`DELETE FROM edge WHERE id = 4`);
+  });
+
+  it('a BC date is refused loudly instead of being shifted to AD', async () => {
+    const before = await duckTableDigest(duckdbPath, DATASET, 'edge', 'id');
+    await db.query(`INSERT INTO edge (id, d) VALUES (5, '0044-03-15 BC')`);
+    const r = await ingest();
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('edge');
+    expect(r.stderr).toContain('BC');
+    expect(await duckTableDigest(duckdbPath, DATASET, 'edge', 'id')).toBe(before);
+    await db.query(`DELETE FROM edge WHERE id = 5`);
+    expect((await ingest()).code).toBe(0);
+  });
+});
