@@ -88,12 +88,13 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
   }
   const duckdbPath = o.duckdbPath ?? nonEmpty(env.DUCKDB_PATH) ?? DEFAULT_DUCKDB_PATH;
   const packageDir = o.packageDir ?? nonEmpty(env.INGESTA_PACKAGE_DIR) ?? path.join(path.dirname(duckdbPath), '.ingesta', 'packages');
-  const fullRefresh: FullRefresh =
+  const fullRefresh: FullRefresh = Object.freeze(
     o.fullRefresh === undefined || o.fullRefresh === false
-      ? { kind: 'none' }
+      ? { kind: 'none' as const }
       : o.fullRefresh === true || o.fullRefresh.length === 0
-        ? { kind: 'all' }
-        : { kind: 'tables', tables: Object.freeze([...o.fullRefresh]) };
+        ? { kind: 'all' as const }
+        : { kind: 'tables' as const, tables: Object.freeze([...o.fullRefresh]) },
+  );
   // --full-refresh a b: those tables are loaded too (as in the original: "recarga completa de tablas")
   const tables =
     o.tables && o.tables.length > 0

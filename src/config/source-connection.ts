@@ -40,15 +40,30 @@ function fromUrl(url: string, origin: string): Partial {
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ConfigError(`${origin} must start with postgres:// or postgresql://.`);
   }
-  const hostParam = parsed.searchParams.get('host') ?? undefined; // unix socket dirs come as ?host=/path
+  // libpq decodes only %XX (a '+' stays a '+', unlike web forms); a bad escape is a ConfigError, never echoed
+  const decode = (text: string, part: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch (cause) {
+      throw new ConfigError(`${origin} has a malformed %-escape in its ${part}.`, { cause });
+    }
+  };
+  const params = new Map<string, string>();
+  for (const pair of parsed.search.replace(/^\?/, '').split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const key = decode(eq < 0 ? pair : pair.slice(0, eq), 'query');
+    params.set(key, eq < 0 ? '' : decode(pair.slice(eq + 1), 'query'));
+  }
+  const hostParam = params.get('host'); // unix socket dirs come as ?host=/path
   return {
-    host: hostParam ?? (parsed.hostname ? decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, '')) : undefined),
-    port: parsed.port || undefined,
-    database: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : undefined,
-    user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    sslMode: parsed.searchParams.get('sslmode') ?? undefined,
-    sslRootCert: parsed.searchParams.get('sslrootcert') ?? undefined,
+    host: hostParam ?? (parsed.hostname ? decode(parsed.hostname.replace(/^\[|\]$/g, ''), 'host') : undefined),
+    port: parsed.port || params.get('port') || undefined,
+    database: parsed.pathname.length > 1 ? decode(parsed.pathname.slice(1), 'database name') : undefined,
+    user: parsed.username ? decode(parsed.username, 'user name') : undefined,
+    password: parsed.password ? decode(parsed.password, 'password') : undefined,
+    sslMode: params.get('sslmode'),
+    sslRootCert: params.get('sslrootcert'),
   };
 }
 
@@ -79,7 +94,7 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
     port: nonEmpty(env.PGPORT),
     database: nonEmpty(env.PGDATABASE),
     user: nonEmpty(env.PGUSER),
-    password: nonEmpty(env.PGPASSWORD) ?? readPassFile(env),
+    password: nonEmpty(env.PGPASSWORD),
     sslMode: nonEmpty(env.PGSSLMODE),
     sslRootCert: nonEmpty(env.PGSSLROOTCERT),
   });
@@ -89,7 +104,7 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
   };
   const user = pick('user') ?? safeOsUser();
   const portText = pick('port') ?? '5432';
-  const port = Number(portText);
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(`Source port "${portText}" is not a valid TCP port (1-65535). Check DATABASE_PORT / PGPORT / the URL.`);
   }
@@ -97,12 +112,15 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
   if (!SSL_MODES.includes(sslMode)) {
     throw new ConfigError(`sslmode "${sslMode}" is not one of ${SSL_MODES.join(', ')}.`);
   }
+  const host = pick('host') ?? 'localhost';
+  const database = pick('database') ?? user;
   return Object.freeze({
-    host: pick('host') ?? 'localhost',
+    host,
     port,
-    database: pick('database') ?? user,
+    database,
     user,
-    password: pick('password'),
+    // as libpq: the password file is consulted for the connection actually made, when nothing else gave one
+    password: pick('password') ?? readPassFile(env, host, String(port), database, user),
     sslMode,
     sslRootCert: pick('sslRootCert'),
   });
@@ -121,8 +139,8 @@ function safeOsUser(): string {
   }
 }
 
-/** Minimal ~/.pgpass support (PGPASSFILE), as libpq does: host:port:db:user:password, '*' wildcards. */
-function readPassFile(env: Env): string | undefined {
+/** PGPASSFILE support, as libpq: host:port:db:user:password lines, '*' wildcards, matched on the resolved connection. */
+function readPassFile(env: Env, host: string, port: string, db: string, user: string): string | undefined {
   const file = nonEmpty(env.PGPASSFILE);
   if (!file) return undefined;
   let text: string;
@@ -131,11 +149,7 @@ function readPassFile(env: Env): string | undefined {
   } catch {
     return undefined;
   }
-  const host = nonEmpty(env.PGHOST) ?? 'localhost';
-  const port = nonEmpty(env.PGPORT) ?? '5432';
-  const db = nonEmpty(env.PGDATABASE) ?? '*';
-  const user = nonEmpty(env.PGUSER) ?? '*';
-  for (const line of text.split('\n')) {
+  for (const line of text.split(/\r?\n/)) {
     if (!line || line.startsWith('#')) continue;
     const fields = line.split(/(?<!\\):/).map((f) => f.replace(/\\([:\\])/g, '$1'));
     if (fields.length < 5) continue;

@@ -77,6 +77,23 @@ describe('values keep their exact value and type (regression: a dataset named li
     await db.query(`DELETE FROM edge WHERE id = 4`);
   });
 
+  it('a BC date inside a date[] is refused loudly too (regression: arrays skipped the BC guard)', async () => {
+    await db.query(`CREATE TABLE dates (id integer PRIMARY KEY, ds date[], tss timestamp[])`);
+    await db.query(`INSERT INTO dates VALUES (1, '{2024-01-01,NULL,infinity}', '{"2024-01-01 10:00:00.5"}')`);
+    const cat = path.join(dir, 'dates.yaml');
+    writeFileSync(cat, 'version: 1\ntables:\n  dates:\n    primary_key: [id]\n');
+    const file = path.join(dir, 'dates.duckdb');
+    const args = ['--env', 'local', '--duckdb-path', file, '--catalog', cat, '--dataset', 'd'];
+    const ok = await runCli(args, { DATABASE_URL: db.url });
+    expect(ok.code, ok.stderr).toBe(0);
+    const rows = await duckQuery(file, `SELECT ds::VARCHAR AS ds, tss::VARCHAR AS tss FROM d.dates`);
+    expect(rows[0]).toEqual({ ds: '[2024-01-01, NULL, infinity]', tss: "['2024-01-01 10:00:00.5']" });
+    await db.query(`INSERT INTO dates VALUES (2, '{2024-01-01,"0044-03-15 BC"}', NULL)`);
+    const bad = await runCli(args, { DATABASE_URL: db.url });
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain('BC date not representable');
+  });
+
   it('a BC date is refused loudly instead of being shifted to AD', async () => {
     const before = await duckTableDigest(duckdbPath, DATASET, 'edge', 'id');
     await db.query(`INSERT INTO edge (id, d) VALUES (5, '0044-03-15 BC')`);

@@ -367,6 +367,14 @@ describe('PGPASSFILE', () => {
     expect(c.password).toBe('carol-pw');
   });
 
+  it('a line for the OS user matches when the user defaults to the OS user (and the database to the user)', () => {
+    const file = write('os-user', `localhost:5432:${OS_USER}:${OS_USER}:mine\n`);
+    const c = resolveSourceConnection({ PGPASSFILE: file });
+    expect(c.user).toBe(OS_USER);
+    expect(c.database).toBe(OS_USER);
+    expect(c.password).toBe('mine');
+  });
+
   it('a line for another user does not match when the user defaults to the OS user', () => {
     const other = `${OS_USER}-someone-else`;
     const file = write('other-user', `localhost:5432:*:${other}:not-yours\n`);

@@ -102,7 +102,12 @@ export function mapColumn(column: SourceColumn): ColumnMapping {
     if (element && element !== 'JSON' && element !== 'TIMETZ') {
       // arrays travel as JSON ([1,null,3]) and DuckDB casts the JSON to a typed list
       const t = `${element}[]`;
-      return { ...base, destinationType: t, csvType: 'VARCHAR', selectSql: `to_json(${q})::text`, castSql: `CAST(CAST(${q} AS JSON) AS ${t})` };
+      const json = `to_json(${q})::text`;
+      // as for scalar dates: a BC element would be read as AD, so the whole value is marked and the cast fails loudly
+      const selectSql = TEMPORAL[column.elementTypeName]
+        ? `CASE WHEN EXISTS (SELECT 1 FROM unnest(${q}) AS e(v) WHERE e.v < '0001-01-01' AND isfinite(e.v)) THEN 'BC date not representable: ' || ${q}::text ELSE ${json} END`
+        : json;
+      return { ...base, destinationType: t, csvType: 'VARCHAR', selectSql, castSql: `CAST(CAST(${q} AS JSON) AS ${t})` };
     }
     return { ...base, destinationType: 'JSON', csvType: 'JSON', selectSql: `to_json(${q})::text` };
   }
