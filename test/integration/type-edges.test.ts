@@ -66,15 +66,24 @@ describe('values keep their exact value and type (regression: a dataset named li
     expect(rows[2]).toMatchObject({ n: '0.123456789', d: '0001-01-01', b: null, t: null, by: null, arr: null });
   });
 
-  it('a numeric value DuckDB would round stops the run, naming table, column and value; nothing changes', async () => {
+  it('an unconstrained numeric with more than 9 decimals widens the column instead of being rounded', async () => {
+    await db.query(`INSERT INTO edge (id, n) VALUES (4, 1.0000000001), (6, 43.123456789012345)`);
+    const r = await ingest();
+    expect(r.code, r.stderr).toBe(0);
+    expect((await duckColumnTypes(duckdbPath, DATASET, 'edge')).n).toBe('DECIMAL(38,15)');
+    const rows = await duckQuery(duckdbPath, `SELECT id, n::VARCHAR AS n FROM edges.${DATASET}.edge WHERE id IN (1, 4, 6) ORDER BY id`);
+    expect(rows.map((x) => x.n)).toEqual(['9.500000000000000', '1.000000000100000', '43.123456789012345']);
+  });
+
+  it('a numeric value no DuckDB decimal can hold stops the run, naming table, column and value; nothing changes', async () => {
     const before = await duckTableDigest(duckdbPath, DATASET, 'edge', 'id');
-    await db.query(`INSERT INTO edge (id, n) VALUES (4, 1.0000000001)`);
+    await db.query(`INSERT INTO edge (id, n) VALUES (7, 12345678901234567890123456789012.0123456789)`);
     const r = await ingest();
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('Table edge, column n');
-    expect(r.stderr).toContain('1.0000000001');
+    expect(r.stderr).toContain('12345678901234567890123456789012.0123456789');
     expect(await duckTableDigest(duckdbPath, DATASET, 'edge', 'id')).toBe(before);
-    await db.query(`DELETE FROM edge WHERE id = 4`);
+    await db.query(`DELETE FROM edge WHERE id = 7`);
   });
 
   it('a BC date inside a date[] is refused loudly too (regression: arrays skipped the BC guard)', async () => {

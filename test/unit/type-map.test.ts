@@ -82,7 +82,7 @@ describe('mapColumn: numeric', () => {
       csvType: 'VARCHAR',
       selectSql: '"n"',
       castSql: 'CAST("n" AS DECIMAL(38,9))',
-      guard: 'decimal_38_9',
+      guard: 'unconstrained_numeric',
     });
   });
 

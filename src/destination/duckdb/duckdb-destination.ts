@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
+import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
@@ -28,6 +29,12 @@ function normalizeType(type: string): string {
     .replace('TIME WITH TIME ZONE', 'TIMETZ')
     .replace(/^REAL$/, 'FLOAT')
     .replace(/^FLOAT4$/, 'FLOAT');
+}
+
+/** An unconstrained numeric column declared as DECIMAL(38, scale), cast from its staged text. */
+function decimalColumn(column: ColumnMapping, scale: number): ColumnMapping {
+  const type = `DECIMAL(38,${scale})`;
+  return { ...column, destinationType: type, castSql: `CAST(${quoteIdent(column.name)} AS ${type})` };
 }
 
 /** A local DuckDB file: one transaction commits data, cursors and the load record together. */
@@ -134,21 +141,17 @@ export class DuckDBDestination implements Destination {
 
   private async loadTable(manifest: Manifest, table: PackageTable, file: string): Promise<TableLoadResult> {
     const target = this.ref.table(table.name);
-    const columns = table.columns;
-    const source = table.rows > 0 ? readCsvSql(file, columns) : undefined;
+    const source = table.rows > 0 ? readCsvSql(file, table.columns) : undefined;
     try {
+      const staged = source ? await this.stage(table, source) : { from: undefined, columns: [...table.columns] };
       if (table.replaceAll) {
+        const columns = staged.columns;
         await this.conn.run(createTableSql(this.ref, table.name, columns, true));
-        if (source) {
-          const staged = await this.stageIfGuarded(table, source);
-          await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${castList(columns)} FROM ${staged}`);
-        }
+        if (staged.from) await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${castList(columns)} FROM ${staged.from}`);
       } else {
-        await this.conn.run(createTableSql(this.ref, table.name, columns, false));
-        await this.evolveColumns(table);
-        if (source) {
-          const staged = await this.stageIfGuarded(table, source);
-          await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_merge" AS SELECT ${castList(columns)} FROM ${staged}`);
+        const columns = await this.evolveColumns(table, staged.columns);
+        if (staged.from) {
+          await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_merge" AS SELECT ${castList(columns)} FROM ${staged.from}`);
           await this.conn.run(`DELETE FROM ${target} USING "_ingesta_merge" WHERE ${keyJoin(target, '"_ingesta_merge"', table.primaryKey)}`);
           await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM "_ingesta_merge"`);
           await this.conn.run('DROP TABLE "_ingesta_merge"');
@@ -183,46 +186,87 @@ export class DuckDBDestination implements Destination {
   }
 
   /**
-   * Columns whose text must be checked before casting (numeric without precision → DECIMAL(38,9)) are staged as
-   * text first; a value that does not fit stops the load with its table, column and value instead of being rounded.
+   * Columns of `numeric` without declared precision are staged as text first and measured: the column becomes
+   * DECIMAL(38, s) with s = max(9, the largest scale present), so no value is ever rounded. A value that cannot be
+   * held exactly (more than 38 significant digits, NaN, ±Infinity) stops the load naming table, column and value.
    */
-  private async stageIfGuarded(table: PackageTable, source: string): Promise<string> {
-    const guarded = table.columns.filter((c) => c.guard === 'decimal_38_9');
-    if (guarded.length === 0) return source;
+  private async stage(table: PackageTable, source: string): Promise<{ from: string; columns: ColumnMapping[] }> {
+    const guarded = table.columns.filter((c) => c.guard === 'unconstrained_numeric');
+    if (guarded.length === 0) return { from: source, columns: [...table.columns] };
     await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_stage" AS SELECT * FROM ${source}`);
+    const scales = new Map<string, number>();
     for (const c of guarded) {
       const q = quoteIdent(c.name);
-      const bad = await this.query(
-        `SELECT ${q} AS v FROM "_ingesta_stage" WHERE ${q} IS NOT NULL AND NOT regexp_full_match(${q}, '-?[0-9]{1,29}(\\.[0-9]{0,9}0*)?') LIMIT 1`,
+      const intDigits = `length(regexp_extract(${q}, '^-?0*([0-9]*)', 1))`;
+      const fracDigits = `length(rtrim(regexp_extract(${q}, '\\.([0-9]+)$', 1), '0'))`;
+      const [stats] = await this.query(
+        `SELECT coalesce(max(${intDigits}), 0) AS int_digits, coalesce(max(${fracDigits}), 0) AS frac_digits,
+                max(${q}) FILTER (WHERE NOT regexp_full_match(${q}, '-?[0-9]+(\\.[0-9]+)?') OR ${intDigits} + ${fracDigits} > 38) AS bad
+         FROM "_ingesta_stage" WHERE ${q} IS NOT NULL`,
       );
-      if (bad.length > 0) {
+      if (stats?.bad != null) {
         throw new DataError(
-          `Table ${table.name}, column ${c.name} (${c.sourceType}): value ${String(bad[0]!.v).slice(0, 80)} does not fit ${c.destinationType} ` +
-            '(at most 29 integer and 9 fraction digits, no NaN/Infinity). Declare a precision on the source column ' +
-            'or exclude the column; nothing was written.',
+          `Table ${table.name}, column ${c.name} (${c.sourceType}): value ${String(stats.bad).slice(0, 80)} cannot be held exactly by a DuckDB ` +
+            'DECIMAL (at most 38 significant digits, no NaN/Infinity). Declare a precision on the source column or exclude the ' +
+            'column; nothing was written.',
         );
       }
+      const intCount = Number(stats?.int_digits ?? 0);
+      const fracCount = Number(stats?.frac_digits ?? 0);
+      scales.set(c.name, Math.min(Math.max(9, fracCount), 38 - intCount));
     }
-    return '"_ingesta_stage"';
+    const columns = table.columns.map((c) => (scales.has(c.name) ? decimalColumn(c, scales.get(c.name)!) : c));
+    return { from: '"_ingesta_stage"', columns };
   }
 
-  /** Merge tables follow added columns (NULL in older rows); a changed type needs a full refresh. */
-  private async evolveColumns(table: PackageTable): Promise<void> {
+  /**
+   * Merge tables: creates the table if needed and follows the source's shape. An added column is added (NULL in older
+   * rows); an unconstrained numeric whose new values need a larger scale is widened when every stored value still
+   * fits; any other type change needs a full refresh. Returns the columns as the table now declares them.
+   */
+  private async evolveColumns(table: PackageTable, columns: ColumnMapping[]): Promise<ColumnMapping[]> {
+    const target = this.ref.table(table.name);
+    await this.conn.run(createTableSql(this.ref, table.name, columns, false));
     const existing = await this.query('SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [
       this.ref.database, this.dataset, table.name,
     ]);
     const byName = new Map(existing.map((r) => [String(r.column_name), String(r.data_type)]));
-    for (const c of table.columns) {
+    const result: ColumnMapping[] = [];
+    for (const c of columns) {
       const current = byName.get(c.name);
       if (current === undefined) {
-        await this.conn.run(`ALTER TABLE ${this.ref.table(table.name)} ADD COLUMN ${quoteIdent(c.name)} ${c.destinationType}`);
+        await this.conn.run(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${c.destinationType}`);
+        result.push(c);
+        continue;
+      }
+      const storedScale = /^DECIMAL\(38,(\d+)\)$/.exec(current);
+      const wantedScale = /^DECIMAL\(38,(\d+)\)$/.exec(c.destinationType);
+      if (c.guard === 'unconstrained_numeric' && storedScale && wantedScale) {
+        const stored = Number(storedScale[1]);
+        const wanted = Number(wantedScale[1]);
+        if (wanted > stored) {
+          const [r] = await this.query(`SELECT coalesce(max(length(split_part(ltrim(CAST(${quoteIdent(c.name)} AS VARCHAR), '-'), '.', 1))), 0) AS d FROM ${target}`);
+          if (Number(r?.d ?? 0) > 38 - wanted) {
+            throw new DataError(
+              `Table ${table.name}, column ${c.name}: new values need DECIMAL(38,${wanted}) but stored values have too many integer digits for it. ` +
+                `Run with --full-refresh ${table.name}; nothing was written.`,
+            );
+          }
+          await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE DECIMAL(38,${wanted})`);
+          result.push(c);
+        } else {
+          result.push(decimalColumn(c, stored));
+        }
       } else if (normalizeType(current) !== normalizeType(c.destinationType)) {
         throw new DataError(
           `Table ${table.name}, column ${c.name}: the source type now maps to ${c.destinationType} but the destination holds ${current}. ` +
             `Run with --full-refresh ${table.name} to rebuild the table; nothing was written.`,
         );
+      } else {
+        result.push(c);
       }
     }
+    return result;
   }
 
   async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {

@@ -32,7 +32,7 @@ export interface ColumnMapping {
   /** DuckDB expression from the CSV column (quoted name) to destinationType. */
   readonly castSql: string;
   /** A check the loader runs on staged text before casting, so nothing is rounded quietly. */
-  readonly guard: 'decimal_38_9' | undefined;
+  readonly guard: 'unconstrained_numeric' | undefined;
 }
 
 /** numeric without declared precision: DuckDB's widest exact decimal keeps 29 integer and 9 fraction digits. */
@@ -86,7 +86,7 @@ export function mapColumn(column: SourceColumn): ColumnMapping {
       return { ...base, destinationType: t, csvType: t };
     }
     if (p === undefined) {
-      return { ...base, destinationType: UNCONSTRAINED_NUMERIC, csvType: 'VARCHAR', castSql: `CAST(${q} AS ${UNCONSTRAINED_NUMERIC})`, guard: 'decimal_38_9' };
+      return { ...base, destinationType: UNCONSTRAINED_NUMERIC, csvType: 'VARCHAR', castSql: `CAST(${q} AS ${UNCONSTRAINED_NUMERIC})`, guard: 'unconstrained_numeric' };
     }
     // wider than DuckDB's DECIMAL(38): kept as its exact text
     return { ...base, destinationType: 'VARCHAR', csvType: 'VARCHAR' };
