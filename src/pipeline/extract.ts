@@ -8,7 +8,7 @@ import { syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
 import { mapColumn } from '../source/postgres/postgres-type-map.js';
-import { countRows, extractSelect, incrementalWhere, lowerBound, maxCursor } from '../source/postgres/table-query.js';
+import { countRows, extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import type { EventListener } from './events.js';
 import { crashPoint } from '../faults/crash-points.js';
 
@@ -102,13 +102,15 @@ export async function extractTables(
         const prev = incremental ? previous!.cursorValue : null;
         const bound = prev !== null ? await lowerBound(client, column.formatType, prev, lag) : null;
         if (bound !== null) where = incrementalWhere(column.name, column.formatType, bound);
-        cursor = {
-          column: column.name,
-          columnType: column.formatType,
-          previous: prev,
-          lowerBound: bound,
-          next: await maxCursor(client, t.schema, t.name, column.name),
-        };
+        const next = await nextCursor(client, t.schema, t.name, column.name, column.formatType);
+        if (next.futureRows > 0) {
+          emit({
+            type: 'warning',
+            table: t.name,
+            message: `${next.futureRows} rows have ${column.name} later than the source's current time; the cursor stays at the snapshot time, so they are re-read on every run until then.`,
+          });
+        }
+        cursor = { column: column.name, columnType: column.formatType, previous: prev, lowerBound: bound, next: next.value };
       }
       const file = `${String(index).padStart(3, '0')}.csv`;
       const mode = incremental ? 'incremental' : 'full';

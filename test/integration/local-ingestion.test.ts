@@ -145,7 +145,8 @@ describe('ingesta --env local on the DataVision tables', () => {
   });
 
   it('rows sharing the last cursor value are neither lost nor duplicated', async () => {
-    const tie = `'2030-01-01 00:00:00.123456'`;
+    // a past instant later than every other row, so it becomes the stored cursor
+    const tie = `'${(await db.query(`SELECT (now() - interval '2 seconds')::timestamp::text AS t`))[0]!.t}'`;
     await db.query(`UPDATE contents SET updated_at = ${tie}, title = 'tie A ' || content_id WHERE content_id BETWEEN 10 AND 60`);
     expect((await ingest('--tables', 'contents')).code).toBe(0);
     // more rows arrive with exactly the cursor value the previous run stored
@@ -155,9 +156,19 @@ describe('ingesta --env local on the DataVision tables', () => {
     await expectTableEqualsSource(db, duckdbPath, DATASET, 'contents', ['content_id']);
     const dupes = await duckQuery(duckdbPath, `SELECT count(*) - count(DISTINCT content_id) AS d FROM ${DATASET}.contents`);
     expect(Number(dupes[0]!.d)).toBe(0);
-    // leave the far-future cursor behind for the following tests
-    await db.query(`UPDATE contents SET updated_at = now() WHERE updated_at = ${tie}`);
-    expect((await ingest('--tables', 'contents', '--full-refresh')).code).toBe(0);
+  });
+
+  it('rows stamped in the future do not push the cursor past later real changes', async () => {
+    await db.query(`UPDATE contents SET updated_at = '2099-01-01 00:00:00', title = 'future' WHERE content_id = 20`);
+    const first = await ingest('--tables', 'contents');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('later than the source');
+    const state = await duckQuery(duckdbPath, `SELECT cursor_value FROM ${DATASET}._ingesta_state WHERE table_name = 'contents'`);
+    expect(String(state[0]!.cursor_value) < '2099').toBe(true);
+    await db.query(`UPDATE contents SET title = 'after the future row', updated_at = now() WHERE content_id = 21`);
+    expect((await ingest('--tables', 'contents')).code).toBe(0);
+    await expectTableEqualsSource(db, duckdbPath, DATASET, 'contents', ['content_id']);
+    await db.query(`UPDATE contents SET updated_at = now() WHERE content_id = 20`);
   });
 
   it('the raw layer satisfies the downstream tests and a staging-shaped query runs', async () => {

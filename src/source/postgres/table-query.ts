@@ -31,10 +31,30 @@ export async function lowerBound(client: pg.Client, cursorType: string, previous
   return result.rows[0]!.v;
 }
 
-/** max(cursor) in the snapshot, as PostgreSQL text; null on an empty table. */
-export async function maxCursor(client: pg.Client, schema: string, table: string, cursorColumn: string): Promise<string | null> {
-  const result = await client.query<{ v: string | null }>(`SELECT max(${quoteIdent(cursorColumn)})::text AS v FROM ${qualified(schema, table)}`);
-  return result.rows[0]?.v ?? null;
+/**
+ * The cursor to store: max(cursor) in the snapshot, as PostgreSQL text (null on an empty table). A temporal cursor
+ * is capped at the snapshot's own time: rows stamped in the future (clock skew, local time written into a
+ * timestamp column) stay above the stored cursor and are re-read until their time has come, instead of pushing the
+ * cursor ahead of every real change that follows. `futureRows` counts them, for a warning.
+ */
+export async function nextCursor(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  cursorColumn: string,
+  cursorType: string,
+): Promise<{ value: string | null; futureRows: number }> {
+  const c = quoteIdent(cursorColumn);
+  const from = qualified(schema, table);
+  if (!TEMPORAL_CURSOR.test(cursorType)) {
+    const result = await client.query<{ v: string | null }>(`SELECT max(${c})::text AS v FROM ${from}`);
+    return { value: result.rows[0]?.v ?? null, futureRows: 0 };
+  }
+  const now = `now()::${cursorType}`;
+  const result = await client.query<{ v: string | null; future: string }>(
+    `SELECT least(max(${c}), ${now})::text AS v, (SELECT count(*) FROM ${from} WHERE ${c} > ${now})::text AS future FROM ${from}`,
+  );
+  return { value: result.rows[0]?.v ?? null, futureRows: Number(result.rows[0]?.future ?? 0) };
 }
 
 export async function countRows(client: pg.Client, schema: string, table: string): Promise<number> {
