@@ -62,6 +62,14 @@ export class DestinationError extends IngestError {
   }
 }
 
+/** The quality gate ran and at least one check failed (warnings alone do not raise it). */
+export class QualityError extends IngestError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('quality', message, options);
+    this.name = 'QualityError';
+  }
+}
+
 export class InterruptedError extends IngestError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('interrupted', message, options);

@@ -20,7 +20,25 @@ export interface CatalogTable {
   /** Column whose max() tells how fresh the table is; undefined = freshness not measured. */
   readonly freshnessColumn: string | undefined;
   readonly freshnessHours: number;
+  /** Zone in which a `timestamp without time zone` freshness column was written (default UTC). */
+  readonly freshnessTimezone: string;
+  /** Severity of each built-in check for this table (defaults, then the table's overrides). */
+  readonly severity: Readonly<Record<BuiltInCheck, Severity>>;
+  /** Declarative column checks of the raw layer's contract. */
+  readonly checks: readonly ColumnCheck[];
 }
+
+/** The four checks every table gets. */
+export type BuiltInCheck = 'row_count' | 'duplicates' | 'referential_integrity' | 'freshness';
+export const BUILT_IN_CHECKS: readonly BuiltInCheck[] = ['row_count', 'duplicates', 'referential_integrity', 'freshness'];
+export type Severity = 'fail' | 'warn';
+
+/** A column check declared in the catalog: exactly one kind per entry. */
+export type ColumnCheck =
+  | { readonly kind: 'not_null'; readonly column: string; readonly severity: Severity }
+  | { readonly kind: 'unique'; readonly column: string; readonly severity: Severity }
+  | { readonly kind: 'accepted_values'; readonly column: string; readonly values: readonly (string | number | boolean)[]; readonly severity: Severity }
+  | { readonly kind: 'min' | 'max'; readonly column: string; readonly bound: number | string; readonly severity: Severity };
 
 /** A relationship (foreign key) between two catalog tables, checked for orphans downstream. */
 export interface Relationship {
@@ -41,6 +59,22 @@ export interface Catalog {
 export const DEFAULT_CATALOG_PATH = fileURLToPath(new URL('../../schemas/datavision.yaml', import.meta.url));
 
 const identifier = z.string().min(1).max(63);
+const severity = z.enum(['fail', 'warn']);
+const severityMap = z
+  .object({ row_count: severity, duplicates: severity, referential_integrity: severity, freshness: severity })
+  .partial()
+  .strict();
+const columnCheck = z
+  .object({
+    column: identifier,
+    not_null: z.literal(true).optional(),
+    unique: z.literal(true).optional(),
+    accepted_values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+    min: z.union([z.number(), z.string()]).optional(),
+    max: z.union([z.number(), z.string()]).optional(),
+    severity: severity.optional(),
+  })
+  .strict();
 const tableSchema = z
   .object({
     schema: identifier.optional(),
@@ -52,6 +86,9 @@ const tableSchema = z
       .optional(),
     freshness_column: identifier.optional(),
     freshness_hours: z.number().positive().optional(),
+    freshness_timezone: z.string().min(1).optional(),
+    severity: severityMap.optional(),
+    checks: z.array(columnCheck).default([]),
   })
   .strict();
 
@@ -60,9 +97,15 @@ const catalogSchema = z
     version: z.literal(1),
     dataset_prefix: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _').default('raw'),
     defaults: z
-      .object({ schema: identifier.default('public'), freshness_hours: z.number().positive().default(48) })
+      .object({
+        schema: identifier.default('public'),
+        freshness_hours: z.number().positive().default(48),
+        freshness_timezone: z.string().min(1).default('UTC'),
+        severity: severityMap.default({}),
+        check_severity: severity.default('fail'),
+      })
       .strict()
-      .default({ schema: 'public', freshness_hours: 48 }),
+      .default({ schema: 'public', freshness_hours: 48, freshness_timezone: 'UTC', severity: {}, check_severity: 'fail' }),
     tables: z.record(identifier, tableSchema),
     relationships: z
       .array(
@@ -78,6 +121,28 @@ const catalogSchema = z
       .default([]),
   })
   .strict();
+
+const DEFAULT_SEVERITY: Readonly<Record<BuiltInCheck, Severity>> = { row_count: 'fail', duplicates: 'fail', referential_integrity: 'fail', freshness: 'fail' };
+
+function columnCheckOf(path: string, table: string, c: z.infer<typeof columnCheck>, sev: Severity): ColumnCheck {
+  const kinds = (['not_null', 'unique', 'accepted_values', 'min', 'max'] as const).filter((k) => c[k] !== undefined);
+  if (kinds.length !== 1) {
+    throw new ConfigError(
+      `Catalog ${path}: table ${table}, check on column ${c.column} must name exactly one of not_null, unique, accepted_values, min, max (found ${kinds.join(', ') || 'none'}).`,
+    );
+  }
+  const kind = kinds[0]!;
+  switch (kind) {
+    case 'not_null':
+    case 'unique':
+      return Object.freeze({ kind, column: c.column, severity: sev });
+    case 'accepted_values':
+      return Object.freeze({ kind, column: c.column, values: Object.freeze([...c.accepted_values!]), severity: sev });
+    case 'min':
+    case 'max':
+      return Object.freeze({ kind, column: c.column, bound: c[kind]!, severity: sev });
+  }
+}
 
 /** Reads and validates a catalog file (YAML or JSON). Any problem is a ConfigError naming the file and the field. */
 export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
@@ -111,6 +176,9 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
       incremental: t.incremental ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag }) : undefined,
       freshnessColumn: t.freshness_column,
       freshnessHours: t.freshness_hours ?? doc.defaults.freshness_hours,
+      freshnessTimezone: t.freshness_timezone ?? doc.defaults.freshness_timezone,
+      severity: Object.freeze({ ...DEFAULT_SEVERITY, ...doc.defaults.severity, ...t.severity }),
+      checks: Object.freeze(t.checks.map((c) => columnCheckOf(path, name, c, c.severity ?? doc.defaults.check_severity))),
     });
   });
   const names = new Set(tables.map((t) => t.name));

@@ -2,8 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_DUCKDB_PATH, DEFAULT_LAG, type RunOptions } from '../config/config.js';
-import { ConfigError, EXIT_CODES, IngestError, messageOf } from '../errors.js';
+import { ConfigError, EXIT_CODES, IngestError, QualityError, messageOf } from '../errors.js';
 import { planRun, runPlan } from '../pipeline/run.js';
+import { validateOnly } from '../pipeline/quality-stage.js';
+import type { PipelineEvent } from '../pipeline/events.js';
+import { gateFailed } from '../quality/check-types.js';
+import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
 import { runDemo } from '../demo/demo.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
@@ -38,8 +42,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--env <env>', 'environment: local (DuckDB), dev or prod (S3 + Athena) [env INGESTA_ENV]').choices(['local', 'dev', 'prod']))
     .option('--tables <tables...>', 'tables to load (space- or comma-separated); default: every catalog table')
     .option('--full-refresh [tables...]', 'reload from scratch and reset the cursor: the tables named here, else every table loaded')
-    .option('--validar-calidad-datos, --validate', 'run the quality gate after the load (not available in this version)')
-    .option('--solo-validar, --validate-only', 'run only the quality gate, no load (not available in this version)')
+    .option('--validar-calidad-datos, --validate', 'run the quality gate after the load; exit 6 if a check fails')
+    .option('--solo-validar, --validate-only', 'run only the quality gate, read-only on source and destination; exit 6 if a check fails')
+    .option('--report-json <file>', 'write the quality report as JSON [env INGESTA_REPORT_JSON]')
+    .option('--report-html <file>', 'write the quality report as a self-contained HTML page [env INGESTA_REPORT_HTML]')
     .option('--duckdb-path <file>', `DuckDB file for --env local [env DUCKDB_PATH, default ${DEFAULT_DUCKDB_PATH}]`)
     .option('--dataset <name>', 'destination dataset (DuckDB schema) [env INGESTA_DATASET, default raw_datavision_<env>]')
     .option('--catalog <file>', 'table catalog (YAML) [env INGESTA_CATALOG, default schemas/datavision.yaml]')
@@ -56,11 +62,6 @@ function buildProgram(setExit: (code: number) => void): Command {
       let renderer = createRenderer('text');
       try {
         renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
-        if (opts.validate || opts.validateOnly || opts.validarCalidadDatos || opts.soloValidar) {
-          throw new ConfigError(
-            'The quality gate (--validar-calidad-datos / --solo-validar) is not available in this version of ingesta yet. Nothing was run.',
-          );
-        }
         const options: RunOptions = {
           env: opts.env as RunOptions['env'],
           tables: splitNames(opts.tables as string[] | undefined) as string[] | undefined,
@@ -73,9 +74,27 @@ function buildProgram(setExit: (code: number) => void): Command {
           lag: opts.lag as string | undefined,
           statementTimeout: opts.statementTimeout as string | undefined,
           lockTimeout: opts.lockTimeout as string | undefined,
+          validate: Boolean(opts.validate),
+          validateOnly: Boolean(opts.validateOnly),
+        };
+        const reports = {
+          json: (opts.reportJson as string | undefined) ?? (process.env.INGESTA_REPORT_JSON || undefined),
+          html: (opts.reportHtml as string | undefined) ?? (process.env.INGESTA_REPORT_HTML || undefined),
         };
         const plan = planRun(resolveConfig(options));
-        await runPlan(plan, (e) => renderer.event(e));
+        if ((reports.json || reports.html) && plan.config.quality === 'off') {
+          throw new ConfigError('--report-json / --report-html need the quality gate: add --validar-calidad-datos or --solo-validar.');
+        }
+        const onEvent = (e: PipelineEvent) => renderer.event(e);
+        const report = plan.config.quality === 'only' ? await validateOnly(plan, onEvent) : (await runPlan(plan, onEvent)).quality;
+        if (report) {
+          if (reports.json) writeJsonReport(reports.json, report);
+          if (reports.html) writeHtmlReport(reports.html, report);
+          if (gateFailed(report.checks)) {
+            const failed = report.checks.filter((c) => c.status === 'fail').length;
+            throw new QualityError(`The quality gate failed: ${failed} check${failed === 1 ? '' : 's'} failed (see the table above${reports.json ? ` and ${reports.json}` : ''}).`);
+          }
+        }
         setExit(0);
       } catch (error) {
         setExit(fail(renderer, error));

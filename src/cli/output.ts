@@ -1,4 +1,4 @@
-import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
+import type { PipelineEvent, QualityReport, RunSummary } from '../pipeline/events.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -45,6 +45,17 @@ export function summaryTable(summary: RunSummary): string {
     t.cursorTo ?? '',
   ]);
   return textTable(['table', 'mode', 'rows read', 'bytes', 'rows in destination', 'cursor'], rows, new Set([2, 3, 4]));
+}
+
+export function qualityTable(report: QualityReport): string {
+  const rows = report.checks.map((c) => [c.check, c.table, c.status.toUpperCase(), c.observed === null ? '' : String(c.observed), c.expected === null ? '' : String(c.expected), c.message]);
+  const counts = { pass: 0, warn: 0, fail: 0, skip: 0 };
+  for (const c of report.checks) counts[c.status] += 1;
+  const verdict = counts.fail > 0 ? 'FAILED' : counts.warn > 0 ? 'PASSED with warnings' : 'PASSED';
+  return (
+    `${textTable(['check', 'table', 'status', 'observed', 'expected', 'message'], rows, new Set([3, 4]))}\n\n` +
+    `quality gate ${verdict}: ${counts.pass} pass, ${counts.warn} warn, ${counts.fail} fail, ${counts.skip} skip`
+  );
 }
 
 export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Renderer {
@@ -115,8 +126,12 @@ export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = proc
           break;
         case 'table_loaded':
           break;
+        case 'quality_finished':
+          if (event.report.mode === 'only') out.write(`\n${qualityTable(event.report)}\n`);
+          break;
         case 'run_finished':
           out.write(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
+          if (event.summary.quality) out.write(`\n${qualityTable(event.summary.quality)}\n`);
           break;
       }
     },

@@ -28,7 +28,11 @@ export interface RunConfig {
   /** Source protection: per-statement limit, and how long to wait for a lock, in ms (0 = no limit). */
   readonly statementTimeoutMs: number;
   readonly lockTimeoutMs: number;
+  /** Quality gate: off, after the load (--validar-calidad-datos), or instead of it (--solo-validar, read-only). */
+  readonly quality: QualityMode;
 }
+
+export type QualityMode = 'off' | 'after-load' | 'only';
 
 /** Flags as the CLI (or a library caller) gives them; every field optional, env vars fill the rest. */
 export const runOptionsSchema = z
@@ -44,6 +48,10 @@ export const runOptionsSchema = z
     lag: z.string().min(1).optional(),
     statementTimeout: z.string().min(1).optional(),
     lockTimeout: z.string().min(1).optional(),
+    /** --validar-calidad-datos */
+    validate: z.boolean().optional(),
+    /** --solo-validar: takes precedence over validate */
+    validateOnly: z.boolean().optional(),
   })
   .strict();
 export type RunOptions = z.input<typeof runOptionsSchema>;
@@ -114,6 +122,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     lagSeconds: parseDuration(o.lag ?? nonEmpty(env.INGESTA_LAG) ?? DEFAULT_LAG, 'Lag'),
     statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout') * 1000,
     lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout') * 1000,
+    quality: o.validateOnly ? 'only' : o.validate ? 'after-load' : 'off',
   });
 }
 

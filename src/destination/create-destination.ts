@@ -16,7 +16,7 @@ export function assertDestinationAvailable(env: EnvName): void {
   }
 }
 
-export function createDestination(config: RunConfig, dataset: string): Destination {
+export function createDestination(config: RunConfig, dataset: string, options: { readonly readOnly?: boolean } = {}): Destination {
   assertDestinationAvailable(config.env);
-  return new DuckDBDestination(config.duckdbPath, dataset);
+  return new DuckDBDestination(config.duckdbPath, dataset, options);
 }

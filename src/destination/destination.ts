@@ -1,4 +1,6 @@
 import type { Manifest } from '../package/load-package.js';
+import type { CheckResult } from '../quality/check-types.js';
+import type { GateTarget } from '../quality/quality-gate.js';
 
 /** What a destination can do; the pipeline branches on these, never on a destination's name. */
 export interface DestinationCapabilities {
@@ -37,7 +39,8 @@ export interface RunRecord {
 
 /**
  * A place ingesta loads into. One instance serves one run against one dataset; `open` takes whatever
- * exclusivity the destination offers (DuckDB: the file lock), so two runs never interleave.
+ * exclusivity the destination offers (DuckDB: the file lock), so two runs never interleave. Opened read-only
+ * (validate-only), it changes nothing and lets other readers in.
  */
 export interface Destination {
   readonly capabilities: DestinationCapabilities;
@@ -54,6 +57,12 @@ export interface Destination {
    * transactional destination all of it commits at once or not at all.
    */
   loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]>;
+  /** Where the quality gate runs its SQL (the destination's dialect and tables). */
+  qualityTarget(): GateTarget;
+  /** Per table, the source snapshot time (PostgreSQL text, UTC) of its last successful load. */
+  lastLoadedSnapshots(): Promise<Map<string, string>>;
+  /** Stores the gate's results for history (not called in validate-only mode, which is read-only). */
+  storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
   recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
   close(): Promise<void>;

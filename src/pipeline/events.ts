@@ -1,3 +1,5 @@
+import type { CheckResult } from '../quality/check-types.js';
+
 /** What a run reports while it works; the CLI renders these, a library user may listen to them. */
 export type PipelineEvent =
   | { type: 'run_started'; runId: string; env: string; dataset: string; destination: string; tables: string[] }
@@ -9,6 +11,7 @@ export type PipelineEvent =
   | { type: 'extract_finished'; table: string; rows: number; bytes: number; ms: number }
   | { type: 'load_started'; tables: number }
   | { type: 'table_loaded'; table: string; mode: TableMode; rowsLoaded: number; rowsInDestination: number }
+  | { type: 'quality_finished'; report: QualityReport }
   | { type: 'run_finished'; summary: RunSummary };
 
 export type TableMode = 'full' | 'incremental';
@@ -37,6 +40,19 @@ export interface RunSummary {
   readonly tables: readonly TableSummary[];
   readonly recovered: readonly { runId: string; action: string }[];
   readonly warnings: readonly string[];
+  /** Present when the quality gate ran after the load. */
+  readonly quality?: QualityReport;
+}
+
+/** The quality gate's report: the shape of --report-json. */
+export interface QualityReport {
+  readonly run_id: string;
+  readonly env: string;
+  readonly dataset: string;
+  readonly mode: 'after-load' | 'only';
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly checks: readonly CheckResult[];
 }
 
 export type EventListener = (event: PipelineEvent) => void;

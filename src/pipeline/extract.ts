@@ -8,7 +8,8 @@ import { syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
 import { mapColumn } from '../source/postgres/postgres-type-map.js';
-import { countRows, extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
+import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
+import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
 import { crashPoint } from '../faults/crash-points.js';
 

@@ -3,10 +3,11 @@ import { loadCatalog, selectTables, type Catalog, type CatalogTable } from '../c
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
 import type { Destination } from '../destination/destination.js';
 import { assertDestinationAvailable, createDestination } from '../destination/create-destination.js';
-import { IngestError, messageOf } from '../errors.js';
+import { ConfigError, IngestError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
 import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
-import type { EventListener, PipelineEvent, RunSummary, TableSummary } from './events.js';
+import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
+import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { compareWithSource, extractTables, introspectAll } from './extract.js';
 import { recoverPackages } from './recover.js';
 import { crashPoint } from '../faults/crash-points.js';
@@ -42,9 +43,19 @@ export function planRun(config: RunConfig): RunPlan {
   return { config, catalog, tables, dataset: datasetName(config, catalog), refresh };
 }
 
-/** Library entry point: resolve options (flags + env), then load. Resolves with the run summary. */
+/**
+ * Library entry point: resolve options (flags + env), then load (and run the gate if `validate`). Resolves with the
+ * run summary; with `validateOnly`, use `validate()` instead.
+ */
 export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunSummary> {
-  return runPlan(planRun(resolveConfig(options, hooks.env ?? process.env)), hooks.onEvent);
+  const plan = planRun(resolveConfig(options, hooks.env ?? process.env));
+  if (plan.config.quality === 'only') throw new ConfigError('run() loads; call validate() for the quality gate alone.');
+  return runPlan(plan, hooks.onEvent);
+}
+
+/** Library entry point for the gate alone (--solo-validar): read-only on the source and the destination. */
+export async function validate(options: RunOptions, hooks: RunHooks = {}): Promise<QualityReport> {
+  return validateOnly(planRun(resolveConfig({ ...options, validateOnly: true }, hooks.env ?? process.env)), hooks.onEvent);
 }
 
 /**
@@ -115,6 +126,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
+    const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, destination, sources, extracted, runId, emit) : undefined;
 
     const finishedAt = new Date();
     const summary: RunSummary = {
@@ -142,6 +154,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       }),
       recovered,
       warnings,
+      ...(quality ? { quality } : {}),
     };
     emit({ type: 'run_finished', summary });
     return summary;

@@ -78,15 +78,6 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
     expect(r.stderr).toContain('staging');
   });
 
-  it('the quality flags are refused, not pretended', async () => {
-    for (const flag of ['--validar-calidad-datos', '--solo-validar', '--validate', '--validate-only']) {
-      const r = await runCli(['--env', 'local', flag, '--duckdb-path', path.join(dir, 'q.duckdb')], { DATABASE_URL: db.url });
-      expect(r.code, flag).toBe(2);
-      expect(r.stderr).toContain('quality gate');
-    }
-    expect(existsSync(path.join(dir, 'q.duckdb'))).toBe(false);
-  });
-
   it('a malformed catalog file names the file and the field', async () => {
     const catalog = path.join(dir, 'bad.yaml');
     writeFileSync(catalog, 'version: 1\ntables:\n  t:\n    primary_key: []\n    write_disposition: upsert\n');

@@ -162,8 +162,47 @@ describe('loadCatalog on other files', () => {
         incremental: undefined,
         freshnessColumn: undefined,
         freshnessHours: 48,
+        freshnessTimezone: 'UTC',
+        severity: { row_count: 'fail', duplicates: 'fail', referential_integrity: 'fail', freshness: 'fail' },
+        checks: [],
       },
     ]);
+  });
+
+  it('reads severities and column checks, one kind per entry', () => {
+    const c = loadCatalog(
+      write(
+        [
+          'version: 1',
+          'defaults: { severity: { freshness: warn }, check_severity: warn }',
+          'tables:',
+          '  t:',
+          '    primary_key: [id]',
+          '    severity: { row_count: warn }',
+          '    checks:',
+          '      - { column: a, not_null: true, severity: fail }',
+          "      - { column: b, accepted_values: [x, 'y'] }",
+          '      - { column: c, min: 0 }',
+          '      - { column: c, max: 100 }',
+          '      - { column: d, unique: true }',
+        ].join('\n'),
+      ),
+    );
+    const t = c.tables[0]!;
+    expect(t.severity).toEqual({ row_count: 'warn', duplicates: 'fail', referential_integrity: 'fail', freshness: 'warn' });
+    expect(t.checks).toEqual([
+      { kind: 'not_null', column: 'a', severity: 'fail' },
+      { kind: 'accepted_values', column: 'b', values: ['x', 'y'], severity: 'warn' },
+      { kind: 'min', column: 'c', bound: 0, severity: 'warn' },
+      { kind: 'max', column: 'c', bound: 100, severity: 'warn' },
+      { kind: 'unique', column: 'd', severity: 'warn' },
+    ]);
+  });
+
+  it('a column check naming two kinds (or none) is a ConfigError naming the file', () => {
+    const file = write('version: 1\ntables:\n  t:\n    primary_key: [id]\n    checks:\n      - { column: a, not_null: true, unique: true }\n');
+    expect(() => loadCatalog(file)).toThrow(ConfigError);
+    expect(() => loadCatalog(file)).toThrow(file);
   });
 
   it('per-table schema, freshness and lag beat the defaults', () => {

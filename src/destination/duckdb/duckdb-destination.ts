@@ -1,14 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import type { CheckResult } from '../../quality/check-types.js';
+import { duckdbDialect } from '../../quality/quality-dialect.js';
+import type { GateTarget } from '../../quality/quality-gate.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
 import {
-  DatasetRef, LOADS_TABLE, RUNS_TABLE, STATE_TABLE, castList, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
+  DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, STATE_TABLE, castList, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
@@ -47,12 +50,16 @@ export class DuckDBDestination implements Destination {
   constructor(
     private readonly file: string,
     private readonly dataset: string,
+    private readonly options: { readonly readOnly?: boolean } = {},
   ) {}
 
   async open(): Promise<void> {
+    if (this.options.readOnly && !existsSync(this.file)) {
+      throw new DestinationError(`The DuckDB file ${this.file} does not exist: nothing has been loaded there yet. Run a load first, or check --duckdb-path.`);
+    }
     try {
-      if (this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
-      this.instance = await DuckDBInstance.create(this.file);
+      if (!this.options.readOnly && this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+      this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
       await this.connection.run("SET TimeZone = 'UTC'");
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
@@ -267,6 +274,46 @@ export class DuckDBDestination implements Destination {
       }
     }
     return result;
+  }
+
+  qualityTarget(): GateTarget {
+    return {
+      dialect: duckdbDialect((name) => this.ref.table(name)),
+      query: (sql) => this.query(sql),
+      columnTypes: async (table) => {
+        const rows = await this.query('SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [
+          this.ref.database, this.dataset, table,
+        ]);
+        return new Map(rows.map((r) => [String(r.column_name), String(r.data_type)]));
+      },
+    };
+  }
+
+  async lastLoadedSnapshots(): Promise<Map<string, string>> {
+    if (!(await this.tableExists(LOADS_TABLE)) || !(await this.tableExists(RUNS_TABLE))) return new Map();
+    const rows = await this.query(
+      `SELECT l.table_name, CAST(max(r.snapshot_at) AS VARCHAR) AS snapshot_at FROM ${this.ref.table(LOADS_TABLE)} l
+       JOIN ${this.ref.table(RUNS_TABLE)} r ON r.run_id = l.run_id AND r.status = 'loaded' GROUP BY l.table_name`,
+    );
+    return new Map(rows.filter((r) => r.snapshot_at != null).map((r) => [String(r.table_name), String(r.snapshot_at)]));
+  }
+
+  async storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
+    await this.conn.run('BEGIN TRANSACTION');
+    try {
+      for (const sql of metadataDdl(this.ref)) await this.conn.run(sql);
+      for (const r of results) {
+        await this.conn.run(`INSERT INTO ${this.ref.table(QUALITY_TABLE)} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::JSON, now())`, [
+          runId, env, r.check, r.table, r.status,
+          r.observed === null ? null : String(r.observed), r.expected === null ? null : String(r.expected), r.message,
+          r.details ? JSON.stringify(r.details) : null,
+        ] as never);
+      }
+      await this.conn.run('COMMIT');
+    } catch (cause) {
+      await this.conn.run('ROLLBACK').catch(() => undefined);
+      throw new DestinationError(`Storing the quality results in ${this.file} failed: ${messageOf(cause)}`, { cause });
+    }
   }
 
   async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {

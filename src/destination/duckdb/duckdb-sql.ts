@@ -5,6 +5,7 @@ import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 export const RUNS_TABLE = '_ingesta_runs';
 export const LOADS_TABLE = '_ingesta_loads';
 export const STATE_TABLE = '_ingesta_state';
+export const QUALITY_TABLE = '_ingesta_quality';
 
 /**
  * A dataset inside one DuckDB database file, always named with three parts ("db"."dataset"."table"): a dataset
@@ -39,6 +40,9 @@ export function metadataDdl(ref: DatasetRef): string[] {
     `CREATE TABLE IF NOT EXISTS ${ref.table(STATE_TABLE)} (
        table_name VARCHAR NOT NULL, cursor_column VARCHAR NOT NULL, cursor_type VARCHAR, cursor_value VARCHAR,
        run_id VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${ref.table(QUALITY_TABLE)} (
+       run_id VARCHAR NOT NULL, env VARCHAR, check_name VARCHAR NOT NULL, table_name VARCHAR NOT NULL, status VARCHAR NOT NULL,
+       observed VARCHAR, expected VARCHAR, message VARCHAR, details JSON, checked_at TIMESTAMPTZ NOT NULL)`,
   ];
 }
 

@@ -56,8 +56,3 @@ export async function nextCursor(
   );
   return { value: result.rows[0]?.v ?? null, futureRows: Number(result.rows[0]?.future ?? 0) };
 }
-
-export async function countRows(client: pg.Client, schema: string, table: string): Promise<number> {
-  const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualified(schema, table)}`);
-  return Number(result.rows[0]?.n ?? 0);
-}

@@ -1,0 +1,84 @@
+import type { RunPlan } from './run.js';
+import type { Destination } from '../destination/destination.js';
+import { createDestination } from '../destination/create-destination.js';
+import type { PackageTable } from '../package/load-package.js';
+import { newRunId } from '../package/load-package.js';
+import { defineChecks } from '../quality/check-definitions.js';
+import type { SourceCount } from '../quality/check-types.js';
+import { runQualityGate } from '../quality/quality-gate.js';
+import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import type { SourceTable } from '../source/postgres/postgres-introspector.js';
+import { countChangedSince, countRows } from '../source/postgres/source-profile.js';
+import type { EventListener, QualityReport } from './events.js';
+import { compareWithSource, introspectAll } from './extract.js';
+
+/**
+ * The gate after a load: checks run on the destination just committed; source counts come from the extraction
+ * snapshot itself, so writes to the source during or after the run cause no false alarm. Results are stored.
+ */
+export async function gateAfterLoad(
+  plan: RunPlan,
+  destination: Destination,
+  sources: ReadonlyMap<string, SourceTable>,
+  extracted: readonly PackageTable[],
+  runId: string,
+  emit: EventListener,
+): Promise<QualityReport> {
+  const started = new Date();
+  const counts = new Map<string, SourceCount>(extracted.map((t) => [t.name, { rows: t.sourceRowCount }]));
+  const checks = await runQualityGate(defineChecks(plan.catalog, plan.tables, sources), destination.qualityTarget(), counts);
+  await destination.storeQualityResults(runId, plan.config.env, checks);
+  const report: QualityReport = {
+    run_id: runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
+    started_at: started.toISOString(), finished_at: new Date().toISOString(), checks,
+  };
+  emit({ type: 'quality_finished', report });
+  return report;
+}
+
+/**
+ * --solo-validar: the gate alone, read-only on both sides. The source is counted now, in one snapshot; a count
+ * difference no larger than the rows changed since the last load (cursor or freshness column newer than what was
+ * loaded) is a warning, anything else a failure. Nothing is written: not the destination, not the source.
+ */
+export async function validateOnly(plan: RunPlan, emit: EventListener = () => undefined): Promise<QualityReport> {
+  const { config, tables } = plan;
+  const started = new Date();
+  const runId = newRunId(started);
+  const client = await connectSource(config.source, config);
+  let destination: Destination | undefined;
+  try {
+    destination = createDestination(config, plan.dataset, { readOnly: true });
+    await destination.open();
+    const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];
+    await beginSnapshot(client);
+    const sources = await introspectAll(client, tables);
+    for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+    const counts = new Map<string, SourceCount>();
+    for (const t of tables) {
+      const rows = await countRows(client, t.schema, t.name);
+      const cursor = t.incremental ? state.get(t.name) : undefined;
+      const column = cursor?.cursorValue != null ? t.incremental!.cursorColumn : t.freshnessColumn;
+      const columnType = sources.get(t.name)!.columns.find((c) => c.name === column)?.formatType;
+      let changed: number | undefined;
+      if (column && columnType) {
+        if (cursor?.cursorValue != null) changed = await countChangedSince(client, t.schema, t.name, column, columnType, { cursor: cursor.cursorValue });
+        else if (snapshots.has(t.name)) {
+          changed = await countChangedSince(client, t.schema, t.name, column, columnType, { snapshotAt: snapshots.get(t.name)!, timezone: t.freshnessTimezone });
+        }
+      }
+      counts.set(t.name, { rows, ...(changed !== undefined ? { changedSinceLoad: changed } : {}) });
+    }
+    await closeSource(client);
+    const checks = await runQualityGate(defineChecks(plan.catalog, tables, sources), destination.qualityTarget(), counts);
+    const report: QualityReport = {
+      run_id: runId, env: config.env, dataset: plan.dataset, mode: 'only',
+      started_at: started.toISOString(), finished_at: new Date().toISOString(), checks,
+    };
+    emit({ type: 'quality_finished', report });
+    return report;
+  } finally {
+    await closeSource(client);
+    await destination?.close();
+  }
+}

@@ -1,0 +1,69 @@
+import type { CheckSpec } from './check-types.js';
+import type { QualityDialect, TimeKind } from './quality-dialect.js';
+
+/** How many offending keys or values a result quotes as examples. */
+export const EXAMPLES = 5;
+
+/** `(a, b)` text of a key, for examples. */
+function keyText(d: QualityDialect, columns: readonly string[], alias?: string): string {
+  const cols = columns.map((c) => d.text(`${alias ? `${alias}.` : ''}${d.ident(c)}`));
+  return cols.length === 1 ? cols[0]! : `'(' || concat_ws(', ', ${cols.join(', ')}) || ')'`;
+}
+
+function examples(d: QualityDialect, select: string): string {
+  return `(SELECT ${d.joinText('e')} FROM (${select} ORDER BY 1 LIMIT ${EXAMPLES}) AS x)`;
+}
+
+/**
+ * The one query of a check: it returns a single row whose columns the evaluator reads
+ * (n, dup_keys, dup_rows, null_keys, orphans, bad, examples, max_value, age_seconds).
+ */
+export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind): string {
+  const t = d.table(spec.table);
+  switch (spec.kind) {
+    case 'row_count':
+      return `SELECT count(*) AS n FROM ${t}`;
+    case 'duplicates':
+    case 'unique': {
+      const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
+      const cols = key.map((k) => d.ident(k)).join(', ');
+      const anyNull = key.map((k) => `${d.ident(k)} IS NULL`).join(' OR ');
+      return (
+        `WITH dup AS (SELECT ${cols}, count(*) AS n FROM ${t} WHERE NOT (${anyNull}) GROUP BY ${cols} HAVING count(*) > 1) ` +
+        `SELECT (SELECT count(*) FROM dup) AS dup_keys, (SELECT coalesce(sum(n), 0) FROM dup) AS dup_rows, ` +
+        (spec.kind === 'duplicates' ? `(SELECT count(*) FROM ${t} WHERE ${anyNull}) AS null_keys, ` : '0 AS null_keys, ') +
+        `${examples(d, `SELECT ${keyText(d, key)} AS e FROM dup`)} AS examples`
+      );
+    }
+    case 'referential_integrity': {
+      const p = d.table(spec.references);
+      const notNull = spec.columns.map((c) => `c.${d.ident(c)} IS NOT NULL`).join(' AND ');
+      const join = spec.columns.map((c, i) => `p.${d.ident(spec.referencedColumns[i]!)} = c.${d.ident(c)}`).join(' AND ');
+      return (
+        `WITH orphan AS (SELECT ${spec.columns.map((c) => `c.${d.ident(c)}`).join(', ')} FROM ${t} AS c ` +
+        `WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${p} AS p WHERE ${join})) ` +
+        `SELECT (SELECT count(*) FROM orphan) AS orphans, ` +
+        `${examples(d, `SELECT DISTINCT ${keyText(d, spec.columns)} AS e FROM orphan`)} AS examples`
+      );
+    }
+    case 'freshness': {
+      const c = d.ident(spec.column!);
+      return `SELECT ${d.text(`max(${c})`)} AS max_value, ${d.ageSeconds(`max(${c})`, timeKind!, spec.timezone)} AS age_seconds FROM ${t}`;
+    }
+    case 'not_null':
+      return `SELECT count(*) AS bad, NULL AS examples FROM ${t} WHERE ${d.ident(spec.column)} IS NULL`;
+    case 'accepted_values':
+    case 'min':
+    case 'max': {
+      const c = d.ident(spec.column);
+      const where =
+        spec.kind === 'accepted_values'
+          ? `${c} NOT IN (${spec.values.map((v) => d.literal(v)).join(', ')})`
+          : `${c} ${spec.kind === 'min' ? '<' : '>'} ${d.literal(spec.bound)}`;
+      return (
+        `SELECT (SELECT count(*) FROM ${t} WHERE ${c} IS NOT NULL AND ${where}) AS bad, ` +
+        `${examples(d, `SELECT DISTINCT ${d.text(c)} AS e FROM ${t} WHERE ${c} IS NOT NULL AND ${where}`)} AS examples`
+      );
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { quoteIdent, quoteLiteral } from '../sql/quote.js';
+
+/** The kind of time a freshness column holds, read from its destination type. */
+export type TimeKind = 'timestamptz' | 'timestamp' | 'date';
+
+/**
+ * The few SQL spellings in which destinations differ; every check is written once against this interface
+ * (DuckDB here; Athena/Trino renders the same checks with its own spellings).
+ */
+export interface QualityDialect {
+  /** A destination table, fully qualified and quoted. */
+  table(name: string): string;
+  ident(name: string): string;
+  literal(value: string | number | boolean): string;
+  /** An expression as text. */
+  text(expr: string): string;
+  /** Aggregate: the values of a text expression joined with '; '. */
+  joinText(expr: string): string;
+  /** Seconds from `expr` (a time value) to now; a naive timestamp or date is read as wall time in `timezone`. */
+  ageSeconds(expr: string, kind: TimeKind, timezone: string): string;
+  /** Reads a destination type name as a time kind, or undefined for any other type. */
+  timeKind(type: string): TimeKind | undefined;
+}
+
+export function duckdbDialect(tableRef: (name: string) => string): QualityDialect {
+  return {
+    table: tableRef,
+    ident: quoteIdent,
+    literal: (v) => (typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'TRUE' : 'FALSE') : String(v)),
+    text: (e) => `CAST(${e} AS VARCHAR)`,
+    joinText: (e) => `string_agg(${e}, '; ')`,
+    ageSeconds: (e, kind, tz) => {
+      const instant = kind === 'timestamptz' ? e : `timezone(${quoteLiteral(tz)}, CAST(${e} AS TIMESTAMP))`;
+      return `(epoch(now()) - epoch(${instant}))`;
+    },
+    timeKind: (type) => {
+      const t = type.toUpperCase();
+      if (t === 'TIMESTAMP WITH TIME ZONE' || t === 'TIMESTAMPTZ') return 'timestamptz';
+      if (t.startsWith('TIMESTAMP')) return 'timestamp';
+      if (t === 'DATE') return 'date';
+      return undefined;
+    },
+  };
+}
