@@ -1,9 +1,12 @@
 /** ingesta's library API: the CLI is a thin layer over these. */
-export { run, runPlan, planRun, datasetName, type RunHooks, type RunPlan } from './pipeline/run.js';
+export { run, validate, runPlan, planRun, datasetName, type RunHooks, type RunPlan } from './pipeline/run.js';
+export type { QualityReport } from './pipeline/events.js';
+export type { CheckResult, CheckStatus } from './quality/check-types.js';
 export type { PipelineEvent, RunSummary, TableSummary, EventListener, TableMode } from './pipeline/events.js';
 export { resolveConfig, parseDuration, DEFAULT_LAG, DEFAULT_DUCKDB_PATH, type RunConfig, type RunOptions, type EnvName } from './config/config.js';
 export { resolveSourceConnection, describeSource, type SourceConnection } from './config/source-connection.js';
-export { loadCatalog, selectTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship } from './catalog/catalog.js';
+export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship, type TableRequest } from './catalog/catalog.js';
+export { parseTableRef, splitTableList, type TableRef } from './catalog/table-ref.js';
 export type { Destination, DestinationCapabilities, TableState, TableLoadResult } from './destination/destination.js';
 export { DuckDBDestination } from './destination/duckdb/duckdb-destination.js';
 export { mapColumn, type ColumnMapping, type SourceColumn } from './source/postgres/postgres-type-map.js';

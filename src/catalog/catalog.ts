@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseTableRef, type TableRef } from './table-ref.js';
 
 /** How a table's rows reach the destination. */
 export type WriteDisposition = 'replace' | 'merge';
@@ -13,8 +14,13 @@ export interface CatalogTable {
   readonly name: string;
   /** Source schema (PostgreSQL namespace). */
   readonly schema: string;
+  /** Declared key; empty = take the source's primary key (a table with none is loaded in full, duplicates kept). */
   readonly primaryKey: readonly string[];
   readonly writeDisposition: WriteDisposition;
+  /** evolve (default): follow the source's schema changes; freeze: any change fails the run before anything is written. */
+  readonly schemaContract: SchemaContract;
+  /** JSON/array columns unnested into child tables `<table>__<column>`. */
+  readonly unnest: readonly string[];
   /** Present for incremental tables: rows with cursor >= last cursor − lag are re-read and merged. */
   readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined } | undefined;
   /** Column whose max() tells how fresh the table is; undefined = freshness not measured. */
@@ -32,6 +38,7 @@ export interface CatalogTable {
 export type BuiltInCheck = 'row_count' | 'duplicates' | 'referential_integrity' | 'freshness';
 export const BUILT_IN_CHECKS: readonly BuiltInCheck[] = ['row_count', 'duplicates', 'referential_integrity', 'freshness'];
 export type Severity = 'fail' | 'warn';
+export type SchemaContract = 'evolve' | 'freeze';
 
 /** A column check declared in the catalog: exactly one kind per entry. */
 export type ColumnCheck =
@@ -48,10 +55,20 @@ export interface Relationship {
   readonly referencedColumns: readonly string[];
 }
 
+/** Settings that apply to every table unless it overrides them, also to tables named on the command line only. */
+export interface CatalogDefaults {
+  readonly schema: string;
+  readonly freshnessHours: number;
+  readonly freshnessTimezone: string;
+  readonly severity: Readonly<Record<BuiltInCheck, Severity>>;
+  readonly schemaContract: SchemaContract;
+}
+
 export interface Catalog {
   /** File it came from, for messages. */
   readonly path: string;
   readonly datasetPrefix: string;
+  readonly defaults: CatalogDefaults;
   readonly tables: readonly CatalogTable[];
   readonly relationships: readonly Relationship[];
 }
@@ -78,8 +95,10 @@ const columnCheck = z
 const tableSchema = z
   .object({
     schema: identifier.optional(),
-    primary_key: z.array(identifier).min(1),
+    primary_key: z.array(identifier).min(1).optional(),
     write_disposition: z.enum(['replace', 'merge']).default('replace'),
+    schema_contract: z.enum(['evolve', 'freeze']).optional(),
+    unnest: z.array(identifier).default([]),
     incremental: z
       .object({ cursor_column: identifier, lag: z.string().min(1).optional() })
       .strict()
@@ -103,9 +122,10 @@ const catalogSchema = z
         freshness_timezone: z.string().min(1).default('UTC'),
         severity: severityMap.default({}),
         check_severity: severity.default('fail'),
+        schema_contract: z.enum(['evolve', 'freeze']).default('evolve'),
       })
       .strict()
-      .default({ schema: 'public', freshness_hours: 48, freshness_timezone: 'UTC', severity: {}, check_severity: 'fail' }),
+      .default({ schema: 'public', freshness_hours: 48, freshness_timezone: 'UTC', severity: {}, check_severity: 'fail', schema_contract: 'evolve' }),
     tables: z.record(identifier, tableSchema),
     relationships: z
       .array(
@@ -171,8 +191,10 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
     return Object.freeze({
       name,
       schema: t.schema ?? doc.defaults.schema,
-      primaryKey: Object.freeze([...t.primary_key]),
+      primaryKey: Object.freeze([...(t.primary_key ?? [])]),
       writeDisposition: t.write_disposition,
+      schemaContract: t.schema_contract ?? doc.defaults.schema_contract,
+      unnest: Object.freeze([...t.unnest]),
       incremental: t.incremental ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag }) : undefined,
       freshnessColumn: t.freshness_column,
       freshnessHours: t.freshness_hours ?? doc.defaults.freshness_hours,
@@ -191,23 +213,52 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
     }
     return Object.freeze({ table: r.table, columns: r.columns, references: r.references, referencedColumns: r.referenced_columns });
   });
-  return Object.freeze({ path, datasetPrefix: doc.dataset_prefix, tables: Object.freeze(tables), relationships: Object.freeze(relationships) });
+  const defaults: CatalogDefaults = Object.freeze({
+    schema: doc.defaults.schema,
+    freshnessHours: doc.defaults.freshness_hours,
+    freshnessTimezone: doc.defaults.freshness_timezone,
+    severity: Object.freeze({ ...DEFAULT_SEVERITY, ...doc.defaults.severity }),
+    schemaContract: doc.defaults.schema_contract,
+  });
+  return Object.freeze({ path, datasetPrefix: doc.dataset_prefix, defaults, tables: Object.freeze(tables), relationships: Object.freeze(relationships) });
 }
 
+/** A table a run asks for: a catalog entry, or a name to find in the source. */
+export type TableRequest = { readonly kind: 'catalog'; readonly table: CatalogTable } | { readonly kind: 'source'; readonly ref: TableRef };
+
 /**
- * The catalog tables a run selects, in catalog order. An unknown name is a ConfigError listing the known ones,
- * raised before anything is opened or written.
+ * The tables a run asks for: catalog entries in catalog order (every entry when no name is given), then names found
+ * only in the source, in the order given. A name matches a catalog entry when unquoted and in its schema.
  */
-export function selectTables(catalog: Catalog, names: readonly string[] | undefined): CatalogTable[] {
-  if (!names || names.length === 0) return [...catalog.tables];
-  const known = new Map(catalog.tables.map((t) => [t.name, t]));
-  const unknown = names.filter((n) => !known.has(n));
-  if (unknown.length > 0) {
-    throw new ConfigError(
-      `Unknown table${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}. ` +
-        `Known tables in ${catalog.path}: ${catalog.tables.map((t) => t.name).join(', ')}.`,
+export function requestTables(catalog: Catalog, names: readonly string[] | undefined): TableRequest[] {
+  if (!names || names.length === 0) return catalog.tables.map((table) => ({ kind: 'catalog', table }));
+  const fromCatalog = new Set<CatalogTable>();
+  const fromSource: TableRequest[] = [];
+  for (const text of names) {
+    const ref = parseTableRef(text);
+    const entry = catalog.tables.find(
+      (t) => !ref.nameQuoted && t.name === ref.name && (ref.schema === undefined || (!ref.schemaQuoted && t.schema === ref.schema)),
     );
+    if (entry) fromCatalog.add(entry);
+    else fromSource.push({ kind: 'source', ref });
   }
-  const wanted = new Set(names);
-  return catalog.tables.filter((t) => wanted.has(t.name));
+  return [...catalog.tables.filter((t) => fromCatalog.has(t)).map((table): TableRequest => ({ kind: 'catalog', table })), ...fromSource];
+}
+
+/** A table named on the command line only: replace, the source's key, the catalog's defaults. */
+export function sourceOnlyTable(catalog: Catalog, schema: string, name: string, primaryKey: readonly string[]): CatalogTable {
+  const d = catalog.defaults;
+  return Object.freeze({
+    name, schema, primaryKey: Object.freeze([...primaryKey]), writeDisposition: 'replace' as const, schemaContract: d.schemaContract,
+    unnest: Object.freeze([]), incremental: undefined, freshnessColumn: undefined, freshnessHours: d.freshnessHours,
+    freshnessTimezone: d.freshnessTimezone, severity: d.severity, checks: Object.freeze([]),
+  });
+}
+
+/** Message for a name found neither in the catalog nor in the source. */
+export function unknownTableMessage(catalog: Catalog, names: readonly string[]): string {
+  return (
+    `Unknown table${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')}: not in the catalog and not found in the source. ` +
+    `Known tables in ${catalog.path}: ${catalog.tables.map((t) => t.name).join(', ')}.`
+  );
 }

@@ -10,13 +10,13 @@ import { gateFailed } from '../quality/check-types.js';
 import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
 import { runDemo } from '../demo/demo.js';
+import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** `--tables a b` and `--tables a,b` both work. */
-const splitNames = (values: string[] | boolean | undefined) =>
-  Array.isArray(values) ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) : values;
+const splitNames = (values: string[] | boolean | undefined) => (Array.isArray(values) ? splitTableList(values) : values);
 
 function logFormat(value: string | undefined): LogFormat {
   const format = value ?? process.env.INGESTA_LOG_FORMAT ?? 'text';

@@ -1,4 +1,6 @@
 import type { RunPlan } from './run.js';
+import type { CatalogTable } from '../catalog/catalog.js';
+import { resolveTables } from './resolve-tables.js';
 import type { Destination } from '../destination/destination.js';
 import { createDestination } from '../destination/create-destination.js';
 import type { PackageTable } from '../package/load-package.js';
@@ -18,6 +20,7 @@ import { compareWithSource, introspectAll } from './extract.js';
  */
 export async function gateAfterLoad(
   plan: RunPlan,
+  tables: readonly CatalogTable[],
   destination: Destination,
   sources: ReadonlyMap<string, SourceTable>,
   extracted: readonly PackageTable[],
@@ -26,7 +29,7 @@ export async function gateAfterLoad(
 ): Promise<QualityReport> {
   const started = new Date();
   const counts = new Map<string, SourceCount>(extracted.map((t) => [t.name, { rows: t.sourceRowCount }]));
-  const checks = await runQualityGate(defineChecks(plan.catalog, plan.tables, sources), destination.qualityTarget(), counts);
+  const checks = await runQualityGate(defineChecks(plan.catalog, tables, sources), destination.qualityTarget(), counts);
   await destination.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
     run_id: runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
@@ -42,12 +45,13 @@ export async function gateAfterLoad(
  * loaded) is a warning, anything else a failure. Nothing is written: not the destination, not the source.
  */
 export async function validateOnly(plan: RunPlan, emit: EventListener = () => undefined): Promise<QualityReport> {
-  const { config, tables } = plan;
+  const { config } = plan;
   const started = new Date();
   const runId = newRunId(started);
   const client = await connectSource(config.source, config);
   let destination: Destination | undefined;
   try {
+    const tables = await resolveTables(client, plan.catalog, plan.requests);
     destination = createDestination(config, plan.dataset, { readOnly: true });
     await destination.open();
     const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { loadCatalog, selectTables, type Catalog, type CatalogTable } from '../catalog/catalog.js';
+import { loadCatalog, requestTables, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
+import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
 import type { Destination } from '../destination/destination.js';
 import { assertDestinationAvailable, createDestination } from '../destination/create-destination.js';
@@ -24,23 +25,21 @@ export function datasetName(config: RunConfig, catalog: Catalog): string {
   return config.dataset ?? `${catalog.datasetPrefix}_${config.env}`;
 }
 
-/** Everything a run resolves before touching the source or the destination; all input errors surface here. */
+/**
+ * Everything a run resolves before touching the source or the destination: flags, catalog, table names as typed.
+ * Names outside the catalog are found in the source by `resolveTables`, first thing after connecting.
+ */
 export interface RunPlan {
   readonly config: RunConfig;
   readonly catalog: Catalog;
-  readonly tables: readonly CatalogTable[];
+  readonly requests: readonly TableRequest[];
   readonly dataset: string;
-  readonly refresh: ReadonlySet<string>;
 }
 
 export function planRun(config: RunConfig): RunPlan {
   assertDestinationAvailable(config.env);
   const catalog = loadCatalog(config.catalogPath);
-  const tables = selectTables(catalog, config.tables);
-  const refresh = new Set(
-    config.fullRefresh.kind === 'all' ? tables.map((t) => t.name) : config.fullRefresh.kind === 'tables' ? config.fullRefresh.tables : [],
-  );
-  return { config, catalog, tables, dataset: datasetName(config, catalog), refresh };
+  return { config, catalog, requests: requestTables(catalog, config.tables), dataset: datasetName(config, catalog) };
 }
 
 /**
@@ -64,7 +63,7 @@ export async function validate(options: RunOptions, hooks: RunHooks = {}): Promi
  * one destination transaction (data + cursors + load record) and remove it.
  */
 export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined): Promise<RunSummary> {
-  const { config, dataset, tables } = plan;
+  const { config, dataset } = plan;
   const startedAt = new Date();
   const runId = newRunId(startedAt);
   const warnings: string[] = [];
@@ -80,7 +79,11 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   const client = await connectSource(config.source, config);
   let destination: Destination | undefined;
   let packageDir: string | undefined;
+  let tables: CatalogTable[] = [];
   try {
+    // unknown names are found out here, before the destination is opened: nothing is created for a typo
+    tables = await resolveTables(client, plan.catalog, plan.requests);
+    const refresh = refreshedTables(config.fullRefresh, tables);
     destination = createDestination(config, dataset);
     await destination.open();
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: config.duckdbPath, tables: tables.map((t) => t.name) });
@@ -107,7 +110,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     const extracted = await extractTables(
       client,
-      { tables, catalog: plan.catalog, state, existing, refresh: plan.refresh, defaultLagSeconds: config.lagSeconds },
+      { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds },
       sources,
       packageDir,
       emit,
@@ -126,7 +129,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
-    const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, destination, sources, extracted, runId, emit) : undefined;
+    const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, tables, destination, sources, extracted, runId, emit) : undefined;
 
     const finishedAt = new Date();
     const summary: RunSummary = {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CATALOG_PATH, loadCatalog, selectTables, type Catalog } from '../../src/catalog/catalog.js';
+import { DEFAULT_CATALOG_PATH, loadCatalog, requestTables, unknownTableMessage, type Catalog } from '../../src/catalog/catalog.js';
 import { ConfigError } from '../../src/errors.js';
 
 const DATAVISION_TABLES = [
@@ -159,6 +159,8 @@ describe('loadCatalog on other files', () => {
         schema: 'public',
         primaryKey: ['id'],
         writeDisposition: 'replace',
+        schemaContract: 'evolve',
+        unnest: [],
         incremental: undefined,
         freshnessColumn: undefined,
         freshnessHours: 48,
@@ -260,10 +262,9 @@ describe('loadCatalog on other files', () => {
     invalid(`${base}relationships:\n  - { table: t, columns: [a], references: t, referenced_columns: [id], on_delete: cascade }\n`);
   });
 
-  it('a wrong version, a missing or empty primary key, an unknown write disposition, a bad prefix', () => {
+  it('a wrong version, an empty primary key, an unknown write disposition, a bad prefix', () => {
     invalid('version: 2\ntables:\n  t: { primary_key: [id] }\n');
     invalid('tables:\n  t: { primary_key: [id] }\n');
-    invalid('version: 1\ntables:\n  t: { write_disposition: replace }\n');
     invalid('version: 1\ntables:\n  t: { primary_key: [] }\n');
     invalid('version: 1\ntables:\n  t: { primary_key: [id], write_disposition: append }\n');
     invalid('version: 1\ndataset_prefix: Raw-Data\ntables:\n  t: { primary_key: [id] }\n');
@@ -312,41 +313,35 @@ describe('loadCatalog on other files', () => {
   });
 });
 
-describe('selectTables', () => {
+describe('requestTables', () => {
   const catalog = loadCatalog(DEFAULT_CATALOG_PATH);
+  const names = (requests: ReturnType<typeof requestTables>) =>
+    requests.map((r) => (r.kind === 'catalog' ? r.table.name : `source:${r.ref.schema ?? ''}.${r.ref.name}`));
 
-  it('undefined or [] selects every table, in catalog order', () => {
-    expect(selectTables(catalog, undefined).map((t) => t.name)).toEqual(DATAVISION_TABLES);
-    expect(selectTables(catalog, []).map((t) => t.name)).toEqual(DATAVISION_TABLES);
+  it('undefined or [] asks for every catalog table, in catalog order', () => {
+    expect(names(requestTables(catalog, undefined))).toEqual(DATAVISION_TABLES);
+    expect(names(requestTables(catalog, []))).toEqual(DATAVISION_TABLES);
   });
 
-  it('returns a copy, not the catalog array', () => {
-    const all = selectTables(catalog, undefined);
-    expect(all).not.toBe(catalog.tables);
-    all.pop();
-    expect(catalog.tables).toHaveLength(8);
+  it('catalog tables follow catalog order, once each; other names follow, in the order given', () => {
+    const picked = requestTables(catalog, ['subscription_payments', 'zeta', 'accounts', 'contents', 'accounts', 'sales.orders']);
+    expect(names(picked)).toEqual(['accounts', 'contents', 'subscription_payments', 'source:.zeta', 'source:sales.orders']);
+    expect(picked[0]).toEqual({ kind: 'catalog', table: catalog.tables[0] });
   });
 
-  it('follows catalog order, not the order asked, and ignores duplicates', () => {
-    const picked = selectTables(catalog, ['subscription_payments', 'accounts', 'contents', 'accounts']);
-    expect(picked.map((t) => t.name)).toEqual(['accounts', 'contents', 'subscription_payments']);
-    expect(picked[0]).toBe(catalog.tables[0]);
+  it('a quoted or differently cased name is looked up in the source, not taken from the catalog', () => {
+    expect(names(requestTables(catalog, ['"accounts"', 'Accounts']))).toEqual(['source:.accounts', 'source:.Accounts']);
   });
 
-  it('one unknown name: ConfigError listing the known tables', () => {
-    const e = configError(() => selectTables(catalog, ['accounts', 'acounts']));
-    expect(e.message).toContain('Unknown table "acounts"');
-    expect(e.message).toContain(catalog.path);
-    expect(e.message).toContain(DATAVISION_TABLES.join(', '));
+  it('unknownTableMessage lists the names and the known catalog tables', () => {
+    const message = unknownTableMessage(catalog, ['x', 'y']);
+    expect(message).toContain('Unknown tables "x", "y"');
+    expect(message).toContain(catalog.path);
+    expect(message).toContain(DATAVISION_TABLES.join(', '));
   });
 
-  it('several unknown names are all listed', () => {
-    const e = configError(() => selectTables(catalog, ['x', 'accounts', 'y']));
-    expect(e.message).toContain('Unknown tables "x", "y"');
-    for (const name of DATAVISION_TABLES) expect(e.message).toContain(name);
-  });
-
-  it('names are case-sensitive', () => {
-    configError(() => selectTables(catalog, ['Accounts']));
+  it('a malformed name is a ConfigError', () => {
+    configError(() => requestTables(catalog, ['"unterminated']));
+    configError(() => requestTables(catalog, ['a.b.c']));
   });
 });

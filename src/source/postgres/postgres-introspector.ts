@@ -103,3 +103,29 @@ export async function introspectTable(client: pg.Client, schema: string, name: s
     })),
   };
 }
+
+const FIND_SQL = `
+SELECT n.nspname AS schema, c.relname AS name
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND c.relname = ANY($1::text[])
+  AND CASE WHEN $2::text[] IS NULL THEN n.nspname = ANY(current_schemas(false)) ELSE n.nspname = ANY($2::text[]) END
+ORDER BY (c.relname = $1[1]) DESC, (n.nspname = coalesce($2[1], '')) DESC,
+         array_position(current_schemas(false), n.nspname::text), n.nspname
+LIMIT 1`;
+
+/**
+ * Finds a table by the name a user typed: a quoted part exactly, an unquoted part exactly or else in lower case
+ * (as PostgreSQL folds it); without a schema, along the search path. undefined when nothing matches.
+ */
+export async function findTable(
+  client: pg.Client,
+  ref: { readonly schema: string | undefined; readonly schemaQuoted: boolean; readonly name: string; readonly nameQuoted: boolean },
+): Promise<{ schema: string; name: string } | undefined> {
+  const variants = (value: string, quoted: boolean) => (quoted ? [value] : [...new Set([value, value.toLowerCase()])]);
+  // node-postgres serializes JS arrays into array literals itself
+  const names = variants(ref.name, ref.nameQuoted);
+  const schemas = ref.schema === undefined ? null : variants(ref.schema, ref.schemaQuoted);
+  const result = await client.query<{ schema: string; name: string }>(FIND_SQL, [names, schemas]);
+  return result.rows[0];
+}

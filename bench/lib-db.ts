@@ -1,0 +1,135 @@
+/**
+ * PostgreSQL side of the benchmark (bench databases, the project's own generator, the 1 % change rounds) and the
+ * machine description printed at the top of the report.
+ */
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DATAVISION_TABLES, datavisionSql } from '../src/demo/datavision-generator.js';
+
+export const TABLES: readonly string[] = DATAVISION_TABLES;
+
+/** The admin URL with another database name. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Safe database identifier (the bench only uses its own fixed names). */
+function ident(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unexpected database name ${name}`);
+  return name;
+}
+
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'ingesta-bench' });
+  await client.connect();
+  try {
+    await client.query("SET TimeZone = 'UTC'");
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`));
+}
+
+export interface Generated {
+  readonly database: string;
+  readonly accounts: number;
+  readonly generateMs: number;
+  readonly vacuumMs: number;
+  readonly rows: Record<string, number>;
+  readonly totalRows: number;
+  readonly sizeBytes: number;
+}
+
+/** Drops and recreates `name`, fills it with the DataVision generator, then VACUUM ANALYZE (hint bits set). */
+export async function createAndFill(adminUrl: string, name: string, accounts: number): Promise<Generated> {
+  await dropDatabase(adminUrl, name);
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${ident(name)}`));
+  return withClient(databaseUrl(adminUrl, name), async (c) => {
+    const t0 = performance.now();
+    for (const sql of datavisionSql({ accounts })) await c.query(sql);
+    const generateMs = performance.now() - t0;
+    const t1 = performance.now();
+    await c.query('VACUUM ANALYZE');
+    const vacuumMs = performance.now() - t1;
+    const rows: Record<string, number> = {};
+    for (const t of TABLES) rows[t] = Number((await c.query(`SELECT count(*) AS n FROM public.${t}`)).rows[0].n);
+    const size = Number((await c.query('SELECT pg_database_size(current_database()) AS s')).rows[0].s);
+    const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
+    return { database: name, accounts, generateMs, vacuumMs, rows, totalRows, sizeBytes: size };
+  });
+}
+
+export interface ChangeRound {
+  readonly round: number;
+  readonly contents: number;
+  readonly contentAttributes: number;
+  readonly ms: number;
+}
+
+/**
+ * Round r changes 1 % of contents and of content_attributes (key % 100 = r % 100), stamping updated_at = now(),
+ * then VACUUM ANALYZE on the two tables so neither the incremental nor the full read pays for hint bits alone.
+ */
+export async function changeOnePercent(url: string, round: number): Promise<ChangeRound> {
+  const r = round % 100;
+  return withClient(url, async (c) => {
+    const t0 = performance.now();
+    const a = await c.query(
+      `UPDATE public.contents SET updated_at = now(), title = left(title || ' r${round}', 300) WHERE content_id % 100 = ${r}`,
+    );
+    const b = await c.query(
+      `UPDATE public.content_attributes SET updated_at = now(),
+         decimal_value = CASE WHEN decimal_value IS NOT NULL THEN decimal_value + 1 END,
+         string_value = CASE WHEN string_value IS NOT NULL THEN left(string_value || ' r${round}', 500) END
+       WHERE attribute_id % 100 = ${r}`,
+    );
+    await c.query('VACUUM ANALYZE public.contents, public.content_attributes');
+    return { round, contents: a.rowCount ?? 0, contentAttributes: b.rowCount ?? 0, ms: performance.now() - t0 };
+  });
+}
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cpus: number;
+  readonly memoryBytes: number;
+  readonly kernel: string;
+  readonly node: string;
+  readonly postgres: string;
+  readonly duckdb: string;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1]) return m[1].trim();
+  } catch {
+    /* not Linux */
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+export async function describeMachine(adminUrl: string): Promise<Machine> {
+  const postgres = await withClient(adminUrl, async (c) => String((await c.query('SELECT version() AS v')).rows[0].v));
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  const duckdb = String((await conn.runAndReadAll('SELECT version() AS v')).getRowObjectsJS()[0]?.v);
+  conn.closeSync();
+  instance.closeSync();
+  return {
+    cpu: cpuModel(),
+    cpus: os.cpus().length,
+    memoryBytes: os.totalmem(),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    postgres,
+    duckdb,
+  };
+}

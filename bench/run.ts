@@ -1,0 +1,239 @@
+/**
+ * ingesta benchmark: bare psql COPY vs ingesta's full load, incremental after a 1 % change, the quality gate and
+ * peak RSS scaling, on a fresh database filled with the project's own DataVision generator.
+ *
+ *   npm run bench -- [--accounts N] [--repeat K] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]
+ *
+ * See bench/README.md. Results: printed, and written to bench/results/latest.json.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { changeOnePercent, createAndFill, databaseUrl, describeMachine, dropDatabase, TABLES, type ChangeRound, type Generated } from './lib-db.js';
+import { killAll, parseEvents, rssMethod, runMeasured, runPlain, type IngestaEvents, type ProcResult } from './lib-proc.js';
+import { printReport, type Results, type IngestaRun, type IncRound } from './lib-report.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const BIG_DB = 'ingesta_bench';
+const SMALL_DB = 'ingesta_bench_small';
+const INC_TABLES = ['contents', 'content_attributes'];
+const RUN_TIMEOUT_MS = 60 * 60 * 1000;
+
+const { values: argv } = parseArgs({
+  options: {
+    accounts: { type: 'string', default: '300000' },
+    repeat: { type: 'string', default: '3' },
+    'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    keep: { type: 'boolean', default: false },
+    'skip-rss-scaling': { type: 'boolean', default: false },
+    lag: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+
+if (argv.help) {
+  console.log('usage: npm run bench -- [--accounts N=300000] [--repeat K=3] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]');
+  process.exit(0);
+}
+const accounts = Number(argv.accounts);
+const repeat = Number(argv.repeat);
+if (!Number.isInteger(accounts) || accounts < 10 || !Number.isInteger(repeat) || repeat < 1) {
+  console.error('--accounts must be an integer ≥ 10 and --repeat an integer ≥ 1');
+  process.exit(2);
+}
+const adminUrl = argv['pg-url'];
+const pgUrl = new URL(adminUrl);
+const lagArgs = argv.lag === undefined ? [] : ['--lag', argv.lag];
+
+/** The child environment: no INGESTA_* / DATABASE_* / PG* variable may change what is measured. */
+const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^(INGESTA_|DATABASE_|PG|DUCKDB_PATH$)/.test(k)),
+);
+const psqlEnv: NodeJS.ProcessEnv = { ...childEnv, ...(pgUrl.password ? { PGPASSWORD: decodeURIComponent(pgUrl.password) } : {}) };
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'ingesta-bench-'));
+const rssFile = join(tmp, 'time.out');
+const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const created: string[] = [];
+
+process.on('SIGINT', () => {
+  killAll();
+  rmSync(tmp, { recursive: true, force: true });
+  console.error(`\ninterrupted; databases ${created.join(', ') || '(none)'} left in place (the next run drops them)`);
+  process.exit(130);
+});
+
+/** The 8 tables, one `psql -c "COPY … TO STDOUT (FORMAT csv)" > /dev/null` after another; total wall time. */
+async function bareCopy(db: string): Promise<number> {
+  const t0 = performance.now();
+  for (const t of TABLES) {
+    const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgUrl.hostname, '-p', pgUrl.port || '5432', '-U', decodeURIComponent(pgUrl.username || 'postgres'), '-d', db, '-c', `COPY public.${t} TO STDOUT (FORMAT csv)`];
+    const r = await runMeasured('psql', args, { cwd: ROOT, env: psqlEnv, discardStdout: true, rssFile, timeoutMs: RUN_TIMEOUT_MS });
+    if (r.exitCode !== 0) throw new Error(`psql COPY ${t} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  }
+  return performance.now() - t0;
+}
+
+let runCounter = 0;
+/** A fresh folder for one DuckDB file (its WAL and load packages live next to it). */
+function freshDir(label: string): string {
+  const dir = join(tmp, `${label}-${++runCounter}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** One ingesta run (CLI, --log-format json); exit 6 (quality failed) is recorded, any other non-zero exit stops. */
+async function ingesta(db: string, dir: string, extra: readonly string[]): Promise<IngestaRun> {
+  const args = [CLI, '--env', 'local', '--log-format', 'json', '--source-url', databaseUrl(adminUrl, db), '--duckdb-path', join(dir, 'bench.duckdb'), ...extra];
+  const r: ProcResult = await runMeasured(process.execPath, args, { cwd: ROOT, env: childEnv, rssFile, timeoutMs: RUN_TIMEOUT_MS });
+  const ev: IngestaEvents = parseEvents(r.stdout);
+  if (r.exitCode !== 0 && r.exitCode !== 6) {
+    throw new Error(`ingesta ${extra.join(' ')} failed (exit ${r.exitCode ?? r.signal}):\n${ev.errors.join('\n')}\n${r.stderr.trim()}`);
+  }
+  return {
+    wallMs: r.wallMs,
+    peakRssKb: r.peakRssKb,
+    exitCode: r.exitCode ?? -1,
+    rows: ev.extracts.reduce((a, e) => a + e.rows, 0),
+    bytes: ev.extracts.reduce((a, e) => a + e.bytes, 0),
+    extractMs: ev.extracts.reduce((a, e) => a + e.ms, 0),
+    durationMs: ev.summary?.durationMs ?? null,
+    extracts: ev.extracts,
+    modes: Object.fromEntries((ev.summary?.tables ?? []).map((t) => [t.table, t.mode])),
+    quality: ev.quality ?? null,
+  };
+}
+
+const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length] as T);
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  log(`ingesta benchmark: ${accounts} accounts, ${repeat} paired round(s), PostgreSQL ${pgUrl.hostname}:${pgUrl.port || '5432'}`);
+  log('building (npm run build)…');
+  const buildExit = runPlain('npm', ['run', 'build', '--silent'], ROOT);
+  if (buildExit !== 0) {
+    if (!existsSync(CLI)) throw new Error('npm run build failed and dist/cli/main.js does not exist');
+    log(`WARNING: npm run build exited ${buildExit}; measuring the existing dist/ as it is`);
+  }
+  const machine = await describeMachine(adminUrl);
+  log(`peak RSS via ${rssMethod}`);
+
+  created.push(BIG_DB);
+  log(`generating ${BIG_DB} (${accounts} accounts)…`);
+  const big: Generated = await createAndFill(adminUrl, BIG_DB, accounts);
+  log(`generated ${big.totalRows.toLocaleString('en-US')} rows in ${(big.generateMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(big.vacuumMs / 1000).toFixed(1)} s`);
+  const warmupMs = await bareCopy(BIG_DB);
+  log(`warm-up bare COPY (not counted): ${(warmupMs / 1000).toFixed(2)} s`);
+
+  // a + c: bare COPY, full load (then --solo-validar on its file), full load + gate; order rotates each round.
+  const bare: number[] = [];
+  const full: IngestaRun[] = [];
+  const soloValidate: IngestaRun[] = [];
+  const fullValidate: IngestaRun[] = [];
+  let loadedDir: string | undefined;
+  for (let k = 0; k < repeat; k++) {
+    for (const step of rotate(['bare', 'full', 'fullValidate'] as const, k)) {
+      if (step === 'bare') {
+        bare.push(await bareCopy(BIG_DB));
+        log(`round ${k + 1}: bare COPY ${((bare.at(-1) ?? 0) / 1000).toFixed(2)} s`);
+      } else if (step === 'full') {
+        const dir = freshDir('full');
+        const r = await ingesta(BIG_DB, dir, ['--full-refresh']);
+        full.push(r);
+        const v = await ingesta(BIG_DB, dir, ['--solo-validar']);
+        soloValidate.push(v);
+        log(`round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB; --solo-validar ${(v.wallMs / 1000).toFixed(2)} s ${JSON.stringify(v.quality)}`);
+        if (loadedDir) rmSync(loadedDir, { recursive: true, force: true });
+        loadedDir = dir;
+      } else {
+        const dir = freshDir('fullv');
+        const r = await ingesta(BIG_DB, dir, ['--validar-calidad-datos', '--full-refresh']);
+        fullValidate.push(r);
+        rmSync(dir, { recursive: true, force: true });
+        log(`round ${k + 1}: full load + gate ${(r.wallMs / 1000).toFixed(2)} s (exit ${r.exitCode}) ${JSON.stringify(r.quality)}`);
+      }
+    }
+  }
+
+  // b: 1 % of contents and content_attributes changed; incremental vs full load of the two tables, alternating.
+  if (!loadedDir) throw new Error('no loaded file');
+  const incDir: string = loadedDir;
+  const rounds: IncRound[] = [];
+  for (let k = 0; k < repeat; k++) {
+    const change: ChangeRound = await changeOnePercent(databaseUrl(adminUrl, BIG_DB), k + 1);
+    const order = k % 2 === 0 ? (['inc', 'full2'] as const) : (['full2', 'inc'] as const);
+    let inc: IngestaRun | undefined;
+    let full2: IngestaRun | undefined;
+    for (const step of order) {
+      if (step === 'inc') inc = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, ...lagArgs]);
+      else full2 = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--full-refresh']);
+    }
+    if (!inc || !full2) throw new Error('unreachable');
+    rounds.push({ change, inc, full2, order: [...order] });
+    log(`change ${k + 1}: ${change.contents + change.contentAttributes} rows changed; incremental ${(inc.wallMs / 1000).toFixed(2)} s read ${inc.rows} rows ${JSON.stringify(inc.modes)}; full 2 tables ${(full2.wallMs / 1000).toFixed(2)} s`);
+  }
+  rmSync(incDir, { recursive: true, force: true });
+
+  // d: peak RSS at N/10.
+  let small: Generated | undefined;
+  const smallFull: IngestaRun[] = [];
+  if (!argv['skip-rss-scaling']) {
+    const n10 = Math.max(10, Math.floor(accounts / 10));
+    created.push(SMALL_DB);
+    log(`generating ${SMALL_DB} (${n10} accounts)…`);
+    small = await createAndFill(adminUrl, SMALL_DB, n10);
+    log(`generated ${small.totalRows.toLocaleString('en-US')} rows in ${(small.generateMs / 1000).toFixed(1)} s`);
+    for (let k = 0; k < repeat; k++) {
+      const dir = freshDir('small');
+      const r = await ingesta(SMALL_DB, dir, ['--full-refresh']);
+      smallFull.push(r);
+      rmSync(dir, { recursive: true, force: true });
+      log(`N/10 round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB`);
+    }
+  }
+
+  const finishedAt = new Date();
+  const results: Results = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    options: { accounts, repeat, pgUrl: adminUrl.replace(/:[^:@/]*@/, ':***@'), keep: argv.keep, skipRssScaling: argv['skip-rss-scaling'], lag: argv.lag ?? null },
+    machine,
+    rssMethod,
+    build: { exitCode: buildExit },
+    data: { big, small: small ?? null },
+    warmupBareMs: warmupMs,
+    runs: { bare, full, soloValidate, fullValidate, incremental: rounds, smallFull },
+  };
+  const summary = printReport(results);
+  const outDir = join(ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify({ ...results, summary }, null, 2)}\n`);
+  log('results written to bench/results/latest.json');
+}
+
+async function cleanup(): Promise<void> {
+  killAll();
+  rmSync(tmp, { recursive: true, force: true });
+  if (argv.keep) {
+    if (created.length) log(`--keep: databases ${created.join(', ')} kept`);
+    return;
+  }
+  for (const db of created) await dropDatabase(adminUrl, db).catch((e: unknown) => console.error(`could not drop ${db}: ${String(e)}`));
+  if (created.length) log(`dropped ${created.join(', ')}`);
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (e) {
+  console.error(`bench failed: ${e instanceof Error ? e.message : String(e)}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
