@@ -47,6 +47,8 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
 }
 
 export interface Measure {
+  /** Key in the JSON summary. */
+  readonly key: string;
   readonly name: string;
   readonly values: readonly number[];
   readonly format: (v: number) => string;

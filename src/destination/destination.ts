@@ -12,6 +12,8 @@ export interface DestinationCapabilities {
   readonly timestampPrecision: 'microsecond' | 'millisecond';
   /** Whether "Name" and "name" can be two different columns. */
   readonly caseSensitiveIdentifiers: boolean;
+  /** Whether every name is stored in lower case (Athena/Glue). */
+  readonly lowerCaseIdentifiers: boolean;
 }
 
 /** The incremental cursor stored for one table, as PostgreSQL text. */

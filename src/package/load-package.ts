@@ -20,6 +20,7 @@ export interface PackageTable {
   /** File name inside the package folder. */
   readonly file: string;
   readonly columns: readonly ColumnMapping[];
+  /** Primary key, as destination column names. */
   readonly primaryKey: readonly string[];
   /** Rows and bytes extracted. */
   rows: number;

@@ -7,7 +7,7 @@ import { ConfigError, SourceError, messageOf } from '../errors.js';
 import { syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
-import { mapColumn } from '../source/postgres/postgres-type-map.js';
+import { destinationNames, mapColumn } from '../source/postgres/postgres-type-map.js';
 import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
@@ -22,6 +22,8 @@ export interface ExtractPlanInput {
   readonly existing: ReadonlySet<string>;
   readonly refresh: ReadonlySet<string>;
   readonly defaultLagSeconds: number;
+  /** How the destination compares and spells names (from its capabilities). */
+  readonly naming: { readonly caseSensitive: boolean; readonly lowerCase: boolean };
 }
 
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -84,7 +86,9 @@ export async function extractTables(
   const result: PackageTable[] = [];
   for (const [index, t] of input.tables.entries()) {
     const source = sources.get(t.name)!;
-    const columns = source.columns.map(mapColumn);
+    const names = destinationNames(source.columns.map((c) => c.name), input.naming);
+    const columns = source.columns.map((c, i) => mapColumn(c, names[i]));
+    const destinationOf = (sourceName: string) => columns.find((c) => c.sourceName === sourceName)!.name;
     const previous = input.state.get(t.name);
     const incremental =
       t.writeDisposition === 'merge' &&
@@ -131,7 +135,7 @@ export async function extractTables(
         replaceAll: !incremental,
         file,
         columns,
-        primaryKey: t.primaryKey,
+        primaryKey: t.primaryKey.map(destinationOf),
         rows: copied.rows,
         bytes: copied.bytes,
         sourceRowCount,

@@ -110,7 +110,10 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     const extracted = await extractTables(
       client,
-      { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds },
+      {
+        tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds,
+        naming: { caseSensitive: destination.capabilities.caseSensitiveIdentifiers, lowerCase: destination.capabilities.lowerCaseIdentifiers },
+      },
       sources,
       packageDir,
       emit,

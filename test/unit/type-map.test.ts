@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapColumn, UNCONSTRAINED_NUMERIC, type SourceColumn } from '../../src/source/postgres/postgres-type-map.js';
+import { destinationNames, mapColumn, UNCONSTRAINED_NUMERIC, type SourceColumn } from '../../src/source/postgres/postgres-type-map.js';
 
 /** A SourceColumn as the introspector would build it; only what differs per test is given. */
 function col(typeName: string, extra: Partial<SourceColumn> = {}): SourceColumn {
@@ -43,6 +43,7 @@ describe('mapColumn: types with a direct DuckDB equivalent', () => {
     const m = mapColumn(col(typeName, { name: 'v', formatType }));
     expect(m).toEqual({
       name: 'v',
+      sourceName: 'v',
       sourceType: formatType,
       destinationType: duck,
       csvType: duck,
@@ -77,6 +78,7 @@ describe('mapColumn: numeric', () => {
     const m = mapColumn(col('numeric', { name: 'n', formatType: 'numeric', typeCategory: 'N' }));
     expect(m).toEqual({
       name: 'n',
+      sourceName: 'n',
       sourceType: 'numeric',
       destinationType: 'DECIMAL(38,9)',
       csvType: 'VARCHAR',
@@ -150,6 +152,7 @@ describe('mapColumn: binary, arrays, everything else', () => {
     const m = mapColumn(arrayCol('int4', { name: 'ids' }));
     expect(m).toEqual({
       name: 'ids',
+      sourceName: 'ids',
       sourceType: 'int4[]',
       destinationType: 'INTEGER[]',
       csvType: 'VARCHAR',
@@ -187,7 +190,6 @@ describe('mapColumn: binary, arrays, everything else', () => {
   it.each([
     ['inet', 'I', 'inet'],
     ['cidr', 'I', 'cidr'],
-    ['interval', 'T', 'interval'],
     ['mood', 'E', 'mood'],
     ['int4range', 'R', 'int4range'],
     ['xml', 'U', 'xml'],
@@ -197,6 +199,7 @@ describe('mapColumn: binary, arrays, everything else', () => {
     const m = mapColumn(col(typeName, { name: 'x', typeCategory, formatType }));
     expect(m).toEqual({
       name: 'x',
+      sourceName: 'x',
       sourceType: formatType,
       destinationType: 'VARCHAR',
       csvType: 'VARCHAR',
@@ -204,6 +207,40 @@ describe('mapColumn: binary, arrays, everything else', () => {
       castSql: '"x"',
       guard: undefined,
     });
+  });
+});
+
+describe('mapColumn: interval and multi-dimensional arrays', () => {
+  it('interval travels as months,days,microseconds and becomes a DuckDB INTERVAL', () => {
+    const m = mapColumn(col('interval', { name: 'iv', typeCategory: 'T', formatType: 'interval' }));
+    expect(m.destinationType).toBe('INTERVAL');
+    expect(m.csvType).toBe('VARCHAR');
+    expect(m.selectSql).toContain('extract(microseconds from "iv")');
+    expect(m.castSql).toContain('to_months(');
+  });
+
+  it('a declared 2-D array is kept as JSON', () => {
+    const m = mapColumn(col('_int4', { typeCategory: 'A', elementTypeName: 'int4', dimensions: 2 }));
+    expect(m.destinationType).toBe('JSON');
+  });
+
+  it('the destination name is used on the DuckDB side, the source name in the SELECT', () => {
+    const m = mapColumn(col('bytea', { name: 'Data', typeCategory: 'U' }), 'Data__2');
+    expect(m).toMatchObject({ name: 'Data__2', sourceName: 'Data', selectSql: `encode("Data", 'base64')`, castSql: 'from_base64("Data__2")' });
+  });
+});
+
+describe('destinationNames', () => {
+  it('keeps names, and suffixes case-insensitive collisions in order', () => {
+    expect(destinationNames(['id', 'Name', 'name', 'NAME', 'name__2'], { caseSensitive: false, lowerCase: false })).toEqual([
+      'id', 'Name', 'name__2', 'NAME__3', 'name__2__2',
+    ]);
+  });
+  it('lower-cases everything for a lower-case destination', () => {
+    expect(destinationNames(['Id', 'id', 'Total Amount'], { caseSensitive: false, lowerCase: true })).toEqual(['id', 'id__2', 'total amount']);
+  });
+  it('changes nothing where names are case-sensitive', () => {
+    expect(destinationNames(['a', 'A'], { caseSensitive: true, lowerCase: false })).toEqual(['a', 'A']);
   });
 });
 

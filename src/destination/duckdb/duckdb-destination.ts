@@ -19,6 +19,7 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   mergeStrategy: 'delete-insert',
   timestampPrecision: 'microsecond',
   caseSensitiveIdentifiers: false,
+  lowerCaseIdentifiers: false,
 });
 
 type Value = string | number | bigint | boolean | null;

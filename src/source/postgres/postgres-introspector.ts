@@ -38,7 +38,8 @@ SELECT a.attname AS name,
             THEN ((coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) - 4) >> 16) & 65535 END::text AS numeric_precision,
        CASE WHEN bt.typname = 'numeric' AND coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) > 0
             THEN (coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) - 4) & 65535 END::text AS numeric_scale,
-       a.attnotnull::text AS not_null
+       a.attnotnull::text AS not_null,
+       a.attndims::text AS dimensions
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -92,6 +93,7 @@ export async function introspectTable(client: pg.Client, schema: string, name: s
       numericPrecision: c.numeric_precision == null ? undefined : Number(c.numeric_precision),
       numericScale: c.numeric_scale == null ? undefined : Number(c.numeric_scale),
       notNull: c.not_null === 'true',
+      dimensions: Number(c.dimensions ?? 0),
     })),
     primaryKey: pk.rows[0]?.columns ? (JSON.parse(pk.rows[0].columns) as string[]) : [],
     foreignKeys: fks.rows.map((f) => ({

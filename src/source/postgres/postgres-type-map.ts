@@ -14,6 +14,8 @@ export interface SourceColumn {
   readonly numericPrecision: number | undefined;
   readonly numericScale: number | undefined;
   readonly notNull: boolean;
+  /** Declared array dimensions (pg_attribute.attndims); 0 for non-arrays. */
+  readonly dimensions?: number;
 }
 
 /**
@@ -21,7 +23,10 @@ export interface SourceColumn {
  * as, and the expression that turns that into the destination type. Values stay text until DuckDB casts them.
  */
 export interface ColumnMapping {
+  /** Name in the destination (see destinationNames). */
   readonly name: string;
+  /** Name in the source. */
+  readonly sourceName: string;
   readonly sourceType: string;
   /** Destination (DuckDB) type, declared, never sniffed. */
   readonly destinationType: string;
@@ -61,10 +66,14 @@ const SIMPLE: Readonly<Record<string, string>> = {
 /** Temporal types whose BC values DuckDB would silently read as AD: they are marked so the cast fails loudly. */
 const TEMPORAL: Readonly<Record<string, string>> = { date: 'DATE', timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMPTZ' };
 
-/** Maps one PostgreSQL column to its DuckDB column and the text path between them. */
-export function mapColumn(column: SourceColumn): ColumnMapping {
-  const q = quoteIdent(column.name);
-  const base = { name: column.name, sourceType: column.formatType, selectSql: q, castSql: q, guard: undefined } as const;
+/**
+ * Maps one PostgreSQL column to its DuckDB column and the text path between them. `destinationName` is the column's
+ * name in the destination (the source name unless the name mapping had to change it).
+ */
+export function mapColumn(column: SourceColumn, destinationName: string = column.name): ColumnMapping {
+  const q = quoteIdent(column.name); // in the PostgreSQL SELECT
+  const d = quoteIdent(destinationName); // in DuckDB: the CSV column and the table column
+  const base = { name: destinationName, sourceName: column.name, sourceType: column.formatType, selectSql: q, castSql: d, guard: undefined } as const;
   const simple = SIMPLE[column.typeName];
   if (simple) return { ...base, destinationType: simple, csvType: simple };
 
@@ -86,20 +95,32 @@ export function mapColumn(column: SourceColumn): ColumnMapping {
       return { ...base, destinationType: t, csvType: t };
     }
     if (p === undefined) {
-      return { ...base, destinationType: UNCONSTRAINED_NUMERIC, csvType: 'VARCHAR', castSql: `CAST(${q} AS ${UNCONSTRAINED_NUMERIC})`, guard: 'unconstrained_numeric' };
+      return { ...base, destinationType: UNCONSTRAINED_NUMERIC, csvType: 'VARCHAR', castSql: `CAST(${d} AS ${UNCONSTRAINED_NUMERIC})`, guard: 'unconstrained_numeric' };
     }
     // wider than DuckDB's DECIMAL(38): kept as its exact text
     return { ...base, destinationType: 'VARCHAR', csvType: 'VARCHAR' };
+  }
+  if (column.typeName === 'interval') {
+    // PostgreSQL and DuckDB both keep months, days and microseconds apart: carried as "months,days,microseconds"
+    const micros = `(extract(hour from ${q}) * 3600000000 + extract(minute from ${q}) * 60000000 + extract(microseconds from ${q}))::bigint`;
+    const part = (i: number, type: string) => `CAST(split_part(${d}, ',', ${i}) AS ${type})`;
+    return {
+      ...base,
+      destinationType: 'INTERVAL',
+      csvType: 'VARCHAR',
+      selectSql: `CASE WHEN ${q} IS NULL THEN NULL ELSE (extract(year from ${q}) * 12 + extract(month from ${q}))::bigint || ',' || extract(day from ${q})::bigint || ',' || ${micros} END`,
+      castSql: `to_months(${part(1, 'INTEGER')}) + to_days(${part(2, 'INTEGER')}) + to_microseconds(${part(3, 'BIGINT')})`,
+    };
   }
   if (column.typeName === 'money') {
     return { ...base, destinationType: 'DECIMAL(19,2)', csvType: 'DECIMAL(19,2)', selectSql: `${q}::numeric` };
   }
   if (column.typeName === 'bytea') {
-    return { ...base, destinationType: 'BLOB', csvType: 'VARCHAR', selectSql: `encode(${q}, 'base64')`, castSql: `from_base64(${q})` };
+    return { ...base, destinationType: 'BLOB', csvType: 'VARCHAR', selectSql: `encode(${q}, 'base64')`, castSql: `from_base64(${d})` };
   }
   if (column.typeCategory === 'A' && column.elementTypeName) {
     const element = SIMPLE[column.elementTypeName] ?? TEMPORAL[column.elementTypeName];
-    if (element && element !== 'JSON' && element !== 'TIMETZ') {
+    if (element && element !== 'JSON' && element !== 'TIMETZ' && (column.dimensions ?? 1) <= 1) {
       // arrays travel as JSON ([1,null,3]) and DuckDB casts the JSON to a typed list
       const t = `${element}[]`;
       const json = `to_json(${q})::text`;
@@ -107,10 +128,28 @@ export function mapColumn(column: SourceColumn): ColumnMapping {
       const selectSql = TEMPORAL[column.elementTypeName]
         ? `CASE WHEN EXISTS (SELECT 1 FROM unnest(${q}) AS e(v) WHERE e.v < '0001-01-01' AND isfinite(e.v)) THEN 'BC date not representable: ' || ${q}::text ELSE ${json} END`
         : json;
-      return { ...base, destinationType: t, csvType: 'VARCHAR', selectSql, castSql: `CAST(CAST(${q} AS JSON) AS ${t})` };
+      return { ...base, destinationType: t, csvType: 'VARCHAR', selectSql, castSql: `CAST(CAST(${d} AS JSON) AS ${t})` };
     }
+    // multi-dimensional arrays and arrays of other types: kept as JSON (nested arrays, NULLs included)
     return { ...base, destinationType: 'JSON', csvType: 'JSON', selectSql: `to_json(${q})::text` };
   }
-  // enums, inet/cidr/macaddr, intervals, ranges, geometric, tsvector, xml, bit: PostgreSQL's own exact text
+  // enums, inet/cidr/macaddr, ranges, geometric, tsvector, xml, bit: PostgreSQL's own exact text
   return { ...base, destinationType: 'VARCHAR', csvType: 'VARCHAR', selectSql: `${q}::text` };
+}
+
+/**
+ * Destination column names: the source names, except where the destination compares names without case and two
+ * source columns would collide ("Name" and "name"): the later one (by position) gets a suffix __2, __3, …
+ * With `lowerCase` (Athena) every name is lower-cased first. The result is stored with the schema.
+ */
+export function destinationNames(sourceNames: readonly string[], rule: { readonly caseSensitive: boolean; readonly lowerCase: boolean }): string[] {
+  const taken = new Set<string>();
+  const key = (n: string) => (rule.caseSensitive ? n : n.toLowerCase());
+  return sourceNames.map((source) => {
+    const base = rule.lowerCase ? source.toLowerCase() : source;
+    let candidate = base;
+    for (let i = 2; taken.has(key(candidate)); i += 1) candidate = `${base}__${i}`;
+    taken.add(key(candidate));
+    return candidate;
+  });
 }

@@ -1,0 +1,143 @@
+/** The benchmark's result shape, the printed report and the summary stored in bench/results/latest.json. */
+import type { ChangeRound, Generated, Machine } from './lib-db.js';
+import { int, mb, measureTable, pct, ratio, secs, stats, targetTable, textTable, verdict, type Measure, type Target } from './lib-stats.js';
+
+export interface IngestaRun {
+  readonly wallMs: number;
+  readonly peakRssKb: number | null;
+  readonly exitCode: number;
+  /** Sums over the run's extract_finished events. */
+  readonly rows: number;
+  readonly bytes: number;
+  readonly extractMs: number;
+  /** run_finished summary.durationMs (in-process, without Node start-up); null for --solo-validar. */
+  readonly durationMs: number | null;
+  readonly extracts: readonly { table: string; rows: number; bytes: number; ms: number }[];
+  readonly modes: Record<string, string>;
+  readonly quality: Record<string, number> | null;
+}
+
+export interface IncRound {
+  readonly change: ChangeRound;
+  readonly inc: IngestaRun;
+  readonly full2: IngestaRun;
+  readonly order: string[];
+}
+
+export interface Results {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly options: Record<string, unknown>;
+  readonly machine: Machine;
+  readonly rssMethod: string;
+  readonly build: { exitCode: number };
+  readonly data: { big: Generated; small: Generated | null };
+  readonly warmupBareMs: number;
+  readonly runs: {
+    bare: number[];
+    full: IngestaRun[];
+    soloValidate: IngestaRun[];
+    fullValidate: IngestaRun[];
+    incremental: IncRound[];
+    smallFull: IngestaRun[];
+  };
+}
+
+const med = (xs: readonly number[]): number | undefined => stats(xs)?.median;
+const div = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+const rss = (runs: readonly IngestaRun[]): number[] => runs.flatMap((r) => (r.peakRssKb === null ? [] : [r.peakRssKb]));
+const wall = (runs: readonly IngestaRun[]): number[] => runs.map((r) => r.wallMs);
+
+/** Prints the report; returns the summary (medians, derived figures, targets with verdicts) for the JSON file. */
+export function printReport(r: Results): Record<string, unknown> {
+  const { machine: m, data, runs } = r;
+  const inc = runs.incremental.map((x) => x.inc);
+  const full2 = runs.incremental.map((x) => x.full2);
+  const print = (s = '') => console.log(s);
+
+  print();
+  print('== ingesta benchmark ==');
+  print(`machine     ${m.cpu}, ${m.cpus} CPUs, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.kernel}`);
+  print(`software    Node ${m.node}; DuckDB ${m.duckdb}; ${m.postgres.split(' on ')[0]}`);
+  print(`            ${m.postgres}`);
+  print(`peak RSS    ${r.rssMethod}; MB = 10^6 bytes`);
+  const gen = (g: Generated) =>
+    `${g.database}: ${int(g.accounts)} accounts, ${int(g.totalRows)} rows, ${(g.sizeBytes / 1e6).toFixed(0)} MB on disk; ` +
+    `generated in ${secs(g.generateMs)} + VACUUM ANALYZE ${secs(g.vacuumMs)}`;
+  print(`data        ${gen(data.big)}`);
+  if (data.small) print(`            ${gen(data.small)}`);
+  print(`            rows: ${Object.entries(data.big.rows).map(([t, n]) => `${t} ${int(n)}`).join(', ')}`);
+  print(`rounds      ${r.options.repeat} paired, alternating; warm-up bare COPY (not counted) ${secs(r.warmupBareMs)}`);
+  print();
+
+  const measures: Measure[] = [
+    { key: 'bareCopyMs', name: 'a. bare psql COPY, 8 tables (wall)', values: runs.bare, format: secs },
+    { key: 'fullLoadMs', name: 'a. ingesta full load, 8 tables (wall)', values: wall(runs.full), format: secs },
+    { key: 'fullLoadInProcessMs', name: '   … in-process duration (run_finished)', values: runs.full.flatMap((x) => (x.durationMs === null ? [] : [x.durationMs])), format: secs },
+    { key: 'fullLoadExtractMs', name: '   … of which extract (Σ extract_finished ms)', values: runs.full.map((x) => x.extractMs), format: secs },
+    { key: 'fullLoadPeakRssKb', name: '   … peak RSS', values: rss(runs.full), format: mb },
+    { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables (wall)', values: wall(inc), format: secs },
+    { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
+    { key: 'incrementalPeakRssKb', name: '   … peak RSS', values: rss(inc), format: mb },
+    { key: 'fullTwoTablesMs', name: 'b. full load of the same 2 tables (wall)', values: wall(full2), format: secs },
+    { key: 'fullTwoTablesRowsRead', name: '   … rows read', values: full2.map((x) => x.rows), format: int },
+    { key: 'soloValidarMs', name: 'c. quality gate alone, --solo-validar (wall)', values: wall(runs.soloValidate), format: secs },
+    { key: 'fullLoadWithGateMs', name: 'c. full load + --validar-calidad-datos (wall)', values: wall(runs.fullValidate), format: secs },
+    { key: 'fullLoadWithGatePeakRssKb', name: '   … peak RSS', values: rss(runs.fullValidate), format: mb },
+    { key: 'smallFullLoadMs', name: 'd. full load at N/10 (wall)', values: wall(runs.smallFull), format: secs },
+    { key: 'smallFullLoadPeakRssKb', name: '   … peak RSS at N/10', values: rss(runs.smallFull), format: mb },
+  ];
+  print(measureTable(measures));
+  print();
+
+  const bareMed = med(runs.bare);
+  const fullMed = med(wall(runs.full));
+  const fullRows = runs.full[0]?.rows ?? 0;
+  const fullBytes = runs.full[0]?.bytes ?? 0;
+  const pairedFull = runs.full.map((x, i) => div(x.wallMs, runs.bare[i])).filter((x): x is number => x !== undefined);
+  const pairedInc = runs.incremental.map((x) => x.inc.wallMs / x.full2.wallMs);
+  const rssN = rss(runs.full);
+  const rssMaxN = rssN.length ? Math.max(...rssN) : undefined;
+  const rssRatio = div(med(rssN), med(rss(runs.smallFull)));
+  const gateOverhead = fullMed === undefined ? undefined : (med(wall(runs.fullValidate)) ?? NaN) - fullMed;
+
+  if (fullMed !== undefined) {
+    print(`full load throughput (median wall): ${int(fullRows / (fullMed / 1000))} rows/s, ${(fullBytes / 1e6 / (fullMed / 1000)).toFixed(1)} MB/s ` +
+      `(${int(fullRows)} rows, ${(fullBytes / 1e6).toFixed(0)} MB of CSV extracted)`);
+  }
+  if (bareMed !== undefined) print(`bare COPY throughput (median wall):  ${int(data.big.totalRows / (bareMed / 1000))} rows/s, ${(fullBytes / 1e6 / (bareMed / 1000)).toFixed(1)} MB/s (same CSV)`);
+  if (gateOverhead !== undefined && runs.fullValidate.length) print(`gate after a load (--validar-calidad-datos) adds ${secs(gateOverhead)} to the median full load (${pct(gateOverhead / (fullMed ?? NaN))})`);
+  const gate = runs.soloValidate[0]?.quality;
+  if (gate) print(`quality gate checks: ${Object.entries(gate).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+  print();
+
+  print('b. per change round (1 % of contents and content_attributes, key % 100 = round):');
+  print(textTable(
+    ['round', 'rows changed', 'incremental', 'rows read', 'full 2 tables', 'inc / full', 'order'],
+    runs.incremental.map((x) => [
+      String(x.change.round), int(x.change.contents + x.change.contentAttributes), secs(x.inc.wallMs), int(x.inc.rows),
+      secs(x.full2.wallMs), pct(x.inc.wallMs / x.full2.wallMs), x.order.join(' → '),
+    ]),
+    new Set([1, 2, 3, 4, 5]),
+  ));
+  print();
+
+  const targets: Target[] = [
+    { name: 'full load ≤ 1.3 × bare COPY', value: div(fullMed, bareMed), limit: 1.3, comparison: '<=', format: ratio, note: 'median full / median bare' },
+    { name: 'incremental after 1 % ≤ 10 % of full (2 tables)', value: div(med(wall(inc)), med(wall(full2))), limit: 0.1, comparison: '<=', format: pct, note: 'median inc / median full of the 2 tables' },
+    { name: 'quality gate < 10 % of a full load', value: div(med(wall(runs.soloValidate)), fullMed), limit: 0.1, comparison: '<', format: pct, note: 'median --solo-validar / median full' },
+    { name: 'peak RSS < 500 MB', value: rssMaxN === undefined ? undefined : (rssMaxN * 1024) / 1e6, limit: 500, comparison: '<', format: (v) => `${v.toFixed(0)} MB`, note: 'max over the full loads at N' },
+    { name: 'RSS(N) / RSS(N/10) ≤ 1.2', value: rssRatio, limit: 1.2, comparison: '<=', format: ratio, note: 'median / median' },
+  ];
+  print(targetTable(targets));
+  print();
+
+  return {
+    medians: Object.fromEntries(measures.map((x) => [x.key, stats(x.values) ?? null])),
+    fullLoad: { rows: fullRows, bytes: fullBytes, rowsPerSec: fullMed ? fullRows / (fullMed / 1000) : null, mbPerSec: fullMed ? fullBytes / 1e6 / (fullMed / 1000) : null },
+    pairedRatios: { fullOverBare: pairedFull, incOverFull2: pairedInc },
+    gateAfterLoadOverheadMs: gateOverhead ?? null,
+    targets: targets.map((t) => ({ name: t.name, value: t.value ?? null, limit: t.limit, comparison: t.comparison, verdict: verdict(t), how: t.note })),
+  };
+}
