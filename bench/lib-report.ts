@@ -28,6 +28,8 @@ export interface Results {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;
+  /** os.loadavg() (1, 5, 15 min) when the bench started and ended: other work on the machine skews the figures. */
+  readonly loadAverage: { start: number[]; end: number[] };
   readonly options: Record<string, unknown>;
   readonly machine: Machine;
   readonly rssMethod: string;
@@ -35,6 +37,8 @@ export interface Results {
   readonly data: { big: Generated; small: Generated | null };
   readonly warmupBareMs: number;
   readonly runs: {
+    psqlStartup: number[];
+    cliStartup: number[];
     bare: number[];
     full: IngestaRun[];
     soloValidate: IngestaRun[];
@@ -61,6 +65,9 @@ export function printReport(r: Results): Record<string, unknown> {
   print(`machine     ${m.cpu}, ${m.cpus} CPUs, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.kernel}`);
   print(`software    Node ${m.node}; DuckDB ${m.duckdb}; ${m.postgres.split(' on ')[0]}`);
   print(`            ${m.postgres}`);
+  const la = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+  print(`load avg    ${la(r.loadAverage.start)} at start, ${la(r.loadAverage.end)} at end (1/5/15 min; other work skews the figures)`);
+  print(`bench took  ${(r.durationMs / 60000).toFixed(1)} min`);
   print(`peak RSS    ${r.rssMethod}; MB = 10^6 bytes`);
   const gen = (g: Generated) =>
     `${g.database}: ${int(g.accounts)} accounts, ${int(g.totalRows)} rows, ${(g.sizeBytes / 1e6).toFixed(0)} MB on disk; ` +
@@ -71,16 +78,21 @@ export function printReport(r: Results): Record<string, unknown> {
   print(`rounds      ${r.options.repeat} paired, alternating; warm-up bare COPY (not counted) ${secs(r.warmupBareMs)}`);
   print();
 
+  const inProcess = (runs: readonly IngestaRun[]) => runs.flatMap((x) => (x.durationMs === null ? [] : [x.durationMs]));
   const measures: Measure[] = [
+    { key: 'psqlSelect1Ms', name: '   psql -c "SELECT 1" (one connection, fixed cost)', values: runs.psqlStartup, format: secs },
+    { key: 'cliVersionMs', name: '   node dist/cli/main.js --version (fixed cost)', values: runs.cliStartup, format: secs },
     { key: 'bareCopyMs', name: 'a. bare psql COPY, 8 tables (wall)', values: runs.bare, format: secs },
     { key: 'fullLoadMs', name: 'a. ingesta full load, 8 tables (wall)', values: wall(runs.full), format: secs },
-    { key: 'fullLoadInProcessMs', name: '   … in-process duration (run_finished)', values: runs.full.flatMap((x) => (x.durationMs === null ? [] : [x.durationMs])), format: secs },
+    { key: 'fullLoadInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(runs.full), format: secs },
     { key: 'fullLoadExtractMs', name: '   … of which extract (Σ extract_finished ms)', values: runs.full.map((x) => x.extractMs), format: secs },
     { key: 'fullLoadPeakRssKb', name: '   … peak RSS', values: rss(runs.full), format: mb },
     { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables (wall)', values: wall(inc), format: secs },
+    { key: 'incrementalInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(inc), format: secs },
     { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
     { key: 'incrementalPeakRssKb', name: '   … peak RSS', values: rss(inc), format: mb },
     { key: 'fullTwoTablesMs', name: 'b. full load of the same 2 tables (wall)', values: wall(full2), format: secs },
+    { key: 'fullTwoTablesInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(full2), format: secs },
     { key: 'fullTwoTablesRowsRead', name: '   … rows read', values: full2.map((x) => x.rows), format: int },
     { key: 'soloValidarMs', name: 'c. quality gate alone, --solo-validar (wall)', values: wall(runs.soloValidate), format: secs },
     { key: 'fullLoadWithGateMs', name: 'c. full load + --validar-calidad-datos (wall)', values: wall(runs.fullValidate), format: secs },

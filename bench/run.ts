@@ -68,13 +68,16 @@ process.on('SIGINT', () => {
 });
 
 /** The 8 tables, one `psql -c "COPY … TO STDOUT (FORMAT csv)" > /dev/null` after another; total wall time. */
+async function psql(db: string, sql: string): Promise<ProcResult> {
+  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgUrl.hostname, '-p', pgUrl.port || '5432', '-U', decodeURIComponent(pgUrl.username || 'postgres'), '-d', db, '-c', sql];
+  const r = await runMeasured('psql', args, { cwd: ROOT, env: psqlEnv, discardStdout: true, rssFile, timeoutMs: RUN_TIMEOUT_MS });
+  if (r.exitCode !== 0) throw new Error(`psql -c "${sql}" failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  return r;
+}
+
 async function bareCopy(db: string): Promise<number> {
   const t0 = performance.now();
-  for (const t of TABLES) {
-    const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgUrl.hostname, '-p', pgUrl.port || '5432', '-U', decodeURIComponent(pgUrl.username || 'postgres'), '-d', db, '-c', `COPY public.${t} TO STDOUT (FORMAT csv)`];
-    const r = await runMeasured('psql', args, { cwd: ROOT, env: psqlEnv, discardStdout: true, rssFile, timeoutMs: RUN_TIMEOUT_MS });
-    if (r.exitCode !== 0) throw new Error(`psql COPY ${t} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
-  }
+  for (const t of TABLES) await psql(db, `COPY public.${t} TO STDOUT (FORMAT csv)`);
   return performance.now() - t0;
 }
 
@@ -112,6 +115,7 @@ const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i +
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  const loadStart = os.loadavg();
   log(`ingesta benchmark: ${accounts} accounts, ${repeat} paired round(s), PostgreSQL ${pgUrl.hostname}:${pgUrl.port || '5432'}`);
   log('building (npm run build)…');
   const buildExit = runPlain('npm', ['run', 'build', '--silent'], ROOT);
@@ -128,6 +132,13 @@ async function main(): Promise<void> {
   log(`generated ${big.totalRows.toLocaleString('en-US')} rows in ${(big.generateMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(big.vacuumMs / 1000).toFixed(1)} s`);
   const warmupMs = await bareCopy(BIG_DB);
   log(`warm-up bare COPY (not counted): ${(warmupMs / 1000).toFixed(2)} s`);
+  // Fixed costs, for reading small sizes: one psql connection, one Node start of the CLI.
+  const psqlStartup: number[] = [];
+  const cliStartup: number[] = [];
+  for (let k = 0; k < repeat; k++) {
+    psqlStartup.push((await psql(BIG_DB, 'SELECT 1')).wallMs);
+    cliStartup.push((await runMeasured(process.execPath, [CLI, '--version'], { cwd: ROOT, env: childEnv, rssFile, discardStdout: true })).wallMs);
+  }
 
   // a + c: bare COPY, full load (then --solo-validar on its file), full load + gate; order rotates each round.
   const bare: number[] = [];
@@ -201,13 +212,14 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
+    loadAverage: { start: loadStart, end: os.loadavg() },
     options: { accounts, repeat, pgUrl: adminUrl.replace(/:[^:@/]*@/, ':***@'), keep: argv.keep, skipRssScaling: argv['skip-rss-scaling'], lag: argv.lag ?? null },
     machine,
     rssMethod,
     build: { exitCode: buildExit },
     data: { big, small: small ?? null },
     warmupBareMs: warmupMs,
-    runs: { bare, full, soloValidate, fullValidate, incremental: rounds, smallFull },
+    runs: { psqlStartup, cliStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull },
   };
   const summary = printReport(results);
   const outDir = join(ROOT, 'bench', 'results');

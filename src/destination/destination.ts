@@ -50,6 +50,8 @@ export interface Destination {
   open(): Promise<void>;
   /** Incremental cursors by table name (empty on a new dataset). */
   readState(): Promise<Map<string, TableState>>;
+  /** Column name → destination type of a dataset table, in column order; empty when the table does not exist. */
+  describeTable(table: string): Promise<Map<string, string>>;
   /** Names of the tables the dataset holds now (a merge table missing here is loaded in full). */
   existingTables(): Promise<Set<string>>;
   /** Whether the run with this id has already been committed (used to recover leftover packages). */

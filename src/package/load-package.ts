@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { WriteDisposition } from '../catalog/catalog.js';
+import type { SchemaContract, WriteDisposition } from '../catalog/catalog.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 
 /**
@@ -17,6 +17,10 @@ export interface PackageTable {
   readonly writeDisposition: WriteDisposition;
   /** true: the table is rebuilt from these rows (full load); false: rows are merged by primary key. */
   readonly replaceAll: boolean;
+  /** Full refresh: columns the source no longer has are removed too (otherwise they are kept, NULL). */
+  readonly dropRemovedColumns: boolean;
+  /** freeze: any schema change fails the load before anything is written. */
+  readonly schemaContract: SchemaContract;
   /** File name inside the package folder. */
   readonly file: string;
   readonly columns: readonly ColumnMapping[];

@@ -7,7 +7,7 @@ import { ConfigError, SourceError, messageOf } from '../errors.js';
 import { syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
-import { destinationNames, mapColumn } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
@@ -22,8 +22,6 @@ export interface ExtractPlanInput {
   readonly existing: ReadonlySet<string>;
   readonly refresh: ReadonlySet<string>;
   readonly defaultLagSeconds: number;
-  /** How the destination compares and spells names (from its capabilities). */
-  readonly naming: { readonly caseSensitive: boolean; readonly lowerCase: boolean };
 }
 
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -80,14 +78,14 @@ export async function extractTables(
   client: pg.Client,
   input: ExtractPlanInput,
   sources: ReadonlyMap<string, SourceTable>,
+  columnsByTable: ReadonlyMap<string, readonly ColumnMapping[]>,
   packageDir: string,
   emit: EventListener,
 ): Promise<PackageTable[]> {
   const result: PackageTable[] = [];
   for (const [index, t] of input.tables.entries()) {
     const source = sources.get(t.name)!;
-    const names = destinationNames(source.columns.map((c) => c.name), input.naming);
-    const columns = source.columns.map((c, i) => mapColumn(c, names[i]));
+    const columns = columnsByTable.get(t.name)!;
     const destinationOf = (sourceName: string) => columns.find((c) => c.sourceName === sourceName)!.name;
     const previous = input.state.get(t.name);
     const incremental =
@@ -133,6 +131,8 @@ export async function extractTables(
         sourceSchema: t.schema,
         writeDisposition: t.writeDisposition,
         replaceAll: !incremental,
+        dropRemovedColumns: input.refresh.has(t.name),
+        schemaContract: t.schemaContract,
         file,
         columns,
         primaryKey: t.primaryKey.map(destinationOf),

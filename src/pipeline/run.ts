@@ -11,6 +11,7 @@ import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSumm
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { compareWithSource, extractTables, introspectAll } from './extract.js';
 import { recoverPackages } from './recover.js';
+import { checkSchemas } from './schema-check.js';
 import { crashPoint } from '../faults/crash-points.js';
 
 export interface RunHooks {
@@ -95,6 +96,15 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     emit({ type: 'snapshot_taken', snapshotAt });
     const sources = await introspectAll(client, tables);
     for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+    const dest = destination;
+    const columnsByTable = await checkSchemas(
+      {
+        tables, sources, refresh,
+        naming: { caseSensitive: dest.capabilities.caseSensitiveIdentifiers, lowerCase: dest.capabilities.lowerCaseIdentifiers },
+        describe: (table) => dest.describeTable(table),
+      },
+      emit,
+    );
 
     packageDir = await createPackageFolder(packageRoot, runId);
     const manifest: Manifest = {
@@ -110,11 +120,9 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     const extracted = await extractTables(
       client,
-      {
-        tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds,
-        naming: { caseSensitive: destination.capabilities.caseSensitiveIdentifiers, lowerCase: destination.capabilities.lowerCaseIdentifiers },
-      },
+      { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds },
       sources,
+      columnsByTable,
       packageDir,
       emit,
     );

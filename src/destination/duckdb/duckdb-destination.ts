@@ -7,6 +7,8 @@ import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import type { CheckResult } from '../../quality/check-types.js';
 import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
+import { describeChange, diffColumns } from '../../schema/schema-evolution.js';
+import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
@@ -24,15 +26,10 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
 
 type Value = string | number | bigint | boolean | null;
 
-/** DuckDB's spellings of a type, reduced to one, to compare a declared column type with an existing one. */
-function normalizeType(type: string): string {
-  return type
-    .toUpperCase()
-    .replace(/\s+/g, ' ')
-    .replace('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ')
-    .replace('TIME WITH TIME ZONE', 'TIMETZ')
-    .replace(/^REAL$/, 'FLOAT')
-    .replace(/^FLOAT4$/, 'FLOAT');
+/** A stored DECIMAL(38,s) of an unconstrained numeric that this load measured wider: widened, not a contract change. */
+function isMeasuredDecimal(columns: readonly ColumnMapping[], name: string, existing: ReadonlyMap<string, string>): boolean {
+  const c = columns.find((x) => x.name === name);
+  return c?.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(existing.get(name) ?? '');
 }
 
 /** An unconstrained numeric column declared as DECIMAL(38, scale), cast from its staged text. */
@@ -152,12 +149,24 @@ export class DuckDBDestination implements Destination {
     const source = table.rows > 0 ? readCsvSql(file, table.columns) : undefined;
     try {
       const staged = source ? await this.stage(table, source) : { from: undefined, columns: [...table.columns] };
+      const existing = await this.describeTable(table.name);
+      if (existing.size > 0 && table.schemaContract === 'freeze') {
+        const changes = diffColumns(existing, staged.columns).filter((c) => c.kind !== 'widened' || !isMeasuredDecimal(staged.columns, c.column, existing));
+        if (changes.length > 0) throw schemaFrozenError(table.name, changes);
+      }
       if (table.replaceAll) {
-        const columns = staged.columns;
-        await this.conn.run(createTableSql(this.ref, table.name, columns, true));
-        if (staged.from) await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${castList(columns)} FROM ${staged.from}`);
+        // rebuilt from the full extract in the source's current shape; columns the source dropped stay (NULL) unless
+        // this is a full refresh
+        const kept = table.dropRemovedColumns ? [] : [...existing].filter(([name]) => !staged.columns.some((c) => c.name === name));
+        const defs = [
+          ...staged.columns.map((c) => `${quoteIdent(c.name)} ${c.destinationType}`),
+          ...kept.map(([name, type]) => `${quoteIdent(name)} ${type}`),
+        ];
+        await this.conn.run(`CREATE OR REPLACE TABLE ${target} (${defs.join(', ')})`);
+        if (staged.from) await this.conn.run(`INSERT INTO ${target} (${columnList(staged.columns)}) SELECT ${castList(staged.columns)} FROM ${staged.from}`);
       } else {
-        const columns = await this.evolveColumns(table, staged.columns);
+        const columns = existing.size === 0 ? staged.columns : await this.evolveColumns(table, existing, staged.columns);
+        if (existing.size === 0) await this.conn.run(createTableSql(this.ref, table.name, columns, false));
         if (staged.from) {
           await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_merge" AS SELECT ${castList(columns)} FROM ${staged.from}`);
           await this.conn.run(`DELETE FROM ${target} USING "_ingesta_merge" WHERE ${keyJoin(target, '"_ingesta_merge"', table.primaryKey)}`);
@@ -228,65 +237,65 @@ export class DuckDBDestination implements Destination {
   }
 
   /**
-   * Merge tables: creates the table if needed and follows the source's shape. An added column is added (NULL in older
-   * rows); an unconstrained numeric whose new values need a larger scale is widened when every stored value still
-   * fits; any other type change needs a full refresh. Returns the columns as the table now declares them.
+   * Merge tables follow the source's shape in place: an added column is added (NULL in older rows), a widened type is
+   * altered (every stored value converts exactly), an unconstrained numeric whose new values need more scale is
+   * widened when every stored value still fits, a dropped column stays (NULL in new rows). Any other type change
+   * needs a full refresh. Returns the columns as the table now declares them.
    */
-  private async evolveColumns(table: PackageTable, columns: ColumnMapping[]): Promise<ColumnMapping[]> {
+  private async evolveColumns(table: PackageTable, existing: ReadonlyMap<string, string>, columns: ColumnMapping[]): Promise<ColumnMapping[]> {
     const target = this.ref.table(table.name);
-    await this.conn.run(createTableSql(this.ref, table.name, columns, false));
-    const existing = await this.query('SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [
-      this.ref.database, this.dataset, table.name,
-    ]);
-    const byName = new Map(existing.map((r) => [String(r.column_name), String(r.data_type)]));
     const result: ColumnMapping[] = [];
     for (const c of columns) {
-      const current = byName.get(c.name);
-      if (current === undefined) {
-        await this.conn.run(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${c.destinationType}`);
+      const current = existing.get(c.name);
+      const storedScale = current ? /^DECIMAL\(38,(\d+)\)$/.exec(current) : null;
+      const wantedScale = /^DECIMAL\(38,(\d+)\)$/.exec(c.destinationType);
+      if (current !== undefined && c.guard === 'unconstrained_numeric' && storedScale && wantedScale) {
+        const stored = Number(storedScale[1]);
+        const wanted = Number(wantedScale[1]);
+        if (wanted <= stored) {
+          result.push(decimalColumn(c, stored));
+          continue;
+        }
+        const [r] = await this.query(`SELECT coalesce(max(length(split_part(ltrim(CAST(${quoteIdent(c.name)} AS VARCHAR), '-'), '.', 1))), 0) AS d FROM ${target}`);
+        if (Number(r?.d ?? 0) > 38 - wanted) {
+          throw new DataError(
+            `Table ${table.name}, column ${c.name}: new values need DECIMAL(38,${wanted}) but stored values have too many integer digits for it. ` +
+              `Run with --full-refresh ${table.name}; nothing was written.`,
+          );
+        }
+        await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE DECIMAL(38,${wanted})`);
         result.push(c);
         continue;
       }
-      const storedScale = /^DECIMAL\(38,(\d+)\)$/.exec(current);
-      const wantedScale = /^DECIMAL\(38,(\d+)\)$/.exec(c.destinationType);
-      if (c.guard === 'unconstrained_numeric' && storedScale && wantedScale) {
-        const stored = Number(storedScale[1]);
-        const wanted = Number(wantedScale[1]);
-        if (wanted > stored) {
-          const [r] = await this.query(`SELECT coalesce(max(length(split_part(ltrim(CAST(${quoteIdent(c.name)} AS VARCHAR), '-'), '.', 1))), 0) AS d FROM ${target}`);
-          if (Number(r?.d ?? 0) > 38 - wanted) {
-            throw new DataError(
-              `Table ${table.name}, column ${c.name}: new values need DECIMAL(38,${wanted}) but stored values have too many integer digits for it. ` +
-                `Run with --full-refresh ${table.name}; nothing was written.`,
-            );
-          }
-          await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE DECIMAL(38,${wanted})`);
-          result.push(c);
-        } else {
-          result.push(decimalColumn(c, stored));
-        }
-      } else if (normalizeType(current) !== normalizeType(c.destinationType)) {
+      result.push(c);
+    }
+    for (const change of diffColumns(existing, result)) {
+      const q = quoteIdent(change.column);
+      if (change.kind === 'added') await this.conn.run(`ALTER TABLE ${target} ADD COLUMN ${q} ${change.to}`);
+      else if (change.kind === 'widened') await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${q} TYPE ${change.to}`);
+      else if (change.kind === 'incompatible') {
         throw new DataError(
-          `Table ${table.name}, column ${c.name}: the source type now maps to ${c.destinationType} but the destination holds ${current}. ` +
-            `Run with --full-refresh ${table.name} to rebuild the table; nothing was written.`,
+          `${describeChange(table.name, change)}. Run with --full-refresh ${table.name} to rebuild the table; nothing was written.`,
         );
-      } else {
-        result.push(c);
       }
     }
     return result;
+  }
+
+  /** Column name → type of a dataset table, in column order; empty when the table does not exist. */
+  async describeTable(table: string): Promise<Map<string, string>> {
+    const rows = await this.query(
+      'SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3 ORDER BY column_index',
+      [this.ref.database, this.dataset, table],
+    );
+    return new Map(rows.map((r) => [String(r.column_name), String(r.data_type)]));
   }
 
   qualityTarget(): GateTarget {
     return {
       dialect: duckdbDialect((name) => this.ref.table(name)),
       query: (sql) => this.query(sql),
-      columnTypes: async (table) => {
-        const rows = await this.query('SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [
-          this.ref.database, this.dataset, table,
-        ]);
-        return new Map(rows.map((r) => [String(r.column_name), String(r.data_type)]));
-      },
+      columnTypes: (table) => this.describeTable(table),
     };
   }
 

@@ -1,0 +1,56 @@
+import type { CatalogTable } from '../catalog/catalog.js';
+import { DataError } from '../errors.js';
+import { schemaFrozenError } from '../schema/schema-contract.js';
+import { describeChange, diffColumns, type ColumnChange } from '../schema/schema-evolution.js';
+import type { SourceTable } from '../source/postgres/postgres-introspector.js';
+import { destinationNames, mapColumn, type ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { EventListener } from './events.js';
+
+export interface SchemaCheckInput {
+  readonly tables: readonly CatalogTable[];
+  readonly sources: ReadonlyMap<string, SourceTable>;
+  readonly refresh: ReadonlySet<string>;
+  readonly naming: { readonly caseSensitive: boolean; readonly lowerCase: boolean };
+  /** The destination table's columns now (empty map: the table does not exist). */
+  describe(table: string): Promise<Map<string, string>>;
+}
+
+/**
+ * Maps every table's source columns to destination columns and compares them with the destination, before any row
+ * is extracted: changes are reported; a `freeze` table with any change, or a merge table with a type change its
+ * stored values cannot follow, stops the run here — nothing has been written anywhere.
+ */
+export async function checkSchemas(input: SchemaCheckInput, emit: EventListener): Promise<Map<string, ColumnMapping[]>> {
+  const result = new Map<string, ColumnMapping[]>();
+  const problems: string[] = [];
+  for (const t of input.tables) {
+    const source = input.sources.get(t.name)!;
+    const names = destinationNames(source.columns.map((c) => c.name), input.naming);
+    const columns = source.columns.map((c, i) => mapColumn(c, names[i]));
+    result.set(t.name, columns);
+    for (const c of columns) {
+      if (c.name !== c.sourceName) emit({ type: 'warning', table: t.name, message: `column "${c.sourceName}" is loaded as "${c.name}" (names differ only in case)` });
+    }
+    const existing = await input.describe(t.name);
+    if (existing.size === 0) continue;
+    const changes: ColumnChange[] = diffColumns(existing, columns);
+    if (changes.length === 0) continue;
+    if (t.schemaContract === 'freeze') throw schemaFrozenError(t.name, changes);
+    const rebuilt = input.refresh.has(t.name);
+    for (const change of changes) {
+      if (change.kind === 'incompatible' && t.writeDisposition === 'merge' && !rebuilt) {
+        problems.push(`${describeChange(t.name, change)}: run with --full-refresh ${t.name}`);
+      } else if (change.kind === 'dropped' && rebuilt) {
+        emit({ type: 'warning', table: t.name, message: `column ${change.column} no longer exists in the source; removed by the full refresh` });
+      } else {
+        emit({
+          type: 'warning',
+          table: t.name,
+          message: change.kind === 'incompatible' ? `${describeChange(t.name, change)}; the table is rebuilt with the new type` : describeChange(t.name, change),
+        });
+      }
+    }
+  }
+  if (problems.length > 0) throw new DataError(`Incompatible schema change: ${problems.join('; ')}. Nothing was written.`);
+  return result;
+}
