@@ -31,6 +31,8 @@ export interface TableLoadResult {
   readonly rowsLoaded: number;
   /** Rows in the destination table after the load. */
   readonly rowsInDestination: number;
+  /** Decisions the load took on its own that a person should know (e.g. a lossless type fallback). */
+  readonly notes: readonly string[];
 }
 
 /** A row of the destination's run history. */

@@ -134,9 +134,10 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await closeSource(client);
 
     emit({ type: 'load_started', tables: extracted.length });
-    const loaded = await destination.loadPackage(manifest, packageDir, (r) =>
-      emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination }),
-    );
+    const loaded = await destination.loadPackage(manifest, packageDir, (r) => {
+      for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
+      emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination });
+    });
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;

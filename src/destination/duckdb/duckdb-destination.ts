@@ -44,6 +44,8 @@ export class DuckDBDestination implements Destination {
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
   private datasetRef: DatasetRef | undefined;
+  /** What the last load decided on its own (a lossless type fallback, …), for the run's warnings. */
+  private notes: string[] = [];
 
   constructor(
     private readonly file: string,
@@ -145,6 +147,7 @@ export class DuckDBDestination implements Destination {
   }
 
   private async loadTable(manifest: Manifest, table: PackageTable, file: string): Promise<TableLoadResult> {
+    this.notes = [];
     const target = this.ref.table(table.name);
     const source = table.rows > 0 ? readCsvSql(file, table.columns) : undefined;
     try {
@@ -199,13 +202,14 @@ export class DuckDBDestination implements Destination {
       manifest.runId, table.name, table.writeDisposition, mode, table.rows, rowsInDestination, table.sourceRowCount,
       cursor?.column ?? null, cursor?.lowerBound ?? null, cursor ? (cursor.next ?? cursor.previous) : null,
     ] as never);
-    return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination };
+    return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...this.notes] };
   }
 
   /**
    * Columns of `numeric` without declared precision are staged as text first and measured: the column becomes
-   * DECIMAL(38, s) with s = max(9, the largest scale present), so no value is ever rounded. A value that cannot be
-   * held exactly (more than 38 significant digits, NaN, ±Infinity) stops the load naming table, column and value.
+   * DECIMAL(38, s) with s = max(9, the largest scale present), so no value is ever rounded. When a value cannot be
+   * held by any DECIMAL (more than 38 significant digits, NaN, ±Infinity) the column is loaded as VARCHAR holding
+   * PostgreSQL's exact text, and the load says so.
    */
   private async stage(table: PackageTable, source: string): Promise<{ from: string; columns: ColumnMapping[] }> {
     const guarded = table.columns.filter((c) => c.guard === 'unconstrained_numeric');
@@ -222,17 +226,23 @@ export class DuckDBDestination implements Destination {
          FROM "_ingesta_stage" WHERE ${q} IS NOT NULL`,
       );
       if (stats?.bad != null) {
-        throw new DataError(
-          `Table ${table.name}, column ${c.name} (${c.sourceType}): value ${String(stats.bad).slice(0, 80)} cannot be held exactly by a DuckDB ` +
-            'DECIMAL (at most 38 significant digits, no NaN/Infinity). Declare a precision on the source column or exclude the ' +
-            'column; nothing was written.',
+        // lossless rule: the column keeps PostgreSQL's exact text rather than a rounded number
+        scales.set(c.name, -1);
+        this.notes.push(
+          `${table.name}.${c.name} (numeric without precision) holds ${String(stats.bad).slice(0, 60)}, which no DuckDB DECIMAL holds exactly ` +
+            '(more than 38 digits, NaN or Infinity): the column is loaded as VARCHAR with the exact text',
         );
+        continue;
       }
       const intCount = Number(stats?.int_digits ?? 0);
       const fracCount = Number(stats?.frac_digits ?? 0);
       scales.set(c.name, Math.min(Math.max(9, fracCount), 38 - intCount));
     }
-    const columns = table.columns.map((c) => (scales.has(c.name) ? decimalColumn(c, scales.get(c.name)!) : c));
+    const columns = table.columns.map((c) => {
+      const scale = scales.get(c.name);
+      if (scale === undefined) return c;
+      return scale < 0 ? { ...c, destinationType: 'VARCHAR', castSql: quoteIdent(c.name) } : decimalColumn(c, scale);
+    });
     return { from: '"_ingesta_stage"', columns };
   }
 
