@@ -54,6 +54,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--lag <duration>', `incremental re-read window before the last cursor [env INGESTA_LAG, default "${DEFAULT_LAG}"]`)
     .option('--statement-timeout <duration>', 'per-statement limit on the source [env INGESTA_STATEMENT_TIMEOUT, default 0 = none]')
     .option('--lock-timeout <duration>', 'how long to wait for a lock on the source [env INGESTA_LOCK_TIMEOUT, default 10s]')
+    .option('--schema-export <dir>', 'folder for <dataset>.schema.yaml after each load [env INGESTA_SCHEMA_EXPORT, default schemas/export]')
+    .option('--no-schema-export', 'do not write the schema export')
     .option('--log-format <format>', 'text (human) or json (one event per line) [env INGESTA_LOG_FORMAT, default text]')
     .enablePositionalOptions()
     .showHelpAfterError('(run ingesta --help for usage)')
@@ -76,6 +78,8 @@ function buildProgram(setExit: (code: number) => void): Command {
           lockTimeout: opts.lockTimeout as string | undefined,
           validate: Boolean(opts.validate),
           validateOnly: Boolean(opts.validateOnly),
+          // commander: undefined unless given; false with --no-schema-export
+          ...(opts.schemaExport !== undefined && opts.schemaExport !== true ? { schemaExport: opts.schemaExport as string | false } : {}),
         };
         const reports = {
           json: (opts.reportJson as string | undefined) ?? (process.env.INGESTA_REPORT_JSON || undefined),

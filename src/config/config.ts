@@ -28,6 +28,8 @@ export interface RunConfig {
   /** Source protection: per-statement limit, and how long to wait for a lock, in ms (0 = no limit). */
   readonly statementTimeoutMs: number;
   readonly lockTimeoutMs: number;
+  /** Folder the destination schema is exported to after each load (`<dataset>.schema.yaml`); undefined = off. */
+  readonly schemaExportDir: string | undefined;
   /** Quality gate: off, after the load (--validar-calidad-datos), or instead of it (--solo-validar, read-only). */
   readonly quality: QualityMode;
 }
@@ -52,6 +54,8 @@ export const runOptionsSchema = z
     validate: z.boolean().optional(),
     /** --solo-validar: takes precedence over validate */
     validateOnly: z.boolean().optional(),
+    /** Folder for the schema export; false turns it off. */
+    schemaExport: z.union([z.string().min(1), z.literal(false)]).optional(),
   })
   .strict();
 export type RunOptions = z.input<typeof runOptionsSchema>;
@@ -123,7 +127,18 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout') * 1000,
     lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout') * 1000,
     quality: o.validateOnly ? 'only' : o.validate ? 'after-load' : 'off',
+    schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
   });
+}
+
+export const DEFAULT_SCHEMA_EXPORT_DIR = 'schemas/export';
+
+/** --schema-export DIR, --no-schema-export, INGESTA_SCHEMA_EXPORT (a folder, or "off"), default schemas/export. */
+function schemaExportDir(flag: string | false | undefined, env: string | undefined): string | undefined {
+  if (flag === false) return undefined;
+  if (flag !== undefined) return flag;
+  if (env !== undefined && env !== '') return ['off', 'false', 'no', '0'].includes(env.toLowerCase()) ? undefined : env;
+  return DEFAULT_SCHEMA_EXPORT_DIR;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -1,6 +1,7 @@
 import type { Manifest } from '../package/load-package.js';
 import type { CheckResult } from '../quality/check-types.js';
 import type { GateTarget } from '../quality/quality-gate.js';
+import type { DatasetSchemaDoc } from '../schema/schema-document.js';
 
 /** What a destination can do; the pipeline branches on these, never on a destination's name. */
 export interface DestinationCapabilities {
@@ -69,6 +70,8 @@ export interface Destination {
   lastLoadedSnapshots(): Promise<Map<string, string>>;
   /** Stores the gate's results for history (not called in validate-only mode, which is read-only). */
   storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void>;
+  /** The latest schema version of every table of the dataset (for the schema export). */
+  schemaDocument(): Promise<DatasetSchemaDoc>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
   recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
   close(): Promise<void>;

@@ -12,8 +12,12 @@ import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 export type PackageState = 'extracting' | 'extracted';
 
 export interface PackageTable {
+  /** Destination table name. */
   readonly name: string;
   readonly sourceSchema: string;
+  readonly sourceName: string;
+  /** Columns unnested into child tables `<name>__<column>` (destination column names). */
+  readonly unnest: readonly string[];
   readonly writeDisposition: WriteDisposition;
   /** true: the table is rebuilt from these rows (full load); false: rows are merged by primary key. */
   readonly replaceAll: boolean;

@@ -35,10 +35,10 @@ export async function introspectAll(client: pg.Client, tables: readonly CatalogT
       throw new SourceError(`Table ${t.schema}.${t.name} does not exist in the source database (or this user cannot see it). Check the catalog or --tables.`);
     }
     const names = new Set(source.columns.map((c) => c.name));
-    const required = [...t.primaryKey, ...(t.incremental ? [t.incremental.cursorColumn] : [])];
+    const required = [...t.primaryKey, ...(t.incremental ? [t.incremental.cursorColumn] : []), ...t.unnest];
     const missing = required.filter((c) => !names.has(c));
     if (missing.length > 0) {
-      throw new ConfigError(`Table ${t.name}: column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} named in the catalog (primary key / cursor) do not exist in the source.`);
+      throw new ConfigError(`Table ${t.name}: column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} named in the catalog (primary key / cursor / unnest) do not exist in the source.`);
     }
     found.set(t.name, source);
   }
@@ -129,6 +129,8 @@ export async function extractTables(
       result.push({
         name: t.name,
         sourceSchema: t.schema,
+        sourceName: t.name,
+        unnest: t.unnest.map(destinationOf),
         writeDisposition: t.writeDisposition,
         replaceAll: !incremental,
         dropRemovedColumns: input.refresh.has(t.name),

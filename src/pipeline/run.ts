@@ -12,6 +12,7 @@ import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { compareWithSource, extractTables, introspectAll } from './extract.js';
 import { recoverPackages } from './recover.js';
 import { checkSchemas } from './schema-check.js';
+import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint } from '../faults/crash-points.js';
 
 export interface RunHooks {
@@ -141,6 +142,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
+    if (config.schemaExportDir) writeSchemaExport(config.schemaExportDir, await destination.schemaDocument());
     const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, tables, destination, sources, extracted, runId, emit) : undefined;
 
     const finishedAt = new Date();

@@ -52,7 +52,7 @@ export function isWidening(fromType: string, toType: string): boolean {
 
 /**
  * Compares the destination table's columns (name → type, in order) with the columns the source maps to now.
- * A column of unconstrained numeric (measured per load) counts as unchanged while it stays DECIMAL(38, s).
+ * A column of unconstrained numeric (measured per load) counts as unchanged while it stays DECIMAL(38, s) or VARCHAR.
  */
 export function diffColumns(existing: ReadonlyMap<string, string>, wanted: readonly ColumnMapping[]): ColumnChange[] {
   const changes: ColumnChange[] = [];
@@ -63,7 +63,9 @@ export function diffColumns(existing: ReadonlyMap<string, string>, wanted: reado
       changes.push({ kind: 'added', column: c.name, to: c.destinationType });
       continue;
     }
-    if (c.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(normalizeType(current))) continue;
+    // unconstrained numeric is measured per load: DECIMAL(38, s) of any scale, or VARCHAR once a value needed the
+    // lossless text form; the loader widens within those
+    if (c.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(normalizeType(c.destinationType)) && /^(DECIMAL\(38,\d+\)|VARCHAR)$/.test(normalizeType(current))) continue;
     if (normalizeType(current) === normalizeType(c.destinationType)) continue;
     changes.push(
       isWidening(current, c.destinationType)

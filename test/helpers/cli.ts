@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -10,8 +13,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the built CLI as a user would, with a clean environment plus `env`. */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<CliResult> {
+/** A working folder for CLI runs, so relative defaults (data/, schemas/export/) never land in the checkout. */
+const DEFAULT_CWD = mkdtempSync(path.join(tmpdir(), 'ingesta-cwd-'));
+
+/** Runs the built CLI as a user would, with a clean environment plus `env`, in a scratch folder unless `cwd`. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd: string = DEFAULT_CWD): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd,

@@ -245,3 +245,53 @@ describe('schema evolution between runs', () => {
     expect(await duckTableDigest(duckdbPath, DATASET, 'evo_full', 'id')).toBeTruthy();
   });
 });
+
+describe('nested data and the schema export', () => {
+  it('unnests a JSON array and a list column into child tables kept in step on merge, exports and versions the schema', async () => {
+    await db.query(`CREATE TABLE docs (id int PRIMARY KEY, tags text[], payload jsonb, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await db.query(`INSERT INTO docs VALUES (1, '{a,b,NULL}', '[{"k": 1}, 2, "three"]'), (2, '{}', '{"not": "an array"}'), (3, NULL, '[]')`);
+    const exportDir = path.join(dir, 'export');
+    const catalog = path.join(dir, 'nested.yaml');
+    writeFileSync(
+      catalog,
+      'version: 1\ntables:\n  docs:\n    primary_key: [id]\n    write_disposition: merge\n    incremental: { cursor_column: updated_at }\n    unnest: [tags, payload]\n',
+    );
+    const run = () => ingest('--catalog', catalog, '--schema-export', exportDir);
+    const first = await run();
+    expect(first.code, first.stderr).toBe(0);
+    const tags = await duckQuery(duckdbPath, `SELECT id, _position, value FROM ${DATASET}.docs__tags ORDER BY id, _position`);
+    expect(tags.map((r) => [r.id, Number(r._position), r.value])).toEqual([[1, 0, 'a'], [1, 1, 'b'], [1, 2, null]]);
+    const payload = await duckQuery(duckdbPath, `SELECT id, _position, value::VARCHAR AS value FROM ${DATASET}.docs__payload ORDER BY id, _position`);
+    expect(payload.map((r) => [r.id, Number(r._position), JSON.parse(String(r.value))])).toEqual([[1, 0, { k: 1 }], [1, 1, 2], [1, 2, 'three']]);
+
+    // a merged row replaces its elements; other rows keep theirs
+    await db.query(`UPDATE docs SET tags = '{z}', payload = '[10]', updated_at = now() WHERE id = 1`);
+    await db.query(`INSERT INTO docs VALUES (4, '{x,y}', '[true]')`);
+    const second = await run();
+    expect(second.code, second.stderr).toBe(0);
+    const tags2 = await duckQuery(duckdbPath, `SELECT id, _position, value FROM ${DATASET}.docs__tags ORDER BY id, _position`);
+    expect(tags2.map((r) => [r.id, Number(r._position), r.value])).toEqual([[1, 0, 'z'], [4, 0, 'x'], [4, 1, 'y']]);
+    const payload2 = await duckQuery(duckdbPath, `SELECT id, value::VARCHAR AS value FROM ${DATASET}.docs__payload ORDER BY id, _position`);
+    expect(payload2.map((r) => [r.id, String(r.value)])).toEqual([[1, '10'], [4, 'true']]);
+
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const exported = parse(readFileSync(path.join(exportDir, `${DATASET}.schema.yaml`), 'utf8'));
+    expect(exported.dataset).toBe(DATASET);
+    expect(exported.version_hash).toMatch(/^[0-9a-f]{16}$/);
+    expect(exported.tables.docs).toMatchObject({ source: 'public.docs', write_disposition: 'merge', primary_key: ['id'] });
+    expect(exported.tables.docs.columns).toContainEqual({ name: 'tags', type: 'VARCHAR[]', source_name: 'tags', source_type: 'text[]' });
+    expect(exported.tables.docs__tags.unnested_from).toEqual({ table: 'docs', column: 'tags' });
+    // the name mapping is part of the schema
+    expect(exported.tables['Order Lines'].columns).toContainEqual({ name: 'name__2', type: 'VARCHAR', source_name: 'name', source_type: 'text' });
+
+    // a schema change makes a new version; an unchanged schema does not
+    const versions = async () => Number((await duckQuery(duckdbPath, `SELECT count(*) AS n FROM ${DATASET}._ingesta_schema WHERE table_name = 'docs'`))[0]!.n);
+    expect(await versions()).toBe(1);
+    await db.query(`ALTER TABLE docs ADD COLUMN note text`);
+    expect((await run()).code).toBe(0);
+    expect(await versions()).toBe(2);
+    expect((await run()).code).toBe(0);
+    expect(await versions()).toBe(2);
+  });
+});

@@ -9,11 +9,12 @@ import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { describeChange, diffColumns } from '../../schema/schema-evolution.js';
 import { schemaFrozenError } from '../../schema/schema-contract.js';
+import { tableSchemaDoc, versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
 import {
-  DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, STATE_TABLE, castList, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
+  DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
@@ -174,10 +175,8 @@ export class DuckDBDestination implements Destination {
           await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_merge" AS SELECT ${castList(columns)} FROM ${staged.from}`);
           await this.conn.run(`DELETE FROM ${target} USING "_ingesta_merge" WHERE ${keyJoin(target, '"_ingesta_merge"', table.primaryKey)}`);
           await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM "_ingesta_merge"`);
-          await this.conn.run('DROP TABLE "_ingesta_merge"');
         }
       }
-      await this.conn.run('DROP TABLE IF EXISTS "_ingesta_stage"');
     } catch (cause) {
       if (cause instanceof DataError) throw cause;
       throw new DataError(
@@ -187,6 +186,8 @@ export class DuckDBDestination implements Destination {
       );
     }
     const count = await this.query(`SELECT count(*)::BIGINT AS n FROM ${target}`);
+    await this.recordSchema(manifest.runId, table, table.name, table.columns);
+    for (const column of table.unnest) await this.loadChildTable(manifest.runId, table, column);
     const rowsInDestination = Number(count[0]?.n ?? 0);
     const mode = table.replaceAll ? 'full' : 'incremental';
     const cursor = table.cursor;
@@ -202,7 +203,74 @@ export class DuckDBDestination implements Destination {
       manifest.runId, table.name, table.writeDisposition, mode, table.rows, rowsInDestination, table.sourceRowCount,
       cursor?.column ?? null, cursor?.lowerBound ?? null, cursor ? (cursor.next ?? cursor.previous) : null,
     ] as never);
+    await this.conn.run('DROP TABLE IF EXISTS "_ingesta_merge"');
+    await this.conn.run('DROP TABLE IF EXISTS "_ingesta_stage"');
     return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...this.notes] };
+  }
+
+  /**
+   * Keeps `<table>__<column>` in step with its parent: rebuilt from the whole parent after a full load; after a merge,
+   * the merged keys' elements are replaced.
+   */
+  private async loadChildTable(runId: string, table: PackageTable, column: string): Promise<void> {
+    const parent = await this.describeTable(table.name);
+    const type = parent.get(column);
+    if (type === undefined || !(type === 'JSON' || type.endsWith('[]'))) {
+      throw new DataError(`Table ${table.name}: unnest names column ${column}, which is ${type === undefined ? 'missing' : `of type ${type}, not JSON or a list`}. Fix the catalog.`);
+    }
+    if (table.primaryKey.length === 0) throw new DataError(`Table ${table.name}: unnesting ${column} needs a primary key to link the elements to their row.`);
+    const name = childTableName(table.name, column);
+    const child = this.ref.table(name);
+    const isJson = type === 'JSON';
+    try {
+      if (table.replaceAll || (await this.describeTable(name)).size === 0) {
+        await this.conn.run(`CREATE OR REPLACE TABLE ${child} AS ${unnestSelect(this.ref.table(table.name), table.primaryKey, column, isJson)}`);
+      } else {
+        const merged = '"_ingesta_merge"';
+        if ((await this.query(`SELECT 1 FROM duckdb_tables() WHERE temporary AND table_name = '_ingesta_merge'`)).length === 0) return;
+        await this.conn.run(`DELETE FROM ${child} USING ${merged} WHERE ${keyJoin(child, merged, table.primaryKey)}`);
+        await this.conn.run(`INSERT INTO ${child} ${unnestSelect(merged, table.primaryKey, column, isJson)}`);
+      }
+    } catch (cause) {
+      throw new DataError(`Unnesting ${table.name}.${column} into ${name} failed: ${messageOf(cause).split('\n')[0]}`, { cause });
+    }
+    const keyColumns = table.columns.filter((c) => table.primaryKey.includes(c.name));
+    await this.recordSchema(runId, { ...table, writeDisposition: table.writeDisposition }, name, keyColumns, { table: table.name, column });
+  }
+
+  /** Adds a row to `_ingesta_schema` when a table's schema (columns, types, names, key) differs from its last version. */
+  private async recordSchema(
+    runId: string,
+    table: PackageTable,
+    name: string,
+    mapping: readonly ColumnMapping[],
+    unnestedFrom?: { table: string; column: string },
+  ): Promise<void> {
+    const doc = tableSchemaDoc(
+      {
+        table: name, source: `${table.sourceSchema}.${table.sourceName}`, writeDisposition: table.writeDisposition,
+        primaryKey: table.primaryKey, ...(unnestedFrom ? { unnestedFrom } : {}),
+      },
+      await this.describeTable(name),
+      mapping,
+    );
+    const hash = versionHash(doc);
+    const [last] = await this.query(`SELECT version_hash FROM ${this.ref.table(SCHEMA_TABLE)} WHERE table_name = $1 ORDER BY recorded_at DESC LIMIT 1`, [name]);
+    if (last?.version_hash === hash) return;
+    await this.conn.run(`INSERT INTO ${this.ref.table(SCHEMA_TABLE)} VALUES ($1, $2, $3::JSON, $4, now())`, [name, hash, JSON.stringify(doc), runId] as never);
+  }
+
+  async schemaDocument(): Promise<DatasetSchemaDoc> {
+    const rows = (await this.tableExists(SCHEMA_TABLE))
+      ? await this.query(
+          `SELECT table_name, version_hash, CAST(schema AS VARCHAR) AS schema, run_id FROM ${this.ref.table(SCHEMA_TABLE)}
+           QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY recorded_at DESC) = 1 ORDER BY table_name`,
+        )
+      : [];
+    const tables = Object.fromEntries(
+      rows.map((r) => [String(r.table_name), { ...(JSON.parse(String(r.schema)) as TableSchemaDoc), version_hash: String(r.version_hash), run_id: String(r.run_id) }]),
+    );
+    return { dataset: this.dataset, version_hash: versionHash(rows.map((r) => [r.table_name, r.version_hash])), tables };
   }
 
   /**
@@ -257,6 +325,11 @@ export class DuckDBDestination implements Destination {
     const result: ColumnMapping[] = [];
     for (const c of columns) {
       const current = existing.get(c.name);
+      if (c.guard === 'unconstrained_numeric' && current === 'VARCHAR') {
+        // once a value needed the exact-text form, the column stays text
+        result.push({ ...c, destinationType: 'VARCHAR', castSql: quoteIdent(c.name) });
+        continue;
+      }
       const storedScale = current ? /^DECIMAL\(38,(\d+)\)$/.exec(current) : null;
       const wantedScale = /^DECIMAL\(38,(\d+)\)$/.exec(c.destinationType);
       if (current !== undefined && c.guard === 'unconstrained_numeric' && storedScale && wantedScale) {

@@ -6,6 +6,7 @@ export const RUNS_TABLE = '_ingesta_runs';
 export const LOADS_TABLE = '_ingesta_loads';
 export const STATE_TABLE = '_ingesta_state';
 export const QUALITY_TABLE = '_ingesta_quality';
+export const SCHEMA_TABLE = '_ingesta_schema';
 
 /**
  * A dataset inside one DuckDB database file, always named with three parts ("db"."dataset"."table"): a dataset
@@ -43,6 +44,8 @@ export function metadataDdl(ref: DatasetRef): string[] {
     `CREATE TABLE IF NOT EXISTS ${ref.table(QUALITY_TABLE)} (
        run_id VARCHAR NOT NULL, env VARCHAR, check_name VARCHAR NOT NULL, table_name VARCHAR NOT NULL, status VARCHAR NOT NULL,
        observed VARCHAR, expected VARCHAR, message VARCHAR, details JSON, checked_at TIMESTAMPTZ NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${ref.table(SCHEMA_TABLE)} (
+       table_name VARCHAR NOT NULL, version_hash VARCHAR NOT NULL, schema JSON NOT NULL, run_id VARCHAR NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)`,
   ];
 }
 
@@ -76,4 +79,24 @@ export function createTableSql(ref: DatasetRef, table: string, columns: readonly
 /** Key equality between the target table and the staging table, for DELETE … USING. */
 export function keyJoin(target: string, staging: string, primaryKey: readonly string[]): string {
   return primaryKey.map((k) => `${target}.${quoteIdent(k)} = ${staging}.${quoteIdent(k)}`).join(' AND ');
+}
+
+/** Name of the child table that holds the elements of an unnested column. */
+export function childTableName(table: string, column: string): string {
+  return `${table}__${column}`;
+}
+
+/**
+ * Rows of an unnested column: the parent's key, the element's 0-based position, the element. A JSON column
+ * contributes only JSON arrays (objects and scalars have no elements); a list column its elements, NULLs included.
+ */
+export function unnestSelect(from: string, primaryKey: readonly string[], column: string, isJson: boolean): string {
+  const key = primaryKey.map(quoteIdent).join(', ');
+  const c = quoteIdent(column);
+  const list = isJson ? `CAST(${c} AS JSON[])` : c;
+  const where = isJson ? `${c} IS NOT NULL AND json_type(${c}) = 'ARRAY'` : `${c} IS NOT NULL`;
+  return (
+    `SELECT ${key}, CAST(generate_subscripts(l, 1) - 1 AS BIGINT) AS "_position", unnest(l) AS "value" ` +
+    `FROM (SELECT ${key}, ${list} AS l FROM ${from} WHERE ${where})`
+  );
 }
