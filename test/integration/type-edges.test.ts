@@ -103,15 +103,17 @@ describe('values keep their exact value and type (regression: a dataset named li
     expect(bad.stderr).toContain('BC date not representable');
   });
 
-  it('a BC date is refused loudly instead of being shifted to AD', async () => {
-    const before = await duckTableDigest(duckdbPath, DATASET, 'edge', 'id');
+  it('a BC date is kept as exact text, never shifted to AD (lossless rule), and the column stays text on merge', async () => {
     await db.query(`INSERT INTO edge (id, d) VALUES (5, '0044-03-15 BC')`);
     const r = await ingest();
-    expect(r.code).toBe(4);
-    expect(r.stderr).toContain('edge');
-    expect(r.stderr).toContain('BC');
-    expect(await duckTableDigest(duckdbPath, DATASET, 'edge', 'id')).toBe(before);
-    await db.query(`DELETE FROM edge WHERE id = 5`);
-    expect((await ingest()).code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('edge.d holds a BC date');
+    expect((await duckColumnTypes(duckdbPath, DATASET, 'edge')).d).toBe('VARCHAR');
+    const rows = await duckQuery(duckdbPath, `SELECT id, d FROM edges.${DATASET}.edge WHERE id IN (1, 2, 5) ORDER BY id`);
+    expect(rows.map((x) => x.d)).toEqual(['2024-02-29', 'infinity', '0044-03-15 BC']);
+    await db.query(`UPDATE edge SET d = '2020-01-01', updated_at = now() WHERE id = 5`);
+    const next = await ingest();
+    expect(next.code, next.stderr).toBe(0);
+    expect((await duckQuery(duckdbPath, `SELECT d FROM edges.${DATASET}.edge WHERE id = 5`))[0]!.d).toBe('2020-01-01');
   });
 });

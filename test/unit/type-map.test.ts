@@ -118,7 +118,7 @@ describe('mapColumn: dates and timestamps', () => {
     expect(m.destinationType).toBe(duck);
     expect(m.csvType).toBe(duck);
     expect(m.castSql).toBe('"ts"');
-    expect(m.guard).toBeUndefined();
+    expect(m.guard).toBe('bc_dates');
   });
 
   it.each(['timestamptz', 'timestamp', 'date'])('%s: the select marks BC values so DuckDB refuses them', (typeName) => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
-import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import { BC_DATE_MARKER, type ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import type { CheckResult } from '../../quality/check-types.js';
 import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
@@ -33,6 +33,20 @@ function isMeasuredDecimal(columns: readonly ColumnMapping[], name: string, exis
   return c?.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(existing.get(name) ?? '');
 }
 
+/** The prefix postgres-type-map puts before a BC value so DuckDB refuses it instead of reading it as AD. */
+const BC_MARKER = BC_DATE_MARKER;
+const TEMPORAL_TYPES = new Set(['DATE', 'TIMESTAMP', 'TIMESTAMPTZ']);
+
+/** Thrown inside a load when a column must be reloaded as text; the package load starts over with it. */
+class TextFallback extends Error {
+  constructor(
+    readonly key: string,
+    override readonly cause: DataError,
+  ) {
+    super(cause.message);
+  }
+}
+
 /** An unconstrained numeric column declared as DECIMAL(38, scale), cast from its staged text. */
 function decimalColumn(column: ColumnMapping, scale: number): ColumnMapping {
   const type = `DECIMAL(38,${scale})`;
@@ -45,6 +59,8 @@ export class DuckDBDestination implements Destination {
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
   private datasetRef: DatasetRef | undefined;
+  /** "table\0column" of temporal columns loaded as text in this package because they hold BC dates. */
+  private textColumns = new Set<string>();
   /** What the last load decided on its own (a lossless type fallback, …), for the run's warnings. */
   private notes: string[] = [];
 
@@ -125,6 +141,21 @@ export class DuckDBDestination implements Destination {
   }
 
   async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
+    // a BC date found while loading turns its column into exact text; the whole transaction then starts over
+    this.textColumns = new Set();
+    for (;;) {
+      try {
+        const results = await this.loadPackageOnce(manifest, packageDir);
+        for (const r of results) onTable?.(r);
+        return results;
+      } catch (error) {
+        if (!(error instanceof TextFallback) || this.textColumns.has(error.key)) throw error instanceof TextFallback ? error.cause : error;
+        this.textColumns.add(error.key);
+      }
+    }
+  }
+
+  private async loadPackageOnce(manifest: Manifest, packageDir: string): Promise<TableLoadResult[]> {
     const results: TableLoadResult[] = [];
     await this.conn.run('BEGIN TRANSACTION');
     try {
@@ -143,17 +174,30 @@ export class DuckDBDestination implements Destination {
       await this.conn.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    for (const r of results) onTable?.(r);
     return results;
   }
 
-  private async loadTable(manifest: Manifest, table: PackageTable, file: string): Promise<TableLoadResult> {
+  /**
+   * Date/timestamp columns that hold a BC date (DuckDB cannot) are loaded as PostgreSQL's exact text instead (lossless
+   * rule): those found in this package, and those a previous load already turned into text (a merge table stays text).
+   */
+  private withTextFallbacks(table: PackageTable, existing: ReadonlyMap<string, string>): PackageTable {
+    const columns = table.columns.map((c) =>
+      c.guard === 'bc_dates' && (this.textColumns.has(`${table.name}\u0000${c.name}`) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
+        ? { ...c, destinationType: 'VARCHAR', csvType: 'VARCHAR', castSql: `regexp_replace(${quoteIdent(c.name)}, '^${BC_MARKER}', '')` }
+        : c,
+    );
+    return { ...table, columns };
+  }
+
+  private async loadTable(manifest: Manifest, packaged: PackageTable, file: string): Promise<TableLoadResult> {
     this.notes = [];
-    const target = this.ref.table(table.name);
+    const target = this.ref.table(packaged.name);
+    const existing = await this.describeTable(packaged.name);
+    const table = this.withTextFallbacks(packaged, existing);
     const source = table.rows > 0 ? readCsvSql(file, table.columns) : undefined;
     try {
       const staged = source ? await this.stage(table, source) : { from: undefined, columns: [...table.columns] };
-      const existing = await this.describeTable(table.name);
       if (existing.size > 0 && table.schemaContract === 'freeze') {
         const changes = diffColumns(existing, staged.columns).filter((c) => c.kind !== 'widened' || !isMeasuredDecimal(staged.columns, c.column, existing));
         if (changes.length > 0) throw schemaFrozenError(table.name, changes);
@@ -179,6 +223,14 @@ export class DuckDBDestination implements Destination {
       }
     } catch (cause) {
       if (cause instanceof DataError) throw cause;
+      const bc = new RegExp(`converting column "([^"]+)"[\\s\\S]*${BC_MARKER}`).exec(messageOf(cause));
+      const column = bc ? table.columns.find((c) => c.name === bc[1] && c.guard === 'bc_dates' && TEMPORAL_TYPES.has(c.destinationType)) : undefined;
+      if (column) {
+        throw new TextFallback(
+          `${table.name}\u0000${column.name}`,
+          new DataError(`Table ${table.name}, column ${column.name}: a BC date cannot be held by DuckDB and the column could not fall back to text.`, { cause }),
+        );
+      }
       throw new DataError(
         `Loading table ${table.name} into DuckDB failed: ${messageOf(cause).split('\n').slice(0, 3).join(' ')}. ` +
           'Nothing was committed; the previous data and state are intact.',
@@ -205,6 +257,11 @@ export class DuckDBDestination implements Destination {
     ] as never);
     await this.conn.run('DROP TABLE IF EXISTS "_ingesta_merge"');
     await this.conn.run('DROP TABLE IF EXISTS "_ingesta_stage"');
+    for (const c of packaged.columns) {
+      if (this.textColumns.has(`${table.name}\u0000${c.name}`)) {
+        this.notes.push(`${table.name}.${c.name} holds a BC date, which DuckDB cannot store: the column is loaded as VARCHAR with PostgreSQL's exact text`);
+      }
+    }
     return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...this.notes] };
   }
 

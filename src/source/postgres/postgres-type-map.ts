@@ -36,8 +36,11 @@ export interface ColumnMapping {
   readonly csvType: string;
   /** DuckDB expression from the CSV column (quoted name) to destinationType. */
   readonly castSql: string;
-  /** A check the loader runs on staged text before casting, so nothing is rounded quietly. */
-  readonly guard: 'unconstrained_numeric' | undefined;
+  /**
+   * Values the destination type may not hold: unconstrained numerics are measured (DECIMAL(38,s) or exact text);
+   * dates/timestamps fall back to exact text when a BC value shows up.
+   */
+  readonly guard: 'unconstrained_numeric' | 'bc_dates' | undefined;
 }
 
 /** numeric without declared precision: DuckDB's widest exact decimal keeps 29 integer and 9 fraction digits. */
@@ -63,6 +66,10 @@ const SIMPLE: Readonly<Record<string, string>> = {
   timetz: 'TIMETZ',
 };
 
+/** Put before a BC value's text: DuckDB refuses it (it would read '0044-03-15 BC' as year 44 AD), the loader then
+ * keeps the column as exact text. */
+export const BC_DATE_MARKER = 'BC date not representable: ';
+
 /** Temporal types whose BC values DuckDB would silently read as AD: they are marked so the cast fails loudly. */
 const TEMPORAL: Readonly<Record<string, string>> = { date: 'DATE', timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMPTZ' };
 
@@ -84,7 +91,8 @@ export function mapColumn(column: SourceColumn, destinationName: string = column
       destinationType: temporal,
       csvType: temporal,
       // DuckDB parses '0044-03-15 BC' as year 44 AD: send BC values with a marker DuckDB refuses to cast
-      selectSql: `CASE WHEN ${q} < '0001-01-01' AND isfinite(${q}) THEN 'BC date not representable: ' || ${q}::text ELSE ${q}::text END`,
+      guard: 'bc_dates',
+      selectSql: `CASE WHEN ${q} < '0001-01-01' AND isfinite(${q}) THEN '${BC_DATE_MARKER}' || ${q}::text ELSE ${q}::text END`,
     };
   }
   if (column.typeName === 'numeric') {
@@ -126,7 +134,7 @@ export function mapColumn(column: SourceColumn, destinationName: string = column
       const json = `to_json(${q})::text`;
       // as for scalar dates: a BC element would be read as AD, so the whole value is marked and the cast fails loudly
       const selectSql = TEMPORAL[column.elementTypeName]
-        ? `CASE WHEN EXISTS (SELECT 1 FROM unnest(${q}) AS e(v) WHERE e.v < '0001-01-01' AND isfinite(e.v)) THEN 'BC date not representable: ' || ${q}::text ELSE ${json} END`
+        ? `CASE WHEN EXISTS (SELECT 1 FROM unnest(${q}) AS e(v) WHERE e.v < '0001-01-01' AND isfinite(e.v)) THEN '${BC_DATE_MARKER}' || ${q}::text ELSE ${json} END`
         : json;
       return { ...base, destinationType: t, csvType: 'VARCHAR', selectSql, castSql: `CAST(CAST(${d} AS JSON) AS ${t})` };
     }
