@@ -1,4 +1,6 @@
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { resolveAthenaConfig, type AthenaConfig } from './athena-config.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_CATALOG_PATH } from '../catalog/catalog.js';
@@ -20,6 +22,8 @@ export interface RunConfig {
   /** Destination dataset: a DuckDB schema locally, a Glue database in the cloud. */
   readonly dataset: string | undefined;
   readonly duckdbPath: string;
+  /** dev/prod: S3 + Athena/Glue settings (undefined for local). */
+  readonly athena: AthenaConfig | undefined;
   /** Where load packages (extracted files + manifest) are written before loading. */
   readonly packageDir: string;
   readonly source: SourceConnection;
@@ -99,7 +103,10 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     throw new ConfigError(`Dataset name "${dataset}" is not allowed: use letters, digits and _ (not starting with a digit), at most 63 characters.`);
   }
   const duckdbPath = o.duckdbPath ?? nonEmpty(env.DUCKDB_PATH) ?? DEFAULT_DUCKDB_PATH;
-  const packageDir = o.packageDir ?? nonEmpty(env.INGESTA_PACKAGE_DIR) ?? path.join(path.dirname(duckdbPath), '.ingesta', 'packages');
+  const athena = envName === 'local' ? undefined : resolveAthenaConfig(env);
+  // a Fargate task's disk is scratch space: packages of dev/prod go to the temp folder
+  const packageDir =
+    o.packageDir ?? nonEmpty(env.INGESTA_PACKAGE_DIR) ?? (athena ? path.join(tmpdir(), 'ingesta', 'packages') : path.join(path.dirname(duckdbPath), '.ingesta', 'packages'));
   const fullRefresh: FullRefresh = Object.freeze(
     o.fullRefresh === undefined || o.fullRefresh === false
       ? { kind: 'none' as const }
@@ -121,6 +128,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     catalogPath: o.catalog ?? nonEmpty(env.INGESTA_CATALOG) ?? DEFAULT_CATALOG_PATH,
     dataset,
     duckdbPath,
+    athena,
     packageDir,
     source: resolveSourceConnection(env, o.sourceUrl),
     lagSeconds: parseDuration(o.lag ?? nonEmpty(env.INGESTA_LAG) ?? DEFAULT_LAG, 'Lag'),

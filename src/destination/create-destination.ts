@@ -1,22 +1,15 @@
-import type { EnvName, RunConfig } from '../config/config.js';
-import { ConfigError } from '../errors.js';
+import type { RunConfig } from '../config/config.js';
 import type { Destination } from './destination.js';
+import { AthenaDestination } from './athena/athena-destination.js';
 import { DuckDBDestination } from './duckdb/duckdb-destination.js';
 
-/** Which destination each environment loads into. */
-const DESTINATION_BY_ENV: Readonly<Record<EnvName, 'duckdb' | 'athena'>> = { local: 'duckdb', dev: 'athena', prod: 'athena' };
-
-/** Fails before anything is opened when the environment's destination is not available in this version. */
-export function assertDestinationAvailable(env: EnvName): void {
-  if (DESTINATION_BY_ENV[env] === 'athena') {
-    throw new ConfigError(
-      `--env ${env} loads into S3 + Athena, which this version of ingesta does not support yet. ` +
-        'Nothing was run. Use --env local (DuckDB) for now.',
-    );
-  }
+/** local → a DuckDB file; dev/prod → S3 + Glue + Athena (settings resolved, and checked, with the config). */
+export function createDestination(config: RunConfig, dataset: string, options: { readonly readOnly?: boolean; readonly runId?: string } = {}): Destination {
+  if (config.athena) return new AthenaDestination(config.athena, dataset, options);
+  return new DuckDBDestination(config.duckdbPath, dataset, options);
 }
 
-export function createDestination(config: RunConfig, dataset: string, options: { readonly readOnly?: boolean } = {}): Destination {
-  assertDestinationAvailable(config.env);
-  return new DuckDBDestination(config.duckdbPath, dataset, options);
+/** Where the data goes, for messages: the DuckDB file, or s3://bucket/prefix. */
+export function destinationLabel(config: RunConfig): string {
+  return config.athena ? `s3://${config.athena.bucket}/${config.athena.prefix}` : config.duckdbPath;
 }

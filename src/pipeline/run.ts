@@ -3,7 +3,7 @@ import { loadCatalog, requestTables, type Catalog, type CatalogTable, type Table
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
 import type { Destination } from '../destination/destination.js';
-import { assertDestinationAvailable, createDestination } from '../destination/create-destination.js';
+import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { ConfigError, IngestError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
 import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
@@ -39,7 +39,6 @@ export interface RunPlan {
 }
 
 export function planRun(config: RunConfig): RunPlan {
-  assertDestinationAvailable(config.env);
   const catalog = loadCatalog(config.catalogPath);
   return { config, catalog, requests: requestTables(catalog, config.tables), dataset: datasetName(config, catalog) };
 }
@@ -86,9 +85,9 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     // unknown names are found out here, before the destination is opened: nothing is created for a typo
     tables = await resolveTables(client, plan.catalog, plan.requests);
     const refresh = refreshedTables(config.fullRefresh, tables);
-    destination = createDestination(config, dataset);
+    destination = createDestination(config, dataset, { runId });
     await destination.open();
-    emit({ type: 'run_started', runId, env: config.env, dataset, destination: config.duckdbPath, tables: tables.map((t) => t.name) });
+    emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
     const recovered = await recoverPackages(destination, packageRoot, emit);
 
     const [state, existing] = [await destination.readState(), await destination.existingTables()];
@@ -150,7 +149,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       runId,
       env: config.env,
       dataset,
-      destination: config.duckdbPath,
+      destination: destinationLabel(config),
       snapshotAt,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),

@@ -42,3 +42,23 @@ export function duckdbDialect(tableRef: (name: string) => string): QualityDialec
     },
   };
 }
+
+/**
+ * Athena (Trino) spellings. Timestamps that were timestamptz in the source are stored as UTC timestamps, so every
+ * timestamp kind is turned into an instant with with_timezone (UTC for those, the table's zone for naive ones).
+ */
+export function athenaDialect(tableRef: (name: string) => string): QualityDialect {
+  return {
+    table: tableRef,
+    ident: quoteIdent,
+    literal: (v) => (typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'TRUE' : 'FALSE') : String(v)),
+    text: (e) => `CAST(${e} AS VARCHAR)`,
+    joinText: (e) => `array_join(array_agg(${e}), '; ')`,
+    ageSeconds: (e, kind, tz) => {
+      const zone = kind === 'timestamptz' ? 'UTC' : tz;
+      return `(to_unixtime(current_timestamp) - to_unixtime(with_timezone(CAST(${e} AS TIMESTAMP), ${quoteLiteral(zone)})))`;
+    },
+    // the gate reads column types from ingesta's state (DuckDB spellings), as for DuckDB
+    timeKind: duckdbDialect(tableRef).timeKind,
+  };
+}

@@ -66,10 +66,11 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
     noSecret(r);
   });
 
-  it('dev and prod fail clearly until the Athena destination exists', async () => {
+  it('dev and prod list the missing AWS settings before anything runs', async () => {
     const r = await runCli(['--env', 'dev'], { DATABASE_URL: db.url });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--env dev loads into S3 + Athena');
+    expect(r.stderr).toContain('BUCKET_URL');
+    expect(r.stderr).toContain('QUERY_RESULT_BUCKET');
   });
 
   it('an unknown env value is a usage error', async () => {

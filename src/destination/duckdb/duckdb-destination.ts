@@ -10,7 +10,7 @@ import type { GateTarget } from '../../quality/quality-gate.js';
 import { describeChange, diffColumns } from '../../schema/schema-evolution.js';
 import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { tableSchemaDoc, versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
-import { quoteIdent } from '../../sql/quote.js';
+import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
 import {
@@ -464,6 +464,11 @@ export class DuckDBDestination implements Destination {
       await this.conn.run('ROLLBACK').catch(() => undefined);
       throw new DestinationError(`Storing the quality results in ${this.file} failed: ${messageOf(cause)}`, { cause });
     }
+  }
+
+  /** Writes a table (through a SELECT list over its columns) to a Parquet file, zstd-compressed. */
+  async copyToParquet(table: string, selectList: string, file: string): Promise<void> {
+    await this.conn.run(`COPY (SELECT ${selectList} FROM ${this.ref.table(table)}) TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
   }
 
   async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {

@@ -1,0 +1,296 @@
+import { rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { GlueClient } from '@aws-sdk/client-glue';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { AthenaConfig } from '../../config/athena-config.js';
+import { DestinationError, messageOf } from '../../errors.js';
+import type { Manifest, PackageTable } from '../../package/load-package.js';
+import type { CheckResult } from '../../quality/check-types.js';
+import { athenaDialect } from '../../quality/quality-dialect.js';
+import type { GateTarget } from '../../quality/quality-gate.js';
+import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
+import { quoteIdent } from '../../sql/quote.js';
+import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
+import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
+import { AthenaQueryRunner } from './athena-query-runner.js';
+import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
+import { athenaColumnType } from './athena-type-map.js';
+import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
+import { S3Store } from './s3-store.js';
+import { ddlIdent, icebergMergeSql, icebergPruneSql } from './athena-sql.js';
+
+export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
+  transactional: false,
+  mergeStrategy: 'merge-into',
+  timestampPrecision: 'microsecond',
+  caseSensitiveIdentifiers: false,
+  lowerCaseIdentifiers: true,
+});
+
+/** A lock older than this is taken over (its run died without releasing it). */
+const STALE_LOCK_MS = 6 * 3600 * 1000;
+
+/**
+ * S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state never runs ahead of data:
+ * files are uploaded to a new folder, the Glue table is created or repointed (readers switch at once), Iceberg
+ * tables are merged from a staging table (MERGE is idempotent by key), and only then state.json (If-Match) and the
+ * run record are written; old files are removed last. A crash at any step leaves readable tables; the next run
+ * removes leftover staging tables and files, and re-reads from the last recorded cursor.
+ */
+export class AthenaDestination implements Destination {
+  readonly capabilities = ATHENA_CAPABILITIES;
+  private readonly keys: DatasetKeys;
+  private readonly s3: S3Store;
+  private readonly glue: GlueCatalog;
+  private readonly athena: AthenaQueryRunner;
+  private state: AthenaState = EMPTY_STATE;
+  private stateEtag: string | undefined;
+  private lockEtag: string | undefined;
+
+  constructor(
+    private readonly config: AthenaConfig,
+    private readonly dataset: string,
+    private readonly options: { readonly readOnly?: boolean; readonly runId?: string } = {},
+    clients?: { s3?: S3Client; athena?: AthenaClient; glue?: GlueClient },
+  ) {
+    const region = config.region;
+    this.keys = datasetKeys(config.prefix, dataset);
+    this.s3 = new S3Store(clients?.s3 ?? new S3Client({ region, forcePathStyle: config.s3PathStyle }), config.bucket);
+    const catalogId = config.dataCatalog === 'AwsDataCatalog' ? undefined : config.dataCatalog;
+    this.glue = new GlueCatalog(clients?.glue ?? new GlueClient({ region }), catalogId);
+    this.athena = new AthenaQueryRunner(clients?.athena ?? new AthenaClient({ region }), {
+      workGroup: config.workGroup,
+      catalog: config.dataCatalog,
+      outputLocation: config.queryResultLocation,
+      database: dataset,
+    });
+  }
+
+  /** Every SQL statement sent to Athena so far (for logs and tests). */
+  get statements(): readonly string[] {
+    return this.athena.statements;
+  }
+
+  async open(): Promise<void> {
+    if (!this.options.readOnly) await this.takeLock();
+    const read = await this.s3.getJson<AthenaState>(this.keys.state);
+    this.state = read?.value ?? EMPTY_STATE;
+    this.stateEtag = read?.etag;
+  }
+
+  /**
+   * The dataset's lock: read first (a store that ignores conditional writes still sees a live lock), then written
+   * with If-None-Match: * (or If-Match on a stale lock's ETag), so two runs racing for it cannot both win on S3.
+   */
+  private async takeLock(): Promise<void> {
+    const lock = { run_id: this.options.runId ?? null, host: hostname(), pid: process.pid, started_at: new Date().toISOString() };
+    const current = await this.s3.getJson<typeof lock>(this.keys.lock);
+    if (current) {
+      const age = Date.now() - Date.parse(current.value.started_at);
+      if (!(age > STALE_LOCK_MS) || !current.etag) {
+        throw new DestinationError(
+          `Dataset ${this.dataset} is locked by another ingesta run (${current.value.host}, pid ${current.value.pid}, since ${current.value.started_at}). ` +
+            `Wait for it to finish; if it died, delete ${this.s3.url(this.keys.lock)} (a lock is taken over after 6 hours).`,
+        );
+      }
+    }
+    this.lockEtag = (await this.s3.putJson(this.keys.lock, lock, current?.etag ? { etag: current.etag } : 'absent')) ?? 'held';
+  }
+
+  async readState(): Promise<Map<string, TableState>> {
+    const out = new Map<string, TableState>();
+    for (const [table, t] of Object.entries(this.state.tables)) {
+      if (t.cursor) out.set(table, { table, cursorColumn: t.cursor.column, cursorValue: t.cursor.value, runId: t.runId });
+    }
+    return out;
+  }
+
+  async existingTables(): Promise<Set<string>> {
+    const tables = await this.glue.listTables(this.dataset).catch(() => []);
+    const inGlue = new Set(tables.map((t) => t.Name ?? ''));
+    return new Set(Object.keys(this.state.tables).filter((t) => inGlue.has(t)));
+  }
+
+  async describeTable(table: string): Promise<Map<string, string>> {
+    return new Map(this.state.tables[table]?.columns ?? []);
+  }
+
+  async isRunLoaded(runId: string): Promise<boolean> {
+    const record = await this.s3.getJson<{ status: string }>(this.keys.run(runId));
+    return record?.value.status === 'loaded';
+  }
+
+  /** Removes what a crashed run left: staging tables, and full-table data folders no table points at. */
+  private async cleanUp(currentRun: string): Promise<string[]> {
+    const notes: string[] = [];
+    for (const t of await this.glue.listTables(this.dataset).catch(() => [])) {
+      if (t.Name?.endsWith('__ingesta_stage')) {
+        await this.glue.deleteTable(this.dataset, t.Name);
+        notes.push(`removed the leftover staging table ${this.dataset}.${t.Name}`);
+      }
+    }
+    for (const [table, t] of Object.entries(this.state.tables)) {
+      if (t.kind !== 'parquet') continue;
+      const current = t.location.replace(`s3://${this.s3.bucket}/`, '');
+      const orphans = new Set(
+        (await this.s3.list(this.keys.dataRoot(table)))
+          .map((o) => o.Key!.slice(0, o.Key!.lastIndexOf('/') + 1))
+          .filter((folder) => folder !== current && !folder.includes(`/${currentRun}/`)),
+      );
+      for (const folder of orphans) await this.s3.deletePrefix(folder);
+      if (orphans.size > 0) notes.push(`${table}: removed ${orphans.size} data folders no table reads`);
+    }
+    return notes;
+  }
+
+  async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
+    const cleanup = await this.cleanUp(manifest.runId);
+    // the package is typed and measured by the DuckDB loader in a scratch file, then written out as Parquet
+    const scratchFile = path.join(packageDir, 'scratch.duckdb');
+    const scratch = new DuckDBDestination(scratchFile, 'scratch');
+    await scratch.open();
+    const results: TableLoadResult[] = [];
+    const tables: Record<string, AthenaTableState> = { ...this.state.tables };
+    try {
+      const asBatches: Manifest = {
+        ...manifest,
+        tables: manifest.tables.map((t) => ({ ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve', cursor: undefined })),
+      };
+      const typed = await scratch.loadPackage(asBatches, packageDir);
+      await this.glue.ensureDatabase(this.dataset, 'raw layer loaded by ingesta');
+      for (const [i, table] of manifest.tables.entries()) {
+        const columns = [...(await scratch.describeTable(table.name))];
+        const file = path.join(packageDir, `${table.name}.parquet`);
+        await scratch.copyToParquet(table.name, columns.map(([name, type]) => `${athenaColumnType(name, type).parquetSql} AS ${quoteIdent(name)}`).join(', '), file);
+        const glueColumns: GlueColumn[] = columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType }));
+        const next = table.writeDisposition === 'merge'
+          ? await this.mergeIceberg(manifest, table, file, columns, glueColumns)
+          : await this.replaceParquet(manifest, table, file, glueColumns);
+        tables[table.name] = {
+          kind: next.kind,
+          location: next.location,
+          columns,
+          primaryKey: table.primaryKey,
+          source: `${table.sourceSchema}.${table.sourceName}`,
+          writeDisposition: table.writeDisposition,
+          cursor: table.cursor ? { column: table.cursor.column, type: table.cursor.columnType, value: table.cursor.next ?? table.cursor.previous } : undefined,
+          runId: manifest.runId,
+          snapshotAt: manifest.snapshotAt,
+          rows: table.rows,
+          sources: Object.fromEntries(table.columns.map((c) => [c.name, { name: c.sourceName, type: c.sourceType }])),
+        };
+        const notes = [...typed[i]!.notes, ...(i === 0 ? cleanup : [])];
+        results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });
+      }
+    } finally {
+      await scratch.close();
+      rmSync(scratchFile, { force: true });
+      rmSync(`${scratchFile}.wal`, { force: true });
+    }
+    // the data is in place: now, and only now, the state and the run record
+    const state: AthenaState = { version: 1, tables };
+    this.stateEtag = await this.s3.putJson(this.keys.state, state, this.stateEtag ? { etag: this.stateEtag } : 'absent');
+    const previous = this.state;
+    this.state = state;
+    await this.s3.putJson(this.keys.run(manifest.runId), {
+      run_id: manifest.runId, env: manifest.env, status: 'loaded', snapshot_at: manifest.snapshotAt, started_at: manifest.createdAt,
+      finished_at: new Date().toISOString(), tables: results.map((r) => ({ table: r.table, mode: r.mode, rows: r.rowsLoaded })),
+    });
+    // old files last: nothing points at them any more
+    for (const [table, t] of Object.entries(previous.tables)) {
+      if (t.kind === 'parquet' && tables[table]?.location !== t.location) await this.s3.deletePrefix(t.location.replace(`s3://${this.s3.bucket}/`, ''));
+    }
+    for (const r of results) onTable?.(r);
+    return results;
+  }
+
+  /** Full table: new files in a new folder, then the Glue table is created or repointed there (atomic for readers). */
+  private async replaceParquet(manifest: Manifest, table: PackageTable, file: string, columns: GlueColumn[]) {
+    const folder = this.keys.dataFolder(table.name, manifest.runId);
+    await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
+    const location = this.s3.url(folder);
+    await this.glue.putParquetTable(this.dataset, table.name, columns, location, { ingesta_run_id: manifest.runId });
+    return { kind: 'parquet' as const, location, rows: table.rows };
+  }
+
+  /**
+   * Incremental table: an Iceberg table updated by MERGE INTO from a staging table over this batch's files (kept under
+   * batches/<run>/ afterwards). A full
+   * load merges everything, then deletes the keys the batch does not have (each statement is atomic in Iceberg).
+   */
+  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, columns: [string, string][], glueColumns: GlueColumn[]) {
+    const location = this.s3.url(this.keys.icebergFolder(table.name));
+    if (!(await this.glue.getTable(this.dataset, table.name))) {
+      await this.glue.createIcebergTable(this.dataset, table.name, glueColumns, location);
+    } else {
+      const known = new Set((this.state.tables[table.name]?.columns ?? []).map(([n]) => n));
+      const added = glueColumns.filter((c) => !known.has(c.name));
+      if (added.length > 0) {
+        await this.athena.execute(`ALTER TABLE ${ddlIdent(table.name)} ADD COLUMNS (${added.map((c) => `${ddlIdent(c.name)} ${c.type}`).join(', ')})`);
+      }
+    }
+    const folder = this.keys.batchFolder(table.name, manifest.runId);
+    const stage = stagingTableName(table.name);
+    if (table.rows > 0) {
+      await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
+      await this.glue.putParquetTable(this.dataset, stage, glueColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
+      await this.athena.execute(icebergMergeSql(this.dataset, table.name, stage, columns.map(([n]) => n), table.primaryKey));
+    }
+    if (table.replaceAll) {
+      await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? stage : undefined, table.primaryKey));
+    }
+    // the batch's files stay: the record of what this run merged (and a way to replay it)
+    if (table.rows > 0) await this.glue.deleteTable(this.dataset, stage);
+    return { kind: 'iceberg' as const, location, rows: undefined };
+  }
+
+  qualityTarget(): GateTarget {
+    return {
+      dialect: athenaDialect((name) => `${quoteIdent(this.dataset)}.${quoteIdent(name)}`),
+      query: async (sql) => {
+        const result = await this.athena.query(sql);
+        return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
+      },
+      columnTypes: (table) => this.describeTable(table),
+    };
+  }
+
+  async lastLoadedSnapshots(): Promise<Map<string, string>> {
+    return new Map(Object.entries(this.state.tables).flatMap(([t, s]) => (s.snapshotAt ? [[t, s.snapshotAt] as [string, string]] : [])));
+  }
+
+  async storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
+    await this.s3.putJson(this.keys.quality(runId), { run_id: runId, env, dataset: this.dataset, checks: results });
+  }
+
+  async schemaDocument(): Promise<DatasetSchemaDoc> {
+    const tables = Object.fromEntries(
+      Object.entries(this.state.tables).map(([name, t]) => {
+        const doc = {
+          table: name,
+          source: t.source,
+          write_disposition: t.writeDisposition,
+          primary_key: [...t.primaryKey],
+          columns: t.columns.map(([c, type]) => ({ name: c, type: athenaColumnType(c, type).athenaType, source_name: t.sources[c]?.name ?? null, source_type: t.sources[c]?.type ?? null })),
+        };
+        return [name, { ...doc, version_hash: versionHash(doc), run_id: t.runId }];
+      }),
+    );
+    return { dataset: this.dataset, version_hash: versionHash(Object.values(tables).map((t) => [t.table, t.version_hash])), tables };
+  }
+
+  async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
+    await this.s3.putJson(this.keys.run(runId), { run_id: runId, env, status: 'failed', tables, message: message.slice(0, 2000), finished_at: new Date().toISOString() }).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.lockEtag) {
+      await this.s3.deleteKey(this.keys.lock).catch((error: unknown) => {
+        process.stderr.write(`ingesta: warning: could not release the lock ${this.s3.url(this.keys.lock)}: ${messageOf(error)}\n`);
+      });
+      this.lockEtag = undefined;
+    }
+  }
+}
