@@ -169,6 +169,24 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     expect(batches.length).toBe(2);
   });
 
+  it('killed after the data step, before state: tables stay readable; the next run cleans up and completes', async () => {
+    await db.query(`UPDATE contents SET title = 'crash round', updated_at = now() WHERE content_id % 7 = 0`);
+    const killed = await runCli(['--env', 'dev'], env({ INGESTA_CRASH_AT: 'before-commit' }));
+    expect(killed.signal).toBe('SIGKILL');
+    // Glue points at the new files, which exist: readers are fine even though state.json is behind
+    const location = (fake.tables.get(`${DATASET}.accounts`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
+    expect((await listKeys(location.replace('s3://lake/', ''))).length).toBeGreaterThan(0);
+    // the lock of the killed run is still there: the next run must be able to go on once it is removed by hand,
+    // as the message says (or after it goes stale)
+    await s3.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: 'lake', Key: `raw/${DATASET}/_ingesta/lock.json` }));
+    const next = await runCli(['--env', 'dev'], env());
+    expect(next.code, next.stderr + next.stdout).toBe(0);
+    const folders = new Set((await listKeys(`raw/${DATASET}/accounts/data/`)).map((k) => k.split('/').slice(0, -1).join('/')));
+    expect(folders.size).toBe(1);
+    const rows = await readParquet(`raw/${DATASET}/accounts/`, 'account_id');
+    expect(rows.length).toBe(Number((await db.query(`SELECT count(*)::int AS n FROM accounts`))[0]!.n));
+  });
+
   it('a held lock refuses a second run with a clear message', async () => {
     await s3.send(
       new (await import('@aws-sdk/client-s3')).PutObjectCommand({

@@ -19,6 +19,7 @@ import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type Athe
 import { athenaColumnType } from './athena-type-map.js';
 import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
+import { crashPoint } from '../../faults/crash-points.js';
 import { ddlIdent, icebergMergeSql, icebergPruneSql } from './athena-sql.js';
 
 export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
@@ -122,10 +123,15 @@ export class AthenaDestination implements Destination {
     return record?.value.status === 'loaded';
   }
 
-  /** Removes what a crashed run left: staging tables, and full-table data folders no table points at. */
+  /**
+   * Removes what a crashed run left: staging tables, and full-table data folders no reader can reach. The folder a
+   * table's Glue definition points at is the one readers use, so that one is kept even when state.json (written
+   * after it) still names an older one.
+   */
   private async cleanUp(currentRun: string): Promise<string[]> {
     const notes: string[] = [];
-    for (const t of await this.glue.listTables(this.dataset).catch(() => [])) {
+    const tables = await this.glue.listTables(this.dataset).catch(() => []);
+    for (const t of tables) {
       if (t.Name?.endsWith('__ingesta_stage')) {
         await this.glue.deleteTable(this.dataset, t.Name);
         notes.push(`removed the leftover staging table ${this.dataset}.${t.Name}`);
@@ -133,14 +139,15 @@ export class AthenaDestination implements Destination {
     }
     for (const [table, t] of Object.entries(this.state.tables)) {
       if (t.kind !== 'parquet') continue;
-      const current = t.location.replace(`s3://${this.s3.bucket}/`, '');
+      const read = tables.find((g) => g.Name === table)?.StorageDescriptor?.Location ?? t.location;
+      const current = read.replace(`s3://${this.s3.bucket}/`, '').replace(/\/?$/, '/');
       const orphans = new Set(
         (await this.s3.list(this.keys.dataRoot(table)))
           .map((o) => o.Key!.slice(0, o.Key!.lastIndexOf('/') + 1))
           .filter((folder) => folder !== current && !folder.includes(`/${currentRun}/`)),
       );
       for (const folder of orphans) await this.s3.deletePrefix(folder);
-      if (orphans.size > 0) notes.push(`${table}: removed ${orphans.size} data folders no table reads`);
+      if (orphans.size > 0) notes.push(`${table}: removed ${orphans.size} data folder(s) no table reads`);
     }
     return notes;
   }
@@ -190,6 +197,7 @@ export class AthenaDestination implements Destination {
       rmSync(`${scratchFile}.wal`, { force: true });
     }
     // the data is in place: now, and only now, the state and the run record
+    crashPoint('before-commit');
     const state: AthenaState = { version: 1, tables };
     this.stateEtag = await this.s3.putJson(this.keys.state, state, this.stateEtag ? { etag: this.stateEtag } : 'absent');
     const previous = this.state;
@@ -199,6 +207,7 @@ export class AthenaDestination implements Destination {
       finished_at: new Date().toISOString(), tables: results.map((r) => ({ table: r.table, mode: r.mode, rows: r.rowsLoaded })),
     });
     // old files last: nothing points at them any more
+    crashPoint('after-commit');
     for (const [table, t] of Object.entries(previous.tables)) {
       if (t.kind === 'parquet' && tables[table]?.location !== t.location) await this.s3.deletePrefix(t.location.replace(`s3://${this.s3.bucket}/`, ''));
     }

@@ -183,7 +183,7 @@ export class AthenaQueryRunner {
     const maxMs = Math.max(minMs, this.settings.pollMaxMs ?? DEFAULT_POLL_MAX_MS);
     for (let poll = 0; ; poll++) {
       if (signal?.aborted) throw new InterruptedError(`Athena query ${id} was interrupted and stopped — SQL: ${sqlHead(sql)}`);
-      if (false) {
+      if (Date.now() >= deadline) {
         throw new DestinationError(`Athena query ${id} timed out after ${timeoutMs} ms and was stopped — SQL: ${sqlHead(sql)}`);
       }
       const out = await withRetries('Athena GetQueryExecution', () => this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })), {
