@@ -5,6 +5,7 @@ import { DEFAULT_DUCKDB_PATH, DEFAULT_LAG, type RunOptions } from '../config/con
 import { ConfigError, EXIT_CODES, IngestError, QualityError, messageOf } from '../errors.js';
 import { planRun, runPlan } from '../pipeline/run.js';
 import { validateOnly } from '../pipeline/quality-stage.js';
+import { dryRun } from '../pipeline/dry-run.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
@@ -44,6 +45,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--full-refresh [tables...]', 'reload from scratch and reset the cursor: the tables named here, else every table loaded')
     .option('--validar-calidad-datos, --validate', 'run the quality gate after the load; exit 6 if a check fails')
     .option('--solo-validar, --validate-only', 'run only the quality gate, read-only on source and destination; exit 6 if a check fails')
+    .option('--dry-run', 'print the plan (tables, modes, cursor windows, SELECTs, destination steps) and write nothing')
     .option('--report-json <file>', 'write the quality report as JSON [env INGESTA_REPORT_JSON]')
     .option('--report-html <file>', 'write the quality report as a self-contained HTML page [env INGESTA_REPORT_HTML]')
     .option('--duckdb-path <file>', `DuckDB file for --env local [env DUCKDB_PATH, default ${DEFAULT_DUCKDB_PATH}]`)
@@ -78,6 +80,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           lockTimeout: opts.lockTimeout as string | undefined,
           validate: Boolean(opts.validate),
           validateOnly: Boolean(opts.validateOnly),
+          dryRun: Boolean(opts.dryRun),
           // commander: undefined unless given; false with --no-schema-export
           ...(opts.schemaExport !== undefined && opts.schemaExport !== true ? { schemaExport: opts.schemaExport as string | false } : {}),
         };
@@ -90,6 +93,11 @@ function buildProgram(setExit: (code: number) => void): Command {
           throw new ConfigError('--report-json / --report-html need the quality gate: add --validar-calidad-datos or --solo-validar.');
         }
         const onEvent = (e: PipelineEvent) => renderer.event(e);
+        if (plan.config.dryRun) {
+          await dryRun(plan, onEvent);
+          setExit(0);
+          return;
+        }
         const report = plan.config.quality === 'only' ? await validateOnly(plan, onEvent) : (await runPlan(plan, onEvent)).quality;
         if (report) {
           if (reports.json) writeJsonReport(reports.json, report);

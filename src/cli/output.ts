@@ -126,6 +126,16 @@ export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = proc
           break;
         case 'table_loaded':
           break;
+        case 'dry_run': {
+          const p = event.plan;
+          out.write(`dry run ${p.runId}: ${p.tables.length} tables → ${p.dataset} (${p.destination}); nothing is written\n`);
+          for (const t of p.tables) {
+            const window = t.cursor ? ` ${t.cursor.column} from ${t.cursor.from ?? 'the beginning'} to ${t.cursor.to ?? '(empty)'}` : '';
+            out.write(`\n${t.table}: ${t.mode}${window}\n  read:  COPY (${t.select}) TO STDOUT (FORMAT csv)\n`);
+            for (const step of t.steps) out.write(`  then:  ${step}\n`);
+          }
+          break;
+        }
         case 'quality_finished':
           if (event.report.mode === 'only') out.write(`\n${qualityTable(event.report)}\n`);
           break;

@@ -34,6 +34,8 @@ export interface RunConfig {
   readonly lockTimeoutMs: number;
   /** Folder the destination schema is exported to after each load (`<dataset>.schema.yaml`); undefined = off. */
   readonly schemaExportDir: string | undefined;
+  /** --dry-run: plan and print, write nothing. */
+  readonly dryRun: boolean;
   /** Quality gate: off, after the load (--validar-calidad-datos), or instead of it (--solo-validar, read-only). */
   readonly quality: QualityMode;
 }
@@ -58,6 +60,7 @@ export const runOptionsSchema = z
     validate: z.boolean().optional(),
     /** --solo-validar: takes precedence over validate */
     validateOnly: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
     /** Folder for the schema export; false turns it off. */
     schemaExport: z.union([z.string().min(1), z.literal(false)]).optional(),
   })
@@ -135,6 +138,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout') * 1000,
     lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout') * 1000,
     quality: o.validateOnly ? 'only' : o.validate ? 'after-load' : 'off',
+    dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
   });
 }

@@ -1,4 +1,4 @@
-import type { Manifest } from '../package/load-package.js';
+import type { Manifest, PackageTable } from '../package/load-package.js';
 import type { CheckResult } from '../quality/check-types.js';
 import type { GateTarget } from '../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../schema/schema-document.js';
@@ -70,6 +70,8 @@ export interface Destination {
   lastLoadedSnapshots(): Promise<Map<string, string>>;
   /** Stores the gate's results for history (not called in validate-only mode, which is read-only). */
   storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void>;
+  /** What loading this table would do, in order, for --dry-run (no call is made). */
+  plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
   /** The latest schema version of every table of the dataset (for the schema export). */
   schemaDocument(): Promise<DatasetSchemaDoc>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */

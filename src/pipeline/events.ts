@@ -1,4 +1,5 @@
 import type { CheckResult } from '../quality/check-types.js';
+import type { DryRunPlan } from './dry-run.js';
 
 /** What a run reports while it works; the CLI renders these, a library user may listen to them. */
 export type PipelineEvent =
@@ -12,6 +13,7 @@ export type PipelineEvent =
   | { type: 'load_started'; tables: number }
   | { type: 'table_loaded'; table: string; mode: TableMode; rowsLoaded: number; rowsInDestination: number }
   | { type: 'quality_finished'; report: QualityReport }
+  | { type: 'dry_run'; plan: DryRunPlan }
   | { type: 'run_finished'; summary: RunSummary };
 
 export type TableMode = 'full' | 'incremental';

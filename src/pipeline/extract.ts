@@ -70,19 +70,27 @@ export function compareWithSource(catalog: Catalog, tables: readonly CatalogTabl
   return warnings;
 }
 
+/** One table's read, decided inside the snapshot: full or incremental, the cursor window, the SELECT. */
+export interface TableRead {
+  readonly entry: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>;
+  readonly mode: 'full' | 'incremental';
+  readonly select: string;
+  readonly where: string | undefined;
+}
+
 /**
- * Extracts every table into the package folder, inside the caller's snapshot transaction, and returns the
- * package's table entries (rows, bytes, cursor bounds, source row counts at the snapshot).
+ * Decides every table's read inside the caller's snapshot: incremental when the table is merged, has a stored cursor
+ * and exists in the destination (and no full refresh was asked), else full; the window is [cursor − lag, …) and the
+ * next cursor is max(cursor) at the snapshot. Nothing is read yet.
  */
-export async function extractTables(
+export async function planReads(
   client: pg.Client,
   input: ExtractPlanInput,
   sources: ReadonlyMap<string, SourceTable>,
   columnsByTable: ReadonlyMap<string, readonly ColumnMapping[]>,
-  packageDir: string,
   emit: EventListener,
-): Promise<PackageTable[]> {
-  const result: PackageTable[] = [];
+): Promise<TableRead[]> {
+  const reads: TableRead[] = [];
   for (const [index, t] of input.tables.entries()) {
     const source = sources.get(t.name)!;
     const columns = columnsByTable.get(t.name)!;
@@ -115,18 +123,14 @@ export async function extractTables(
         }
         cursor = { column: column.name, columnType: column.formatType, previous: prev, lowerBound: bound, next: next.value };
       }
-      const file = `${String(index).padStart(3, '0')}.csv`;
-      const mode = incremental ? 'incremental' : 'full';
-      emit({ type: 'extract_started', table: t.name, mode, filter: where });
-      const started = performance.now();
-      const copied = await copyToFile(client, extractSelect(t.schema, t.name, columns, where), path.join(packageDir, file), (bytes) =>
-        emit({ type: 'extract_progress', table: t.name, bytes }),
-      );
-      await syncFile(path.join(packageDir, file));
-      const sourceRowCount = incremental ? await countRows(client, t.schema, t.name) : copied.rows;
-      emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
-      crashPoint('during-extract');
-      result.push({
+    } catch (cause) {
+      throw new SourceError(`Planning the read of ${t.schema}.${t.name} failed: ${messageOf(cause)}. Nothing was written.`, { cause });
+    }
+    reads.push({
+      mode: incremental ? 'incremental' : 'full',
+      where,
+      select: extractSelect(t.schema, t.name, columns, where),
+      entry: {
         name: t.name,
         sourceSchema: t.schema,
         sourceName: t.name,
@@ -135,17 +139,37 @@ export async function extractTables(
         replaceAll: !incremental,
         dropRemovedColumns: input.refresh.has(t.name),
         schemaContract: t.schemaContract,
-        file,
+        file: `${String(index).padStart(3, '0')}.csv`,
         columns,
         primaryKey: t.primaryKey.map(destinationOf),
-        rows: copied.rows,
-        bytes: copied.bytes,
-        sourceRowCount,
         cursor,
-      });
+      },
+    });
+  }
+  return reads;
+}
+
+/**
+ * Extracts every planned read into the package folder with COPY, inside the caller's snapshot transaction, and
+ * returns the package's table entries (rows, bytes, source row counts at the snapshot).
+ */
+export async function extractTables(client: pg.Client, reads: readonly TableRead[], packageDir: string, emit: EventListener): Promise<PackageTable[]> {
+  const result: PackageTable[] = [];
+  for (const read of reads) {
+    const t = read.entry;
+    try {
+      emit({ type: 'extract_started', table: t.name, mode: read.mode, filter: read.where });
+      const started = performance.now();
+      const file = path.join(packageDir, t.file);
+      const copied = await copyToFile(client, read.select, file, (bytes) => emit({ type: 'extract_progress', table: t.name, bytes }));
+      await syncFile(file);
+      const sourceRowCount = read.mode === 'incremental' ? await countRows(client, t.sourceSchema, t.sourceName) : copied.rows;
+      emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
+      crashPoint('during-extract');
+      result.push({ ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount });
     } catch (cause) {
       if (cause instanceof ConfigError || cause instanceof SourceError) throw cause;
-      throw new SourceError(`Extracting table ${t.schema}.${t.name} failed: ${messageOf(cause)}. Nothing was loaded; the destination is unchanged.`, { cause });
+      throw new SourceError(`Extracting table ${t.sourceSchema}.${t.sourceName} failed: ${messageOf(cause)}. Nothing was loaded; the destination is unchanged.`, { cause });
     }
   }
   return result;

@@ -9,7 +9,7 @@ import { createPackageFolder, newRunId, removePackage, writeManifest, type Manif
 import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
-import { compareWithSource, extractTables, introspectAll } from './extract.js';
+import { compareWithSource, extractTables, introspectAll, planReads } from './extract.js';
 import { recoverPackages } from './recover.js';
 import { checkSchemas } from './schema-check.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
@@ -118,14 +118,8 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       tables: [],
     };
     await writeManifest(packageDir, manifest);
-    const extracted = await extractTables(
-      client,
-      { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds },
-      sources,
-      columnsByTable,
-      packageDir,
-      emit,
-    );
+    const reads = await planReads(client, { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds }, sources, columnsByTable, emit);
+    const extracted = await extractTables(client, reads, packageDir, emit);
     manifest.tables.push(...extracted);
     manifest.state = 'extracted';
     await writeManifest(packageDir, manifest);

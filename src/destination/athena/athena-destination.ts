@@ -53,7 +53,7 @@ export class AthenaDestination implements Destination {
   constructor(
     private readonly config: AthenaConfig,
     private readonly dataset: string,
-    private readonly options: { readonly readOnly?: boolean; readonly runId?: string } = {},
+    private readonly options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean } = {},
     clients?: { s3?: S3Client; athena?: AthenaClient; glue?: GlueClient },
   ) {
     const region = config.region;
@@ -253,6 +253,26 @@ export class AthenaDestination implements Destination {
     // the batch's files stay: the record of what this run merged (and a way to replay it)
     if (table.rows > 0) await this.glue.deleteTable(this.dataset, stage);
     return { kind: 'iceberg' as const, location, rows: undefined };
+  }
+
+  plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[] {
+    const columns = table.columns.map((c) => c.name);
+    if (table.writeDisposition !== 'merge') {
+      return [
+        `write Parquet (zstd) to ${this.s3.url(this.keys.dataFolder(table.name, runId))}`,
+        `create or repoint the Glue table ${this.dataset}.${table.name} to that folder (readers switch at once)`,
+        'write state.json (If-Match) and the run record, then delete the previous data folder',
+      ];
+    }
+    const stage = stagingTableName(table.name);
+    return [
+      `write the batch as Parquet to ${this.s3.url(this.keys.batchFolder(table.name, runId))}`,
+      `create the Iceberg table ${this.dataset}.${table.name} at ${this.s3.url(this.keys.icebergFolder(table.name))} if missing`,
+      `Glue staging table ${this.dataset}.${stage} over the batch`,
+      `Athena: ${icebergMergeSql(this.dataset, table.name, stage, columns, table.primaryKey)}`,
+      ...(table.replaceAll ? [`Athena: ${icebergPruneSql(this.dataset, table.name, stage, table.primaryKey)}`] : []),
+      `drop ${this.dataset}.${stage}; write state.json (If-Match) and the run record`,
+    ];
   }
 
   qualityTarget(): GateTarget {

@@ -466,6 +466,16 @@ export class DuckDBDestination implements Destination {
     }
   }
 
+  plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>): string[] {
+    const target = `${this.dataset}.${table.name}`;
+    const steps = table.replaceAll
+      ? [`CREATE OR REPLACE TABLE ${target} with the source's columns${table.dropRemovedColumns ? '' : ' (and any column the source dropped, kept NULL)'}, filled from the extract`]
+      : [`stage the batch, DELETE FROM ${target} the batch's keys (${table.primaryKey.join(', ')}), INSERT the batch`];
+    for (const c of table.unnest) steps.push(`keep ${this.dataset}.${table.name}__${c} in step (unnested ${c})`);
+    steps.push(`in the same transaction: ${table.cursor ? `cursor ${table.cursor.column} → ${table.cursor.next ?? table.cursor.previous ?? 'unchanged'}, ` : ''}load record; COMMIT`);
+    return steps;
+  }
+
   /** Writes a table (through a SELECT list over its columns) to a Parquet file, zstd-compressed. */
   async copyToParquet(table: string, selectList: string, file: string): Promise<void> {
     await this.conn.run(`COPY (SELECT ${selectList} FROM ${this.ref.table(table)}) TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);

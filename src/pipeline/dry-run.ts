@@ -1,0 +1,76 @@
+import { createDestination, destinationLabel } from '../destination/create-destination.js';
+import type { Destination } from '../destination/destination.js';
+import { newRunId } from '../package/load-package.js';
+import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import type { EventListener } from './events.js';
+import { compareWithSource, introspectAll, planReads } from './extract.js';
+import { refreshedTables, resolveTables } from './resolve-tables.js';
+import type { RunPlan } from './run.js';
+import { checkSchemas } from './schema-check.js';
+
+/** What a run would do, table by table. */
+export interface DryRunPlan {
+  readonly runId: string;
+  readonly env: string;
+  readonly dataset: string;
+  readonly destination: string;
+  readonly tables: readonly {
+    readonly table: string;
+    readonly mode: 'full' | 'incremental';
+    readonly cursor: { readonly column: string; readonly from: string | null; readonly to: string | null } | undefined;
+    /** The SELECT that COPY would stream. */
+    readonly select: string;
+    /** What the destination would do with the rows, in order. */
+    readonly steps: readonly string[];
+  }[];
+}
+
+/**
+ * --dry-run: resolves the tables, reads the destination's state read-only, opens the source snapshot and decides
+ * every table's read (mode, cursor window, SELECT) and the destination's steps, then stops. Nothing is extracted
+ * and nothing is written: no package, no lock, no table, no state.
+ */
+export async function dryRun(plan: RunPlan, emit: EventListener = () => undefined): Promise<DryRunPlan> {
+  const { config, dataset } = plan;
+  const runId = newRunId();
+  const client = await connectSource(config.source, config);
+  let destination: Destination | undefined;
+  try {
+    const tables = await resolveTables(client, plan.catalog, plan.requests);
+    const refresh = refreshedTables(config.fullRefresh, tables);
+    destination = createDestination(config, dataset, { readOnly: true, missingAsEmpty: true });
+    await destination.open();
+    const dest = destination;
+    const [state, existing] = [await dest.readState(), await dest.existingTables()];
+    await beginSnapshot(client);
+    const sources = await introspectAll(client, tables);
+    for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+    const columnsByTable = await checkSchemas(
+      {
+        tables, sources, refresh,
+        naming: { caseSensitive: dest.capabilities.caseSensitiveIdentifiers, lowerCase: dest.capabilities.lowerCaseIdentifiers },
+        describe: (table) => dest.describeTable(table),
+      },
+      emit,
+    );
+    const reads = await planReads(client, { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds }, sources, columnsByTable, emit);
+    const result: DryRunPlan = {
+      runId,
+      env: config.env,
+      dataset,
+      destination: destinationLabel(config),
+      tables: reads.map((r) => ({
+        table: r.entry.name,
+        mode: r.mode,
+        cursor: r.entry.cursor ? { column: r.entry.cursor.column, from: r.entry.cursor.lowerBound, to: r.entry.cursor.next ?? r.entry.cursor.previous } : undefined,
+        select: r.select,
+        steps: dest.plannedSteps(r.entry, runId),
+      })),
+    };
+    emit({ type: 'dry_run', plan: result });
+    return result;
+  } finally {
+    await closeSource(client);
+    await destination?.close();
+  }
+}
