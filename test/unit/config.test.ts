@@ -64,6 +64,18 @@ describe('resolveConfig: defaults', () => {
 });
 
 describe('resolveConfig: environment variables, and flags beating them', () => {
+  it('dev/prod settings come from BUCKET_URL, QUERY_RESULT_BUCKET, ATHENA_WORK_GROUP, AWS_DATA_CATALOG, REGION_NAME', () => {
+    const c = resolveConfig({ env: 'prod' }, { BUCKET_URL: 's3://lake/raw/dv/', QUERY_RESULT_BUCKET: 's3://res', REGION_NAME: 'eu-west-1', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' });
+    expect(c.athena).toEqual({
+      bucket: 'lake', prefix: 'raw/dv', queryResultLocation: 's3://res/', workGroup: 'primary', dataCatalog: 'AwsDataCatalog', region: 'eu-west-1', s3PathStyle: true,
+    });
+    expect(resolveConfig({}, {}).athena).toBeUndefined();
+  });
+
+  it('dev/prod without the AWS settings: one ConfigError listing each missing variable', () => {
+    expect(() => resolveConfig({ env: 'dev' }, {})).toThrow(/BUCKET_URL.*QUERY_RESULT_BUCKET.*REGION_NAME/);
+  });
+
   const env = {
     DUCKDB_PATH: '/env/db.duckdb',
     INGESTA_DATASET: 'env_dataset',
@@ -73,6 +85,10 @@ describe('resolveConfig: environment variables, and flags beating them', () => {
     INGESTA_CATALOG: '/env/catalog.yaml',
     INGESTA_STATEMENT_TIMEOUT: '30s',
     INGESTA_LOCK_TIMEOUT: '2s',
+    // dev/prod need the original container's AWS settings
+    BUCKET_URL: 's3://lake/raw',
+    QUERY_RESULT_BUCKET: 's3://lake/results/',
+    REGION_NAME: 'eu-west-1',
   };
 
   it('environment variables are used', () => {
