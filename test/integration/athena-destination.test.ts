@@ -187,6 +187,20 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     expect(rows.length).toBe(Number((await db.query(`SELECT count(*)::int AS n FROM accounts`))[0]!.n));
   });
 
+  it('--solo-validar on Athena renders every check in Athena SQL, one query each, and writes nothing', async () => {
+    const before = fake.statements.length;
+    const stateBefore = await listKeys(`raw/${DATASET}/_ingesta/`);
+    const r = await runCli(['--env', 'dev', '--solo-validar', '--tables', 'contents', 'content_attributes'], env());
+    // the stand-in returns no rows, so the checks cannot pass; what matters here is what was asked of Athena
+    expect([0, 6]).toContain(r.code);
+    const sent = fake.statements.slice(before);
+    expect(sent.some((q) => q.includes('array_join(array_agg('))).toBe(true);
+    expect(sent.some((q) => q.includes('to_unixtime(current_timestamp)'))).toBe(true);
+    expect(sent.some((q) => q.includes('"raw_datavision_dev"."content_attributes" AS c') && q.includes('NOT EXISTS'))).toBe(true);
+    expect(sent.length).toBeLessThanOrEqual(8);
+    expect(await listKeys(`raw/${DATASET}/_ingesta/`)).toEqual(stateBefore);
+  });
+
   it('a held lock refuses a second run with a clear message', async () => {
     await s3.send(
       new (await import('@aws-sdk/client-s3')).PutObjectCommand({
