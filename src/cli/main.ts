@@ -25,6 +25,22 @@ function logFormat(value: string | undefined): LogFormat {
   return format;
 }
 
+/**
+ * SIGTERM (Fargate stop) and SIGINT (Ctrl-C) cancel the run cleanly: in-flight queries are cancelled, nothing
+ * uncommitted becomes visible, the last line says so, exit 130. A second signal exits at once.
+ */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT_CODES.interrupted);
+    process.stderr.write(`ingesta: ${name} received: stopping (in-flight queries are being cancelled)…\n`);
+    controller.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return controller.signal;
+}
+
 /** The one place that decides the exit code: typed errors carry theirs, anything else is 1. */
 function fail(renderer: Renderer, error: unknown): number {
   if (error instanceof IngestError) {
@@ -98,7 +114,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           setExit(0);
           return;
         }
-        const report = plan.config.quality === 'only' ? await validateOnly(plan, onEvent) : (await runPlan(plan, onEvent)).quality;
+        const report = plan.config.quality === 'only' ? await validateOnly(plan, onEvent) : (await runPlan(plan, onEvent, stopSignal())).quality;
         if (report) {
           if (reports.json) writeJsonReport(reports.json, report);
           if (reports.html) writeHtmlReport(reports.html, report);

@@ -76,5 +76,7 @@ export interface Destination {
   schemaDocument(): Promise<DatasetSchemaDoc>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
   recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
+  /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */
+  interrupt(): void;
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
 import type { Destination } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
-import { ConfigError, IngestError, messageOf } from '../errors.js';
+import { ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
 import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
@@ -63,7 +63,7 @@ export async function validate(options: RunOptions, hooks: RunHooks = {}): Promi
  * every table inside one REPEATABLE READ READ ONLY snapshot into a new load package, then load the package in
  * one destination transaction (data + cursors + load record) and remove it.
  */
-export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined): Promise<RunSummary> {
+export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined, signal?: AbortSignal): Promise<RunSummary> {
   const { config, dataset } = plan;
   const startedAt = new Date();
   const runId = newRunId(startedAt);
@@ -81,6 +81,15 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   let destination: Destination | undefined;
   let packageDir: string | undefined;
   let tables: CatalogTable[] = [];
+  let committed = false;
+  // SIGTERM / SIGINT: cancel what is in flight (closing the source connection ends its query on the server; DuckDB
+  // and Athena interrupt theirs); the awaited step then fails and the normal clean-up below runs
+  const onAbort = () => {
+    client.end().catch(() => undefined);
+    destination?.interrupt();
+  };
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     // unknown names are found out here, before the destination is opened: nothing is created for a typo
     tables = await resolveTables(client, plan.catalog, plan.requests);
@@ -132,6 +141,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
       emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination });
     });
+    committed = true;
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
@@ -168,13 +178,22 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     };
     emit({ type: 'run_finished', summary });
     return summary;
-  } catch (error) {
+  } catch (caught) {
+    const error = signal?.aborted
+      ? new InterruptedError(
+          committed
+            ? `Stopped by a signal after the load was committed (run ${runId}); the data and state of this run are in place, the quality gate did not finish.`
+            : `Stopped by a signal (run ${runId}): in-flight queries were cancelled and nothing of this run was committed; the destination is as it was.`,
+          { cause: caught },
+        )
+      : caught;
     // a run that failed cleanly leaves no package behind: a leftover package always means a crash
     if (packageDir) await removePackage(packageDir).catch(() => undefined);
     const message = error instanceof IngestError ? error.message : messageOf(error);
-    await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message);
+    if (!committed) await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message).catch(() => undefined);
     throw error;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await closeSource(client);
     await destination?.close();
   }

@@ -49,6 +49,8 @@ export class AthenaDestination implements Destination {
   private state: AthenaState = EMPTY_STATE;
   private stateEtag: string | undefined;
   private lockEtag: string | undefined;
+  /** Aborted by interrupt(): running Athena queries are stopped (StopQueryExecution). */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly config: AthenaConfig,
@@ -237,7 +239,7 @@ export class AthenaDestination implements Destination {
       const known = new Set((this.state.tables[table.name]?.columns ?? []).map(([n]) => n));
       const added = glueColumns.filter((c) => !known.has(c.name));
       if (added.length > 0) {
-        await this.athena.execute(`ALTER TABLE ${ddlIdent(table.name)} ADD COLUMNS (${added.map((c) => `${ddlIdent(c.name)} ${c.type}`).join(', ')})`);
+        await this.athena.execute(`ALTER TABLE ${ddlIdent(table.name)} ADD COLUMNS (${added.map((c) => `${ddlIdent(c.name)} ${c.type}`).join(', ')})`, { signal: this.abort.signal });
       }
     }
     const folder = this.keys.batchFolder(table.name, manifest.runId);
@@ -245,10 +247,10 @@ export class AthenaDestination implements Destination {
     if (table.rows > 0) {
       await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
       await this.glue.putParquetTable(this.dataset, stage, glueColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
-      await this.athena.execute(icebergMergeSql(this.dataset, table.name, stage, columns.map(([n]) => n), table.primaryKey));
+      await this.athena.execute(icebergMergeSql(this.dataset, table.name, stage, columns.map(([n]) => n), table.primaryKey), { signal: this.abort.signal });
     }
     if (table.replaceAll) {
-      await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? stage : undefined, table.primaryKey));
+      await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? stage : undefined, table.primaryKey), { signal: this.abort.signal });
     }
     // the batch's files stay: the record of what this run merged (and a way to replay it)
     if (table.rows > 0) await this.glue.deleteTable(this.dataset, stage);
@@ -279,7 +281,7 @@ export class AthenaDestination implements Destination {
     return {
       dialect: athenaDialect((name) => `${quoteIdent(this.dataset)}.${quoteIdent(name)}`),
       query: async (sql) => {
-        const result = await this.athena.query(sql);
+        const result = await this.athena.query(sql, { signal: this.abort.signal });
         return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
       },
       columnTypes: (table) => this.describeTable(table),
@@ -312,6 +314,10 @@ export class AthenaDestination implements Destination {
 
   async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
     await this.s3.putJson(this.keys.run(runId), { run_id: runId, env, status: 'failed', tables, message: message.slice(0, 2000), finished_at: new Date().toISOString() }).catch(() => undefined);
+  }
+
+  interrupt(): void {
+    this.abort.abort();
   }
 
   async close(): Promise<void> {

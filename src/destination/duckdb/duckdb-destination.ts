@@ -493,6 +493,10 @@ export class DuckDBDestination implements Destination {
     }
   }
 
+  interrupt(): void {
+    this.connection?.interrupt();
+  }
+
   async close(): Promise<void> {
     this.connection?.closeSync();
     this.instance?.closeSync();
