@@ -86,6 +86,17 @@ describe('values keep their exact value and type (regression: a dataset named li
     expect(rows[0]!.n).toBe('12345678901234567890123456789012.0123456789');
   });
 
+  it('a text value longer than DuckDB\'s default CSV line limit loads exactly (regression: the limit was raised for every file, halving speed)', async () => {
+    await db.query(`INSERT INTO edge (id, t) VALUES (8, repeat('x', 3000000) || E'\n' || repeat('é', 1000000))`);
+    const r = await ingest();
+    expect(r.code, r.stderr).toBe(0);
+    const rows = await duckQuery(duckdbPath, `SELECT length(t) AS n, md5(t) AS h FROM edges.${DATASET}.edge WHERE id = 8`);
+    const src = await db.query(`SELECT length(t)::int AS n, md5(t) AS h FROM edge WHERE id = 8`);
+    expect(Number(rows[0]!.n)).toBe(Number(src[0]!.n));
+    expect(rows[0]!.h).toBe(src[0]!.h);
+    await db.query(`DELETE FROM edge WHERE id = 8`);
+  });
+
   it('a BC date inside a date[] is refused loudly too (regression: arrays skipped the BC guard)', async () => {
     await db.query(`CREATE TABLE dates (id integer PRIMARY KEY, ds date[], tss timestamp[])`);
     await db.query(`INSERT INTO dates VALUES (1, '{2024-01-01,NULL,infinity}', '{"2024-01-01 10:00:00.5"}')`);

@@ -37,7 +37,10 @@ function isMeasuredDecimal(columns: readonly ColumnMapping[], name: string, exis
 const BC_MARKER = BC_DATE_MARKER;
 const TEMPORAL_TYPES = new Set(['DATE', 'TIMESTAMP', 'TIMESTAMPTZ']);
 
-/** Thrown inside a load when a column must be reloaded as text; the package load starts over with it. */
+/**
+ * Thrown inside a load when the package must be loaded again with an adjustment (a column as exact text, a larger
+ * CSV line limit for a table); the whole transaction starts over with it.
+ */
 class TextFallback extends Error {
   constructor(
     readonly key: string,
@@ -59,8 +62,9 @@ export class DuckDBDestination implements Destination {
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
   private datasetRef: DatasetRef | undefined;
-  /** "table\0column" of temporal columns loaded as text in this package because they hold BC dates. */
-  private textColumns = new Set<string>();
+  /** What this package must be loaded with, found by a failed attempt: "table\0column" of date columns that hold BC
+   * dates (loaded as text), "table\0\0max_line_size" for tables with records over the default CSV line limit. */
+  private adjustments = new Set<string>();
   /** What the last load decided on its own (a lossless type fallback, …), for the run's warnings. */
   private notes: string[] = [];
 
@@ -141,16 +145,16 @@ export class DuckDBDestination implements Destination {
   }
 
   async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
-    // a BC date found while loading turns its column into exact text; the whole transaction then starts over
-    this.textColumns = new Set();
+    // an adjustment found while loading (a BC date, an over-long record) starts the whole transaction over with it
+    this.adjustments = new Set();
     for (;;) {
       try {
         const results = await this.loadPackageOnce(manifest, packageDir);
         for (const r of results) onTable?.(r);
         return results;
       } catch (error) {
-        if (!(error instanceof TextFallback) || this.textColumns.has(error.key)) throw error instanceof TextFallback ? error.cause : error;
-        this.textColumns.add(error.key);
+        if (!(error instanceof TextFallback) || this.adjustments.has(error.key)) throw error instanceof TextFallback ? error.cause : error;
+        this.adjustments.add(error.key);
       }
     }
   }
@@ -183,7 +187,7 @@ export class DuckDBDestination implements Destination {
    */
   private withTextFallbacks(table: PackageTable, existing: ReadonlyMap<string, string>): PackageTable {
     const columns = table.columns.map((c) =>
-      c.guard === 'bc_dates' && (this.textColumns.has(`${table.name}\u0000${c.name}`) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
+      c.guard === 'bc_dates' && (this.adjustments.has(`${table.name}\u0000${c.name}`) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
         ? { ...c, destinationType: 'VARCHAR', csvType: 'VARCHAR', castSql: `regexp_replace(${quoteIdent(c.name)}, '^${BC_MARKER}', '')` }
         : c,
     );
@@ -195,7 +199,8 @@ export class DuckDBDestination implements Destination {
     const target = this.ref.table(packaged.name);
     const existing = await this.describeTable(packaged.name);
     const table = this.withTextFallbacks(packaged, existing);
-    const source = table.rows > 0 ? readCsvSql(file, table.columns) : undefined;
+    const longLines = this.adjustments.has(`${table.name}\u0000\u0000max_line_size`);
+    const source = table.rows > 0 ? readCsvSql(file, table.columns, longLines ? Math.min(Math.max(table.bytes + 1024, 2 ** 21), 2 ** 31 - 1) : undefined) : undefined;
     try {
       const staged = source ? await this.stage(table, source) : { from: undefined, columns: [...table.columns] };
       if (existing.size > 0 && table.schemaContract === 'freeze') {
@@ -223,6 +228,10 @@ export class DuckDBDestination implements Destination {
       }
     } catch (cause) {
       if (cause instanceof DataError) throw cause;
+      if (/maximum line size/i.test(messageOf(cause)) && !longLines) {
+        // a record longer than DuckDB's default line limit (a very large text value): reload with a limit that fits
+        throw new TextFallback(`${table.name}\u0000\u0000max_line_size`, new DataError(`Table ${table.name}: a record is too long to load: ${messageOf(cause).split('\n')[0]}`, { cause }));
+      }
       const bc = new RegExp(`converting column "([^"]+)"[\\s\\S]*${BC_MARKER}`).exec(messageOf(cause));
       const column = bc ? table.columns.find((c) => c.name === bc[1] && c.guard === 'bc_dates' && TEMPORAL_TYPES.has(c.destinationType)) : undefined;
       if (column) {
@@ -258,7 +267,7 @@ export class DuckDBDestination implements Destination {
     await this.conn.run('DROP TABLE IF EXISTS "_ingesta_merge"');
     await this.conn.run('DROP TABLE IF EXISTS "_ingesta_stage"');
     for (const c of packaged.columns) {
-      if (this.textColumns.has(`${table.name}\u0000${c.name}`)) {
+      if (this.adjustments.has(`${table.name}\u0000${c.name}`)) {
         this.notes.push(`${table.name}.${c.name} holds a BC date, which DuckDB cannot store: the column is loaded as VARCHAR with PostgreSQL's exact text`);
       }
     }
