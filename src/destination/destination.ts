@@ -36,6 +36,16 @@ export interface TableLoadResult {
   readonly notes: readonly string[];
 }
 
+/** A load transaction opened before extraction ends, filled table by table (see Destination.beginLoad). */
+export interface LoadSession {
+  /** Loads one extracted table inside the open transaction; after a failure, later calls do nothing. */
+  loadTable(table: PackageTable): Promise<void>;
+  /** Writes the load record and commits (or, if a table needs an adjustment, loads the whole package again). */
+  commit(manifest: Manifest, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]>;
+  /** Rolls back: nothing of the session becomes visible. */
+  abort(): Promise<void>;
+}
+
 /** A row of the destination's run history. */
 export interface RunRecord {
   readonly runId: string;
@@ -74,6 +84,11 @@ export interface Destination {
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
   /** The latest schema version of every table of the dataset (for the schema export). */
   schemaDocument(): Promise<DatasetSchemaDoc>;
+  /**
+   * Transactional destinations only: opens the load transaction before extraction ends, so each table is loaded as
+   * soon as its file is complete, overlapping extraction and loading.
+   */
+  beginLoad?(manifest: Pick<Manifest, 'runId'>, packageDir: string): Promise<LoadSession>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
   recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
   /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */

@@ -153,7 +153,13 @@ export async function planReads(
  * Extracts every planned read into the package folder with COPY, inside the caller's snapshot transaction, and
  * returns the package's table entries (rows, bytes, source row counts at the snapshot).
  */
-export async function extractTables(client: pg.Client, reads: readonly TableRead[], packageDir: string, emit: EventListener): Promise<PackageTable[]> {
+export async function extractTables(
+  client: pg.Client,
+  reads: readonly TableRead[],
+  packageDir: string,
+  emit: EventListener,
+  onExtracted?: (table: PackageTable) => void,
+): Promise<PackageTable[]> {
   const result: PackageTable[] = [];
   for (const read of reads) {
     const t = read.entry;
@@ -166,7 +172,9 @@ export async function extractTables(client: pg.Client, reads: readonly TableRead
       const sourceRowCount = read.mode === 'incremental' ? await countRows(client, t.sourceSchema, t.sourceName) : copied.rows;
       emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
       crashPoint('during-extract');
-      result.push({ ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount });
+      const table: PackageTable = { ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount };
+      result.push(table);
+      onExtracted?.(table);
     } catch (cause) {
       if (cause instanceof ConfigError || cause instanceof SourceError) throw cause;
       throw new SourceError(`Extracting table ${t.sourceSchema}.${t.sourceName} failed: ${messageOf(cause)}. Nothing was loaded; the destination is unchanged.`, { cause });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { loadCatalog, requestTables, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
-import type { Destination } from '../destination/destination.js';
+import type { Destination, TableLoadResult } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
@@ -128,19 +128,40 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     };
     await writeManifest(packageDir, manifest);
     const reads = await planReads(client, { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds }, sources, columnsByTable, emit);
-    const extracted = await extractTables(client, reads, packageDir, emit);
+    // a transactional destination loads each table as soon as its file is complete, while the next one is extracted;
+    // nothing is visible before the commit, which comes only after the whole package is extracted
+    const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
+    let loading: Promise<void> = Promise.resolve();
+    if (session) emit({ type: 'load_started', tables: reads.length });
+    const extracted = await extractTables(client, reads, packageDir, emit, (table) => {
+      if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
+    }).catch(async (error: unknown) => {
+      await loading;
+      await session?.abort();
+      throw error;
+    });
     manifest.tables.push(...extracted);
     manifest.state = 'extracted';
     await writeManifest(packageDir, manifest);
     crashPoint('after-extract');
-    // the snapshot is released before loading: the source holds nothing of ours while DuckDB works
+    // the snapshot is released before committing: the source holds nothing of ours while the destination finishes
     await closeSource(client);
 
-    emit({ type: 'load_started', tables: extracted.length });
-    const loaded = await destination.loadPackage(manifest, packageDir, (r) => {
+    const onTable = (r: TableLoadResult) => {
       for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
       emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination });
-    });
+    };
+    let loaded: TableLoadResult[];
+    if (session) {
+      await loading;
+      loaded = await session.commit(manifest, onTable).catch(async (error: unknown) => {
+        await session.abort();
+        throw error;
+      });
+    } else {
+      emit({ type: 'load_started', tables: extracted.length });
+      loaded = await destination.loadPackage(manifest, packageDir, onTable);
+    }
     committed = true;
     crashPoint('after-commit');
     await removePackage(packageDir);

@@ -12,7 +12,7 @@ import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { tableSchemaDoc, versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
-import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
+import type { Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
 import {
   DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
@@ -145,40 +145,72 @@ export class DuckDBDestination implements Destination {
   }
 
   async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
-    // an adjustment found while loading (a BC date, an over-long record) starts the whole transaction over with it
     this.adjustments = new Set();
+    return this.loadWithRetries(manifest, packageDir, onTable);
+  }
+
+  /** An adjustment found while loading (a BC date, an over-long record) starts the whole transaction over with it. */
+  private async loadWithRetries(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
     for (;;) {
+      const session = await this.beginLoad(manifest, packageDir);
       try {
-        const results = await this.loadPackageOnce(manifest, packageDir);
+        for (const table of manifest.tables) await session.loadTable(table);
+        const results = await session.commit(manifest);
         for (const r of results) onTable?.(r);
         return results;
       } catch (error) {
+        await session.abort();
         if (!(error instanceof TextFallback) || this.adjustments.has(error.key)) throw error instanceof TextFallback ? error.cause : error;
         this.adjustments.add(error.key);
       }
     }
   }
 
-  private async loadPackageOnce(manifest: Manifest, packageDir: string): Promise<TableLoadResult[]> {
-    const results: TableLoadResult[] = [];
+  /**
+   * Opens the load transaction so tables can be loaded one by one while later ones are still being extracted
+   * (extraction and loading overlap on two cores). Nothing is visible until commit; a table that needs an
+   * adjustment makes commit start the whole package over (loadWithRetries), from the complete package on disk.
+   */
+  async beginLoad(manifest: Pick<Manifest, 'runId'>, packageDir: string): Promise<LoadSession> {
     await this.conn.run('BEGIN TRANSACTION');
+    const results: TableLoadResult[] = [];
+    let failure: unknown;
     try {
       for (const sql of metadataDdl(this.ref)) await this.conn.run(sql);
-      for (const table of manifest.tables) {
-        const result = await this.loadTable(manifest, table, path.join(packageDir, table.file));
-        results.push(result);
-      }
-      await this.conn.run(
-        `INSERT INTO ${this.ref.table(RUNS_TABLE)} VALUES ($1, $2, 'loaded', $3::VARCHAR[], $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, now(), NULL)`,
-        [manifest.runId, manifest.env, `[${manifest.tables.map((t) => JSON.stringify(t.name)).join(',')}]`, manifest.snapshotAt ?? null, manifest.createdAt] as never,
-      );
-      crashPoint('before-commit');
-      await this.conn.run('COMMIT');
     } catch (error) {
       await this.conn.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    return results;
+    return {
+      loadTable: async (table) => {
+        if (failure !== undefined) return;
+        try {
+          results.push(await this.loadTable(manifest as Manifest, table, path.join(packageDir, table.file)));
+        } catch (error) {
+          failure = error;
+          throw error;
+        }
+      },
+      commit: async (complete, onTable) => {
+        if (failure instanceof TextFallback) {
+          await this.conn.run('ROLLBACK').catch(() => undefined);
+          this.adjustments.add(failure.key);
+          return this.loadWithRetries(complete, packageDir, onTable);
+        }
+        if (failure !== undefined) throw failure;
+        await this.conn.run(
+          `INSERT INTO ${this.ref.table(RUNS_TABLE)} VALUES ($1, $2, 'loaded', $3::VARCHAR[], $4::TIMESTAMPTZ, $5::TIMESTAMPTZ, now(), NULL)`,
+          [complete.runId, complete.env, `[${complete.tables.map((t) => JSON.stringify(t.name)).join(',')}]`, complete.snapshotAt ?? null, complete.createdAt] as never,
+        );
+        crashPoint('before-commit');
+        await this.conn.run('COMMIT');
+        for (const r of results) onTable?.(r);
+        return results;
+      },
+      abort: async () => {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+      },
+    };
   }
 
   /**
