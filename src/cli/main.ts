@@ -6,6 +6,7 @@ import { ConfigError, EXIT_CODES, IngestError, QualityError, messageOf } from '.
 import { planRun, runPlan } from '../pipeline/run.js';
 import { validateOnly } from '../pipeline/quality-stage.js';
 import { dryRun } from '../pipeline/dry-run.js';
+import { datasetStatus, resetTables } from '../pipeline/operations.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
@@ -19,10 +20,25 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 /** `--tables a b` and `--tables a,b` both work. */
 const splitNames = (values: string[] | boolean | undefined) => (Array.isArray(values) ? splitTableList(values) : values);
 
+/** text on a terminal, JSON lines elsewhere (CloudWatch, files, pipes), unless --log-format / INGESTA_LOG_FORMAT says. */
 function logFormat(value: string | undefined): LogFormat {
-  const format = value ?? process.env.INGESTA_LOG_FORMAT ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format must be text or json, not "${format}".`);
+  const format = value ?? (process.env.INGESTA_LOG_FORMAT || 'auto');
+  if (format === 'auto') return process.stdout.isTTY ? 'text' : 'json';
+  if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format must be auto, text or json, not "${format}".`);
   return format;
+}
+
+type Verbosity = 'quiet' | 'normal' | 'verbose';
+const verbosity = (opts: Record<string, unknown>): Verbosity => (opts.quiet ? 'quiet' : opts.verbose ? 'verbose' : 'normal');
+
+/** The options status and reset share with a run: where the dataset is. */
+function withDatasetOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--env <env>', 'local, dev or prod [env INGESTA_ENV]').choices(['local', 'dev', 'prod']))
+    .option('--duckdb-path <file>', `DuckDB file for --env local [env DUCKDB_PATH, default ${DEFAULT_DUCKDB_PATH}]`)
+    .option('--dataset <name>', 'dataset [env INGESTA_DATASET, default raw_datavision_<env>]')
+    .option('--catalog <file>', 'table catalog [env INGESTA_CATALOG]')
+    .option('--log-format <format>', 'auto (text on a terminal, JSON lines otherwise), text or json [env INGESTA_LOG_FORMAT]');
 }
 
 /**
@@ -74,14 +90,16 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--lock-timeout <duration>', 'how long to wait for a lock on the source [env INGESTA_LOCK_TIMEOUT, default 10s]')
     .option('--schema-export <dir>', 'folder for <dataset>.schema.yaml after each load [env INGESTA_SCHEMA_EXPORT, default schemas/export]')
     .option('--no-schema-export', 'do not write the schema export')
-    .option('--log-format <format>', 'text (human) or json (one event per line) [env INGESTA_LOG_FORMAT, default text]')
+    .option('--log-format <format>', 'auto (text on a terminal, JSON lines otherwise), text or json [env INGESTA_LOG_FORMAT, default auto]')
+    .option('-q, --quiet', 'text output: only warnings, errors and the final result')
+    .option('-v, --verbose', 'text output: also each table as it is loaded, and the read filters')
     .enablePositionalOptions()
     .showHelpAfterError('(run ingesta --help for usage)')
     .exitOverride()
     .action(async (opts: Record<string, unknown>) => {
       let renderer = createRenderer('text');
       try {
-        renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
+        renderer = createRenderer(logFormat(opts.logFormat as string | undefined), verbosity(opts));
         const options: RunOptions = {
           env: opts.env as RunOptions['env'],
           tables: splitNames(opts.tables as string[] | undefined) as string[] | undefined,
@@ -128,6 +146,48 @@ function buildProgram(setExit: (code: number) => void): Command {
         setExit(fail(renderer, error));
       }
     });
+
+  withDatasetOptions(
+    program
+      .command('status')
+      .description('per table: last successful load, mode, rows, cursor, freshness; the last runs and their outcome (read-only)')
+      .option('--runs <n>', 'how many recent runs to show', '10'),
+  ).action(async (opts: Record<string, string | undefined>) => {
+    let renderer = createRenderer('text');
+    try {
+      renderer = createRenderer(logFormat(opts.logFormat));
+      const config = resolveConfig({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
+      renderer.status(await datasetStatus(config, Number(opts.runs ?? 10) || 10));
+      setExit(0);
+    } catch (error) {
+      setExit(fail(renderer, error));
+    }
+  });
+
+  withDatasetOptions(
+    program
+      .command('reset')
+      .description('forget the incremental state (cursor) of tables, so their next run reloads them in full; data is kept')
+      .requiredOption('--tables <tables...>', 'tables whose cursor to forget'),
+  ).action(async (opts: Record<string, unknown>) => {
+    let renderer = createRenderer('text');
+    try {
+      renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
+      const config = resolveConfig({
+        env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath as string | undefined, dataset: opts.dataset as string | undefined, catalog: opts.catalog as string | undefined,
+      });
+      const result = await resetTables(config, splitTableList(opts.tables as string[]));
+      renderer.info(
+        result.reset.length > 0
+          ? `forgot the incremental state of ${result.reset.join(', ')} in ${result.dataset}: their next run is a full load`
+          : `no incremental state to forget in ${result.dataset}`,
+      );
+      if (result.unchanged.length > 0) renderer.info(`no incremental state for ${result.unchanged.join(', ')} (full tables, or never loaded)`);
+      setExit(0);
+    } catch (error) {
+      setExit(fail(renderer, error));
+    }
+  });
 
   program
     .command('demo')

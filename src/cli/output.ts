@@ -1,4 +1,5 @@
 import type { PipelineEvent, QualityReport, RunSummary } from '../pipeline/events.js';
+import type { StatusReport } from '../pipeline/operations.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -7,6 +8,29 @@ export interface Renderer {
   event(event: PipelineEvent): void;
   error(kind: string, message: string, exitCode: number): void;
   info(message: string): void;
+  status(report: StatusReport): void;
+}
+
+export type Verbosity = 'quiet' | 'normal' | 'verbose';
+
+export function statusText(report: StatusReport): string {
+  const fresh = new Map(report.freshness.map((f) => [f.table, f]));
+  const tables = textTable(
+    ['table', 'last load', 'run', 'mode', 'rows', 'cursor', 'freshness'],
+    report.tables.map((t) => {
+      const f = fresh.get(t.table);
+      return [
+        t.table, t.lastLoadedAt ?? '', t.lastRunId ?? '', t.mode ?? '', t.rowsLoaded === null ? '' : nf.format(t.rowsLoaded),
+        t.cursorValue ? `${t.cursorColumn} = ${t.cursorValue}` : '', f ? `${f.status}${f.observed !== null ? ` (${String(f.observed)} h)` : ''}` : '',
+      ];
+    }),
+    new Set([4]),
+  );
+  const runs = textTable(
+    ['run', 'status', 'finished', 'tables', 'message'],
+    report.runs.map((r) => [r.runId, r.status, r.finishedAt ?? '', String(r.tables.length), (r.message ?? '').slice(0, 100)]),
+  );
+  return `${report.dataset} (${report.destination})\n\n${tables}\n\nlast runs\n${runs}\n`;
 }
 
 const nf = new Intl.NumberFormat('en-US');
@@ -58,18 +82,26 @@ export function qualityTable(report: QualityReport): string {
   );
 }
 
-export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Renderer {
+export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal', out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Renderer {
   if (format === 'json') {
-    const write = (obj: object) => out.write(`${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`);
+    // one event per line, each with the run id once it is known (CloudWatch Logs Insights can filter on it)
+    let runId: string | null = null;
+    const write = (obj: object) => out.write(`${JSON.stringify({ time: new Date().toISOString(), run_id: runId, ...obj })}\n`);
     let lastProgress = 0;
     return {
       event(event) {
+        if (event.type === 'run_started') runId = event.runId;
+        if (event.type === 'dry_run') runId = event.plan.runId;
+        if (event.type === 'quality_finished') runId ??= event.report.run_id;
         if (event.type === 'extract_progress') {
           const now = Date.now();
           if (now - lastProgress < 1000) return;
           lastProgress = now;
         }
         write(event);
+      },
+      status(report) {
+        write({ type: 'status', ...report });
       },
       error(kind, message, exitCode) {
         write({ type: 'error', kind, message, exitCode });
@@ -79,14 +111,19 @@ export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = proc
       },
     };
   }
-  const tty = Boolean(out.isTTY);
+  const tty = Boolean(out.isTTY) && verbosity !== 'quiet';
+  const quiet = verbosity === 'quiet';
   let started = 0;
   let lastDraw = 0;
   const clear = () => {
     if (tty) out.write('\r\x1b[2K');
   };
   return {
+    status(report) {
+      out.write(statusText(report));
+    },
     event(event) {
+      if (quiet && event.type !== 'warning' && event.type !== 'run_finished' && event.type !== 'quality_finished' && event.type !== 'dry_run') return;
       switch (event.type) {
         case 'run_started':
           out.write(`ingesta run ${event.runId}: ${event.tables.length} tables → ${event.dataset} (${event.destination})\n`);
@@ -103,6 +140,7 @@ export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = proc
           break;
         case 'extract_started':
           started = Date.now();
+          if (verbosity === 'verbose') out.write(`  reading ${event.table} (${event.mode})${event.filter ? ` where ${event.filter}` : ''}\n`);
           if (tty) out.write(`  ${event.table}  ${event.mode}  extracting…`);
           break;
         case 'extract_progress': {
@@ -125,6 +163,7 @@ export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = proc
           out.write(`loading ${event.tables} tables in one transaction…\n`);
           break;
         case 'table_loaded':
+          if (verbosity === 'verbose') out.write(`  loaded ${event.table}: ${nf.format(event.rowsLoaded)} rows (${event.mode}), ${nf.format(event.rowsInDestination)} in the table\n`);
           break;
         case 'dry_run': {
           const p = event.plan;
@@ -140,7 +179,8 @@ export function createRenderer(format: LogFormat, out: NodeJS.WriteStream = proc
           if (event.report.mode === 'only') out.write(`\n${qualityTable(event.report)}\n`);
           break;
         case 'run_finished':
-          out.write(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
+          if (quiet) out.write(`run ${event.summary.runId} loaded ${event.summary.tables.length} tables in ${formatMs(event.summary.durationMs)}\n`);
+          else out.write(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
           if (event.summary.quality) out.write(`\n${qualityTable(event.summary.quality)}\n`);
           break;
       }

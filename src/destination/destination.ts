@@ -46,6 +46,31 @@ export interface LoadSession {
   abort(): Promise<void>;
 }
 
+/** `ingesta status`: what the destination knows of each table and of the last runs. */
+export interface TableStatus {
+  readonly table: string;
+  readonly lastRunId: string | null;
+  readonly lastLoadedAt: string | null;
+  readonly mode: string | null;
+  readonly rowsLoaded: number | null;
+  readonly rowsInDestination: number | null;
+  readonly cursorColumn: string | null;
+  readonly cursorValue: string | null;
+}
+
+export interface RunStatus {
+  readonly runId: string;
+  readonly status: string;
+  readonly finishedAt: string | null;
+  readonly tables: readonly string[];
+  readonly message: string | null;
+}
+
+export interface DatasetStatus {
+  readonly tables: readonly TableStatus[];
+  readonly runs: readonly RunStatus[];
+}
+
 /** A row of the destination's run history. */
 export interface RunRecord {
   readonly runId: string;
@@ -84,6 +109,10 @@ export interface Destination {
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
   /** The latest schema version of every table of the dataset (for the schema export). */
   schemaDocument(): Promise<DatasetSchemaDoc>;
+  /** Per table, the last successful load and the cursor; the last `runs` runs, newest first. */
+  status(runs: number): Promise<DatasetStatus>;
+  /** Forgets the incremental cursors of these tables, so their next run is a full load. Returns the tables reset. */
+  resetState(tables: readonly string[]): Promise<string[]>;
   /**
    * Transactional destinations only: opens the load transaction before extraction ends, so each table is loaded as
    * soon as its file is complete, overlapping extraction and loading.

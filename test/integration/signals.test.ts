@@ -29,7 +29,7 @@ afterAll(async () => {
 function runAndSignal(signal: NodeJS.Signals, when: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, '--env', 'local', '--duckdb-path', duckdbPath, '--full-refresh'], {
-      env: { PATH: process.env.PATH, DATABASE_URL: db.url },
+      env: { PATH: process.env.PATH, DATABASE_URL: db.url, INGESTA_LOG_FORMAT: 'text' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

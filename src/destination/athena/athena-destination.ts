@@ -12,7 +12,7 @@ import { athenaDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
-import type { Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
+import type { DatasetStatus, Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
 import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
 import { AthenaQueryRunner } from './athena-query-runner.js';
 import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
@@ -286,6 +286,38 @@ export class AthenaDestination implements Destination {
       },
       columnTypes: (table) => this.describeTable(table),
     };
+  }
+
+  async status(runs: number): Promise<DatasetStatus> {
+    const tables = Object.entries(this.state.tables)
+      .map(([table, t]) => ({
+        table, lastRunId: t.runId, lastLoadedAt: t.snapshotAt ?? null, mode: t.kind === 'iceberg' ? 'merge' : 'replace', rowsLoaded: t.rows,
+        rowsInDestination: null, cursorColumn: t.cursor?.column ?? null, cursorValue: t.cursor?.value ?? null,
+      }))
+      .sort((a, b) => a.table.localeCompare(b.table));
+    const keys = (await this.s3.list(`${this.keys.base}/_ingesta/runs/`)).map((o) => o.Key!).sort().reverse().slice(0, Math.max(1, runs));
+    const history = [];
+    for (const key of keys) {
+      const r = (await this.s3.getJson<{ run_id: string; status: string; finished_at?: string; tables?: (string | { table: string })[]; message?: string }>(key))?.value;
+      if (!r) continue;
+      history.push({
+        runId: r.run_id, status: r.status, finishedAt: r.finished_at ?? null,
+        tables: (r.tables ?? []).map((t) => (typeof t === 'string' ? t : t.table)), message: r.message ?? null,
+      });
+    }
+    return { tables, runs: history };
+  }
+
+  async resetState(tables: readonly string[]): Promise<string[]> {
+    const reset = tables.filter((t) => this.state.tables[t]?.cursor);
+    if (reset.length === 0) return [];
+    const next: AthenaState = {
+      version: 1,
+      tables: Object.fromEntries(Object.entries(this.state.tables).map(([name, t]) => [name, reset.includes(name) ? { ...t, cursor: undefined } : t])),
+    };
+    this.stateEtag = await this.s3.putJson(this.keys.state, next, this.stateEtag ? { etag: this.stateEtag } : 'absent');
+    this.state = next;
+    return reset;
   }
 
   async lastLoadedSnapshots(): Promise<Map<string, string>> {

@@ -12,7 +12,7 @@ import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { tableSchemaDoc, versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
-import type { Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
+import type { DatasetStatus, Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
 import {
   DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
@@ -490,6 +490,41 @@ export class DuckDBDestination implements Destination {
       query: (sql) => this.query(sql),
       columnTypes: (table) => this.describeTable(table),
     };
+  }
+
+  async status(runs: number): Promise<DatasetStatus> {
+    if (!(await this.tableExists(RUNS_TABLE))) return { tables: [], runs: [] };
+    const tables = await this.query(
+      `SELECT l.table_name, l.run_id, CAST(l.loaded_at AS VARCHAR) AS loaded_at, l.mode, l.rows_loaded, l.rows_in_destination,
+              s.cursor_column, s.cursor_value
+       FROM (SELECT l.* FROM ${this.ref.table(LOADS_TABLE)} l JOIN ${this.ref.table(RUNS_TABLE)} r ON r.run_id = l.run_id AND r.status = 'loaded'
+             QUALIFY row_number() OVER (PARTITION BY l.table_name ORDER BY l.loaded_at DESC) = 1) l
+       LEFT JOIN ${this.ref.table(STATE_TABLE)} s ON s.table_name = l.table_name ORDER BY l.table_name`,
+    );
+    const history = await this.query(
+      `SELECT run_id, status, CAST(finished_at AS VARCHAR) AS finished_at, tables, message FROM ${this.ref.table(RUNS_TABLE)} ORDER BY run_id DESC LIMIT ${Math.max(1, Math.floor(runs))}`,
+    );
+    const str = (v: unknown) => (v == null ? null : String(v));
+    const num = (v: unknown) => (v == null ? null : Number(v));
+    return {
+      tables: tables.map((r) => ({
+        table: String(r.table_name), lastRunId: str(r.run_id), lastLoadedAt: str(r.loaded_at), mode: str(r.mode),
+        rowsLoaded: num(r.rows_loaded), rowsInDestination: num(r.rows_in_destination), cursorColumn: str(r.cursor_column), cursorValue: str(r.cursor_value),
+      })),
+      runs: history.map((r) => ({
+        runId: String(r.run_id), status: String(r.status), finishedAt: str(r.finished_at),
+        tables: Array.isArray(r.tables) ? (r.tables as unknown[]).map(String) : [], message: str(r.message),
+      })),
+    };
+  }
+
+  async resetState(tables: readonly string[]): Promise<string[]> {
+    if (!(await this.tableExists(STATE_TABLE))) return [];
+    const rows = await this.query(`SELECT table_name FROM ${this.ref.table(STATE_TABLE)}`);
+    const known = new Set(rows.map((r) => String(r.table_name)));
+    const reset = tables.filter((t) => known.has(t));
+    for (const t of reset) await this.conn.run(`DELETE FROM ${this.ref.table(STATE_TABLE)} WHERE table_name = $1`, [t]);
+    return reset;
   }
 
   async lastLoadedSnapshots(): Promise<Map<string, string>> {
