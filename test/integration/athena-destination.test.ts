@@ -9,14 +9,10 @@ import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { KEYS } from '../helpers/datavision.js';
 
 const SECRET = 'Pg-S3cret-never-printed';
 const DATASET = 'raw_datavision_dev';
-const KEYS: Record<string, string> = {
-  accounts: 'account_id', subscriptions: 'subscription_id', accounts_subscription: 'account_subscription_id',
-  contents: 'content_id', content_attributes: 'attribute_id', premium_features: 'feature_id',
-  account_premium_features: 'account_feature_id', subscription_payments: 'payment_id',
-};
 
 let db: TestDatabase;
 let dir: string;

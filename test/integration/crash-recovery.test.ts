@@ -6,13 +6,9 @@ import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli } from '../helpers/cli.js';
 import { duckQuery, duckTableDigest, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { KEYS } from '../helpers/datavision.js';
 
 const DATASET = 'raw_datavision_local';
-const KEYS: Record<string, string> = {
-  accounts: 'account_id', subscriptions: 'subscription_id', accounts_subscription: 'account_subscription_id',
-  contents: 'content_id', content_attributes: 'attribute_id', premium_features: 'feature_id',
-  account_premium_features: 'account_feature_id', subscription_payments: 'payment_id',
-};
 
 let db: TestDatabase;
 let dir: string;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CATALOG_PATH, loadCatalog, requestTables, unknownTableMessage, type Catalog } from '../../src/catalog/catalog.js';
 import { ConfigError } from '../../src/errors.js';
+import { configError } from '../helpers/expect-error.js';
 
 const DATAVISION_TABLES = [
   'accounts',
@@ -27,15 +28,6 @@ const PRIMARY_KEYS: Record<string, string[]> = {
   subscription_payments: ['payment_id'],
 };
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 describe('the default DataVision catalog', () => {
   let catalog: Catalog;

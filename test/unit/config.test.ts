@@ -3,16 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CATALOG_PATH } from '../../src/catalog/catalog.js';
 import { DEFAULT_DUCKDB_PATH, DEFAULT_LAG, parseDuration, resolveConfig } from '../../src/config/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { configError } from '../helpers/expect-error.js';
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 describe('resolveConfig: defaults', () => {
   const config = resolveConfig({}, {});

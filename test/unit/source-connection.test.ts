@@ -4,20 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeSource, resolveSourceConnection, type SourceConnection } from '../../src/config/source-connection.js';
 import { ConfigError } from '../../src/errors.js';
+import { configError } from '../helpers/expect-error.js';
 
 const SECRET = 'S3cr3t-pa55word-do-not-print';
 const OS_USER = userInfo().username;
 
-/** Runs `fn`, expects a ConfigError, and returns it for further checks. */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 describe('resolveSourceConnection: defaults (libpq)', () => {
   it('with nothing set: localhost, 5432, OS user, database = user, sslmode prefer, no password', () => {
