@@ -33,8 +33,11 @@ export interface PackageTable {
   /** Rows and bytes extracted. */
   rows: number;
   bytes: number;
-  /** Rows the source table held at the snapshot (for the quality gate's row count). */
-  sourceRowCount: number;
+  /**
+   * Rows the source table held at the snapshot (for the quality gate's row count): the rows read for a full load;
+   * for an incremental read, counted only when the gate runs after the load (null otherwise: a full scan saved).
+   */
+  sourceRowCount: number | null;
   /** Incremental state: cursor read from (inclusive, lag applied) and the new cursor (max at the snapshot). */
   readonly cursor:
     | { readonly column: string; readonly columnType: string; readonly previous: string | null; readonly lowerBound: string | null; next: string | null }

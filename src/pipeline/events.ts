@@ -25,7 +25,7 @@ export interface TableSummary {
   readonly bytesExtracted: number;
   readonly extractMs: number;
   readonly rowsInDestination: number;
-  readonly sourceRows: number;
+  readonly sourceRows: number | null;
   readonly cursorFrom: string | null;
   readonly cursorTo: string | null;
 }

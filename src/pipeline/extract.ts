@@ -159,6 +159,7 @@ export async function extractTables(
   packageDir: string,
   emit: EventListener,
   onExtracted?: (table: PackageTable) => void,
+  countIncremental = false,
 ): Promise<PackageTable[]> {
   const result: PackageTable[] = [];
   for (const read of reads) {
@@ -169,7 +170,7 @@ export async function extractTables(
       const file = path.join(packageDir, t.file);
       const copied = await copyToFile(client, read.select, file, (bytes) => emit({ type: 'extract_progress', table: t.name, bytes }));
       await syncFile(file);
-      const sourceRowCount = read.mode === 'incremental' ? await countRows(client, t.sourceSchema, t.sourceName) : copied.rows;
+      const sourceRowCount = read.mode === 'full' ? copied.rows : countIncremental ? await countRows(client, t.sourceSchema, t.sourceName) : null;
       emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
       crashPoint('during-extract');
       const table: PackageTable = { ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount };

@@ -28,7 +28,7 @@ export async function gateAfterLoad(
   emit: EventListener,
 ): Promise<QualityReport> {
   const started = new Date();
-  const counts = new Map<string, SourceCount>(extracted.map((t) => [t.name, { rows: t.sourceRowCount }]));
+  const counts = new Map<string, SourceCount>(extracted.flatMap((t) => (t.sourceRowCount === null ? [] : [[t.name, { rows: t.sourceRowCount }] as const])));
   const checks = await runQualityGate(defineChecks(plan.catalog, tables, sources), destination.qualityTarget(), counts);
   await destination.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {

@@ -133,9 +133,16 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
     let loading: Promise<void> = Promise.resolve();
     if (session) emit({ type: 'load_started', tables: reads.length });
-    const extracted = await extractTables(client, reads, packageDir, emit, (table) => {
-      if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
-    }).catch(async (error: unknown) => {
+    const extracted = await extractTables(
+      client,
+      reads,
+      packageDir,
+      emit,
+      (table) => {
+        if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
+      },
+      config.quality === 'after-load',
+    ).catch(async (error: unknown) => {
       await loading;
       await session?.abort();
       throw error;
