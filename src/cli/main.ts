@@ -11,7 +11,6 @@ import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
-import { runDemo } from '../demo/demo.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
 
@@ -201,6 +200,8 @@ function buildProgram(setExit: (code: number) => void): Command {
         renderer = createRenderer(logFormat(opts.logFormat));
         const size = Number(opts.size);
         if (!Number.isInteger(size) || size < 1) throw new ConfigError(`--size must be a positive whole number, not "${opts.size}".`);
+        // the embedded PostgreSQL (WASM) is loaded only for the demo
+        const { runDemo } = await import('../demo/demo.js');
         await runDemo({ size, duckdbPath: opts.duckdbPath, renderer });
         setExit(0);
       } catch (error) {

@@ -38,7 +38,7 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
   try {
     const tables = await resolveTables(client, plan.catalog, plan.requests);
     const refresh = refreshedTables(config.fullRefresh, tables);
-    destination = createDestination(config, dataset, { readOnly: true, missingAsEmpty: true });
+    destination = await createDestination(config, dataset, { readOnly: true, missingAsEmpty: true });
     await destination.open();
     const dest = destination;
     const [state, existing] = [await dest.readState(), await dest.existingTables()];

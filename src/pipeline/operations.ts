@@ -19,7 +19,7 @@ export interface StatusReport extends DatasetStatus {
 export async function datasetStatus(config: RunConfig, runs = 10): Promise<StatusReport> {
   const catalog = loadCatalog(config.catalogPath);
   const dataset = datasetName(config, catalog);
-  const destination = createDestination(config, dataset, { readOnly: true });
+  const destination = await createDestination(config, dataset, { readOnly: true });
   await destination.open();
   try {
     const status = await destination.status(runs);
@@ -42,7 +42,7 @@ export async function resetTables(config: RunConfig, tables: readonly string[]):
   if (tables.length === 0) throw new ConfigError('ingesta reset needs --tables with the tables whose incremental state to forget.');
   const catalog = loadCatalog(config.catalogPath);
   const dataset = datasetName(config, catalog);
-  const destination = createDestination(config, dataset);
+  const destination = await createDestination(config, dataset);
   await destination.open();
   try {
     const reset = await destination.resetState(tables);

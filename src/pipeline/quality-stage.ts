@@ -52,7 +52,7 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
   let destination: Destination | undefined;
   try {
     const tables = await resolveTables(client, plan.catalog, plan.requests);
-    destination = createDestination(config, plan.dataset, { readOnly: true });
+    destination = await createDestination(config, plan.dataset, { readOnly: true });
     await destination.open();
     const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];
     await beginSnapshot(client);

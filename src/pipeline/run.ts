@@ -94,7 +94,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     // unknown names are found out here, before the destination is opened: nothing is created for a typo
     tables = await resolveTables(client, plan.catalog, plan.requests);
     const refresh = refreshedTables(config.fullRefresh, tables);
-    destination = createDestination(config, dataset, { runId });
+    destination = await createDestination(config, dataset, { runId });
     await destination.open();
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
     const recovered = await recoverPackages(destination, packageRoot, emit);
