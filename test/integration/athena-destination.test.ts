@@ -197,6 +197,22 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     expect(await listKeys(`raw/${DATASET}/_ingesta/`)).toEqual(stateBefore);
   });
 
+  it('status and reset work on the lakehouse state in S3', async () => {
+    const status = await runCli(['status', '--env', 'dev', '--log-format', 'json'], env());
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as { tables: { table: string; cursorValue: string | null }[]; runs: { status: string }[] };
+    expect(report.tables.find((t) => t.table === 'contents')!.cursorValue).not.toBeNull();
+    expect(report.runs[0]!.status).toBe('loaded');
+    const reset = await runCli(['reset', '--env', 'dev', '--tables', 'contents'], env());
+    expect(reset.code, reset.stderr).toBe(0);
+    const state = JSON.parse(
+      await (await s3.send(new GetObjectCommand({ Bucket: 'lake', Key: `raw/${DATASET}/_ingesta/state.json` }))).Body!.transformToString(),
+    ) as { tables: Record<string, { cursor?: unknown }> };
+    expect(state.tables.contents!.cursor).toBeUndefined();
+    expect(state.tables.content_attributes!.cursor).toBeDefined();
+    expect(await listKeys(`raw/${DATASET}/_ingesta/lock.json`)).toEqual([]);
+  });
+
   it('a held lock refuses a second run with a clear message', async () => {
     await s3.send(
       new (await import('@aws-sdk/client-s3')).PutObjectCommand({
