@@ -16,6 +16,7 @@ import type { DatasetStatus, Destination, DestinationCapabilities, LoadSession, 
 import {
   DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
+import { DuckDBHistory } from './duckdb-history.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: true,
@@ -76,6 +77,8 @@ export class DuckDBDestination implements Destination {
   /** What this package must be loaded with, found by a failed attempt: "table\0column" of date columns that hold BC
    * dates (loaded as text), "table\0\0max_line_size" for tables with records over the default CSV line limit. */
   private adjustments = new Set<string>();
+  /** ingesta's own tables in the dataset: state, run history, quality results, schema versions. */
+  private readonly history: DuckDBHistory;
   /** What the last load decided on its own (a lossless type fallback, …), for the run's warnings. */
   private notes: string[] = [];
 
@@ -83,7 +86,19 @@ export class DuckDBDestination implements Destination {
     private readonly file: string,
     private readonly dataset: string,
     private readonly options: { readonly readOnly?: boolean } = {},
-  ) {}
+  ) {
+    this.history = new DuckDBHistory({
+      query: (sql, values) => this.query(sql, values),
+      run: async (sql, values) => {
+        await this.conn.run(sql, values as never);
+      },
+      ref: () => this.ref,
+      tableExists: (table) => this.tableExists(table),
+      dataset,
+      label: file,
+      open: () => this.connection !== undefined,
+    });
+  }
 
   async open(): Promise<void> {
     if (this.options.readOnly && !existsSync(this.file)) {
@@ -130,30 +145,9 @@ export class DuckDBDestination implements Destination {
     return rows.length > 0;
   }
 
-  async readState(): Promise<Map<string, TableState>> {
-    const state = new Map<string, TableState>();
-    if (!(await this.tableExists(STATE_TABLE))) return state;
-    const rows = await this.query(`SELECT table_name, cursor_column, cursor_value, run_id FROM ${this.ref.table(STATE_TABLE)}`);
-    for (const r of rows) {
-      state.set(String(r.table_name), {
-        table: String(r.table_name),
-        cursorColumn: String(r.cursor_column),
-        cursorValue: r.cursor_value == null ? null : String(r.cursor_value),
-        runId: String(r.run_id),
-      });
-    }
-    return state;
-  }
-
   async existingTables(): Promise<Set<string>> {
     const rows = await this.query('SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2', [this.ref.database, this.dataset]);
     return new Set(rows.map((r) => String(r.table_name)));
-  }
-
-  async isRunLoaded(runId: string): Promise<boolean> {
-    if (!(await this.tableExists(RUNS_TABLE))) return false;
-    const rows = await this.query(`SELECT 1 FROM ${this.ref.table(RUNS_TABLE)} WHERE run_id = $1 AND status = 'loaded'`, [runId]);
-    return rows.length > 0;
   }
 
   async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
@@ -370,19 +364,6 @@ export class DuckDBDestination implements Destination {
     await this.conn.run(`INSERT INTO ${this.ref.table(SCHEMA_TABLE)} VALUES ($1, $2, $3::JSON, $4, now())`, [name, hash, JSON.stringify(doc), runId] as never);
   }
 
-  async schemaDocument(): Promise<DatasetSchemaDoc> {
-    const rows = (await this.tableExists(SCHEMA_TABLE))
-      ? await this.query(
-          `SELECT table_name, version_hash, CAST(schema AS VARCHAR) AS schema, run_id FROM ${this.ref.table(SCHEMA_TABLE)}
-           QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY recorded_at DESC) = 1 ORDER BY table_name`,
-        )
-      : [];
-    const tables = Object.fromEntries(
-      rows.map((r) => [String(r.table_name), { ...(JSON.parse(String(r.schema)) as TableSchemaDoc), version_hash: String(r.version_hash), run_id: String(r.run_id) }]),
-    );
-    return { dataset: this.dataset, version_hash: versionHash(rows.map((r) => [r.table_name, r.version_hash])), tables };
-  }
-
   /**
    * Columns of `numeric` without declared precision are staged as text first and measured: the column becomes
    * DECIMAL(38, s) with s = max(9, the largest scale present), so no value is ever rounded. When a value cannot be
@@ -492,68 +473,6 @@ export class DuckDBDestination implements Destination {
     };
   }
 
-  async status(runs: number): Promise<DatasetStatus> {
-    if (!(await this.tableExists(RUNS_TABLE))) return { tables: [], runs: [] };
-    const tables = await this.query(
-      `SELECT l.table_name, l.run_id, CAST(l.loaded_at AS VARCHAR) AS loaded_at, l.mode, l.rows_loaded, l.rows_in_destination,
-              s.cursor_column, s.cursor_value
-       FROM (SELECT l.* FROM ${this.ref.table(LOADS_TABLE)} l JOIN ${this.ref.table(RUNS_TABLE)} r ON r.run_id = l.run_id AND r.status = 'loaded'
-             QUALIFY row_number() OVER (PARTITION BY l.table_name ORDER BY l.loaded_at DESC) = 1) l
-       LEFT JOIN ${this.ref.table(STATE_TABLE)} s ON s.table_name = l.table_name ORDER BY l.table_name`,
-    );
-    const history = await this.query(
-      `SELECT run_id, status, CAST(finished_at AS VARCHAR) AS finished_at, tables, message FROM ${this.ref.table(RUNS_TABLE)} ORDER BY run_id DESC LIMIT ${Math.max(1, Math.floor(runs))}`,
-    );
-    const str = (v: unknown) => (v == null ? null : String(v));
-    const num = (v: unknown) => (v == null ? null : Number(v));
-    return {
-      tables: tables.map((r) => ({
-        table: String(r.table_name), lastRunId: str(r.run_id), lastLoadedAt: str(r.loaded_at), mode: str(r.mode),
-        rowsLoaded: num(r.rows_loaded), rowsInDestination: num(r.rows_in_destination), cursorColumn: str(r.cursor_column), cursorValue: str(r.cursor_value),
-      })),
-      runs: history.map((r) => ({
-        runId: String(r.run_id), status: String(r.status), finishedAt: str(r.finished_at),
-        tables: Array.isArray(r.tables) ? (r.tables as unknown[]).map(String) : [], message: str(r.message),
-      })),
-    };
-  }
-
-  async resetState(tables: readonly string[]): Promise<string[]> {
-    if (!(await this.tableExists(STATE_TABLE))) return [];
-    const rows = await this.query(`SELECT table_name FROM ${this.ref.table(STATE_TABLE)}`);
-    const known = new Set(rows.map((r) => String(r.table_name)));
-    const reset = tables.filter((t) => known.has(t));
-    for (const t of reset) await this.conn.run(`DELETE FROM ${this.ref.table(STATE_TABLE)} WHERE table_name = $1`, [t]);
-    return reset;
-  }
-
-  async lastLoadedSnapshots(): Promise<Map<string, string>> {
-    if (!(await this.tableExists(LOADS_TABLE)) || !(await this.tableExists(RUNS_TABLE))) return new Map();
-    const rows = await this.query(
-      `SELECT l.table_name, CAST(max(r.snapshot_at) AS VARCHAR) AS snapshot_at FROM ${this.ref.table(LOADS_TABLE)} l
-       JOIN ${this.ref.table(RUNS_TABLE)} r ON r.run_id = l.run_id AND r.status = 'loaded' GROUP BY l.table_name`,
-    );
-    return new Map(rows.filter((r) => r.snapshot_at != null).map((r) => [String(r.table_name), String(r.snapshot_at)]));
-  }
-
-  async storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
-    await this.conn.run('BEGIN TRANSACTION');
-    try {
-      for (const sql of metadataDdl(this.ref)) await this.conn.run(sql);
-      for (const r of results) {
-        await this.conn.run(`INSERT INTO ${this.ref.table(QUALITY_TABLE)} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::JSON, now())`, [
-          runId, env, r.check, r.table, r.status,
-          r.observed === null ? null : String(r.observed), r.expected === null ? null : String(r.expected), r.message,
-          r.details ? JSON.stringify(r.details) : null,
-        ] as never);
-      }
-      await this.conn.run('COMMIT');
-    } catch (cause) {
-      await this.conn.run('ROLLBACK').catch(() => undefined);
-      throw new DestinationError(`Storing the quality results in ${this.file} failed: ${messageOf(cause)}`, { cause });
-    }
-  }
-
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>): string[] {
     const target = `${this.dataset}.${table.name}`;
     const steps = table.replaceAll
@@ -569,16 +488,36 @@ export class DuckDBDestination implements Destination {
     await this.conn.run(`COPY (SELECT ${selectList} FROM ${this.ref.table(table)}) TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
   }
 
-  async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
-    // only where ingesta already keeps its history: a failed first run must not create the dataset
-    if (!this.connection || !(await this.tableExists(RUNS_TABLE).catch(() => false))) return;
-    try {
-      await this.conn.run(`INSERT INTO ${this.ref.table(RUNS_TABLE)} VALUES ($1, $2, 'failed', $3::VARCHAR[], NULL, NULL, now(), $4)`, [
-        runId, env, `[${tables.map((t) => JSON.stringify(t)).join(',')}]`, message.slice(0, 2000),
-      ] as never);
-    } catch {
-      // best effort: the failure is reported on stderr and by the exit code anyway
-    }
+  readState(): Promise<Map<string, TableState>> {
+    return this.history.readState();
+  }
+
+  isRunLoaded(runId: string): Promise<boolean> {
+    return this.history.isRunLoaded(runId);
+  }
+
+  schemaDocument(): Promise<DatasetSchemaDoc> {
+    return this.history.schemaDocument();
+  }
+
+  status(runs: number): Promise<DatasetStatus> {
+    return this.history.status(runs);
+  }
+
+  resetState(tables: readonly string[]): Promise<string[]> {
+    return this.history.resetState(tables);
+  }
+
+  lastLoadedSnapshots(): Promise<Map<string, string>> {
+    return this.history.lastLoadedSnapshots();
+  }
+
+  storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
+    return this.history.storeQualityResults(runId, env, results);
+  }
+
+  recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
+    return this.history.recordFailure(runId, env, tables, message);
   }
 
   interrupt(): void {
