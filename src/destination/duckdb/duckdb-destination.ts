@@ -62,6 +62,11 @@ class TextFallback extends Error {
   }
 }
 
+/** A column loaded as its exact text (VARCHAR), as staged. */
+function asText(column: ColumnMapping): ColumnMapping {
+  return { ...column, destinationType: 'VARCHAR', castSql: quoteIdent(column.name) };
+}
+
 /** An unconstrained numeric column declared as DECIMAL(38, scale), cast from its staged text. */
 function decimalColumn(column: ColumnMapping, scale: number): ColumnMapping {
   const type = `DECIMAL(38,${scale})`;
@@ -240,7 +245,14 @@ export class DuckDBDestination implements Destination {
     const longLines = this.adjustments.has(`${table.name}\u0000\u0000max_line_size`);
     const source = table.rows > 0 ? readCsvSql(file, table.columns, longLines ? Math.min(Math.max(table.bytes + 1024, 2 ** 21), 2 ** 31 - 1) : undefined) : undefined;
     try {
-      const staged = source ? await this.stage(table, source) : { from: undefined, columns: [...table.columns] };
+      // a full load of a table with unconstrained numerics loads them as text straight into the new table, measures
+      // them there and retypes the column in place: no staging copy of the whole table
+      const inPlace = source !== undefined && table.replaceAll && table.schemaContract !== 'freeze' && table.columns.some((c) => c.guard === 'unconstrained_numeric');
+      const staged = inPlace
+        ? { from: source, columns: table.columns.map((c) => (c.guard === 'unconstrained_numeric' ? asText(c) : c)) }
+        : source
+          ? await this.stage(table, source)
+          : { from: undefined, columns: [...table.columns] };
       if (existing.size > 0 && table.schemaContract === 'freeze') {
         const changes = diffColumns(existing, staged.columns).filter((c) => c.kind !== 'widened' || !isMeasuredDecimal(staged.columns, c.column, existing));
         if (changes.length > 0) throw schemaFrozenError(table.name, changes);
@@ -255,6 +267,13 @@ export class DuckDBDestination implements Destination {
         ];
         await this.conn.run(`CREATE OR REPLACE TABLE ${target} (${defs.join(', ')})`);
         if (staged.from) await this.conn.run(`INSERT INTO ${target} (${columnList(staged.columns)}) SELECT ${castList(staged.columns)} FROM ${staged.from}`);
+        if (inPlace) {
+          for (const c of await this.measureNumerics(table, target)) {
+            if (c.guard === 'unconstrained_numeric' && c.destinationType !== 'VARCHAR') {
+              await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE ${c.destinationType}`);
+            }
+          }
+        }
       } else {
         const columns = existing.size === 0 ? staged.columns : await this.evolveColumns(table, existing, staged.columns);
         if (existing.size === 0) await this.conn.run(createTableSql(this.ref, table.name, columns, false));
@@ -371,18 +390,22 @@ export class DuckDBDestination implements Destination {
    * PostgreSQL's exact text, and the load says so.
    */
   private async stage(table: PackageTable, source: string): Promise<{ from: string; columns: ColumnMapping[] }> {
-    const guarded = table.columns.filter((c) => c.guard === 'unconstrained_numeric');
-    if (guarded.length === 0) return { from: source, columns: [...table.columns] };
+    if (!table.columns.some((c) => c.guard === 'unconstrained_numeric')) return { from: source, columns: [...table.columns] };
     await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_stage" AS SELECT * FROM ${source}`);
+    return { from: '"_ingesta_stage"', columns: await this.measureNumerics(table, '"_ingesta_stage"') };
+  }
+
+  /** The columns with each unconstrained numeric measured over `from` (its text): DECIMAL(38, s), or VARCHAR. */
+  private async measureNumerics(table: PackageTable, from: string): Promise<ColumnMapping[]> {
     const scales = new Map<string, number>();
-    for (const c of guarded) {
+    for (const c of table.columns.filter((x) => x.guard === 'unconstrained_numeric')) {
       const q = quoteIdent(c.name);
       const intDigits = `length(regexp_extract(${q}, '^-?0*([0-9]*)', 1))`;
       const fracDigits = `length(rtrim(regexp_extract(${q}, '\\.([0-9]+)$', 1), '0'))`;
       const [stats] = await this.query(
         `SELECT coalesce(max(${intDigits}), 0) AS int_digits, coalesce(max(${fracDigits}), 0) AS frac_digits,
                 max(${q}) FILTER (WHERE NOT regexp_full_match(${q}, '-?[0-9]+(\\.[0-9]+)?') OR ${intDigits} + ${fracDigits} > 38) AS bad
-         FROM "_ingesta_stage" WHERE ${q} IS NOT NULL`,
+         FROM ${from} WHERE ${q} IS NOT NULL`,
       );
       if (stats?.bad != null) {
         // lossless rule: the column keeps PostgreSQL's exact text rather than a rounded number
@@ -393,16 +416,13 @@ export class DuckDBDestination implements Destination {
         );
         continue;
       }
-      const intCount = Number(stats?.int_digits ?? 0);
-      const fracCount = Number(stats?.frac_digits ?? 0);
-      scales.set(c.name, Math.min(Math.max(9, fracCount), 38 - intCount));
+      scales.set(c.name, Math.min(Math.max(9, Number(stats?.frac_digits ?? 0)), 38 - Number(stats?.int_digits ?? 0)));
     }
-    const columns = table.columns.map((c) => {
+    return table.columns.map((c) => {
       const scale = scales.get(c.name);
       if (scale === undefined) return c;
-      return scale < 0 ? { ...c, destinationType: 'VARCHAR', castSql: quoteIdent(c.name) } : decimalColumn(c, scale);
+      return scale < 0 ? asText(c) : decimalColumn(c, scale);
     });
-    return { from: '"_ingesta_stage"', columns };
   }
 
   /**
