@@ -10,6 +10,8 @@ export interface ProcResult {
   readonly wallMs: number;
   /** Peak resident set size of the measured process, KiB; null when it could not be read. */
   readonly peakRssKb: number | null;
+  /** User + system CPU time of the measured process (GNU time %U + %S), ms; null without GNU time. */
+  readonly cpuMs: number | null;
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly stdout: string;
@@ -29,11 +31,11 @@ export interface ProcOptions {
 const GNU_TIME = '/usr/bin/time';
 const gnuTimeWorks = ((): boolean => {
   if (!existsSync(GNU_TIME)) return false;
-  const r = spawnSync(GNU_TIME, ['-f', '%M', 'true'], { encoding: 'utf8' });
-  return r.status === 0 && /^\d+\s*$/m.test(r.stderr);
+  const r = spawnSync(GNU_TIME, ['-f', '%M %U %S', 'true'], { encoding: 'utf8' });
+  return r.status === 0 && /^\d+ [\d.]+ [\d.]+\s*$/m.test(r.stderr);
 })();
 
-export const rssMethod = gnuTimeWorks ? 'GNU time %M' : 'polling /proc/<pid>/status VmHWM';
+export const rssMethod = gnuTimeWorks ? 'GNU time %M (CPU: %U + %S)' : 'polling /proc/<pid>/status VmHWM';
 
 const active = new Set<ChildProcess>();
 
@@ -64,7 +66,7 @@ function readHwm(pid: number): number | null {
 export function runMeasured(cmd: string, args: readonly string[], opts: ProcOptions): Promise<ProcResult> {
   rmSync(opts.rssFile, { force: true });
   const devNull = opts.discardStdout ? openSync('/dev/null', 'w') : undefined;
-  const [file, argv] = gnuTimeWorks ? [GNU_TIME, ['-f', '%M', '-o', opts.rssFile, cmd, ...args]] : [cmd, [...args]];
+  const [file, argv] = gnuTimeWorks ? [GNU_TIME, ['-f', '%M %U %S', '-o', opts.rssFile, cmd, ...args]] : [cmd, [...args]];
   const start = process.hrtime.bigint();
   const child = spawn(file, argv, {
     cwd: opts.cwd,
@@ -103,13 +105,15 @@ export function runMeasured(cmd: string, args: readonly string[], opts: ProcOpti
       if (timer) clearTimeout(timer);
       if (devNull !== undefined) closeSync(devNull);
       let peakRssKb: number | null = polled;
+      let cpuMs: number | null = null;
       let stderr = Buffer.concat(err).toString('utf8');
       if (gnuTimeWorks) {
         try {
           const text = readFileSync(opts.rssFile, 'utf8');
-          // GNU time writes "Command exited with non-zero status N" before the figure on failure.
-          const m = /(\d+)\s*$/.exec(text.trim());
+          // GNU time writes "Command exited with non-zero status N" before the figures on failure.
+          const m = /(\d+) ([\d.]+) ([\d.]+)$/.exec(text.trim());
           peakRssKb = m ? Number(m[1]) : null;
+          cpuMs = m ? (Number(m[2]) + Number(m[3])) * 1000 : null;
           const extra = text.trim().split('\n').slice(0, -1).join('\n');
           if (extra) stderr += `${stderr ? '\n' : ''}${extra}`;
         } catch {
@@ -118,7 +122,7 @@ export function runMeasured(cmd: string, args: readonly string[], opts: ProcOpti
         rmSync(opts.rssFile, { force: true });
       }
       // Under GNU time the child's status is time's own, which forwards the command's exit code.
-      resolve({ wallMs, peakRssKb, exitCode: code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr });
+      resolve({ wallMs, peakRssKb, cpuMs, exitCode: code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr });
     });
   });
 }

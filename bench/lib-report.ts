@@ -5,6 +5,8 @@ import { int, mb, measureTable, pct, ratio, secs, stats, targetTable, textTable,
 export interface IngestaRun {
   readonly wallMs: number;
   readonly peakRssKb: number | null;
+  /** User + system CPU of the ingesta process (not PostgreSQL's), ms. */
+  readonly cpuMs: number | null;
   readonly exitCode: number;
   /** Sums over the run's extract_finished events. */
   readonly rows: number;
@@ -51,6 +53,7 @@ export interface Results {
 const med = (xs: readonly number[]): number | undefined => stats(xs)?.median;
 const div = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
 const rss = (runs: readonly IngestaRun[]): number[] => runs.flatMap((r) => (r.peakRssKb === null ? [] : [r.peakRssKb]));
+const cpu = (runs: readonly IngestaRun[]): number[] => runs.flatMap((r) => (r.cpuMs === null ? [] : [r.cpuMs]));
 const wall = (runs: readonly IngestaRun[]): number[] => runs.map((r) => r.wallMs);
 
 /** Prints the report; returns the summary (medians, derived figures, targets with verdicts) for the JSON file. */
@@ -67,6 +70,9 @@ export function printReport(r: Results): Record<string, unknown> {
   print(`            ${m.postgres}`);
   const la = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
   print(`load avg    ${la(r.loadAverage.start)} at start, ${la(r.loadAverage.end)} at end (1/5/15 min; other work skews the figures)`);
+  if (Math.max(r.loadAverage.start[0] ?? 0, r.loadAverage.end[0] ?? 0) > m.cpus / 2) {
+    print(`WARNING     the machine was busy (1-min load average above ${m.cpus / 2}): figures are inflated and noisy`);
+  }
   print(`bench took  ${(r.durationMs / 60000).toFixed(1)} min`);
   print(`peak RSS    ${r.rssMethod}; MB = 10^6 bytes`);
   const gen = (g: Generated) =>
@@ -86,15 +92,19 @@ export function printReport(r: Results): Record<string, unknown> {
     { key: 'fullLoadMs', name: 'a. ingesta full load, 8 tables (wall)', values: wall(runs.full), format: secs },
     { key: 'fullLoadInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(runs.full), format: secs },
     { key: 'fullLoadExtractMs', name: '   … of which extract (Σ extract_finished ms)', values: runs.full.map((x) => x.extractMs), format: secs },
+    { key: 'fullLoadCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(runs.full), format: secs },
     { key: 'fullLoadPeakRssKb', name: '   … peak RSS', values: rss(runs.full), format: mb },
     { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables (wall)', values: wall(inc), format: secs },
     { key: 'incrementalInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(inc), format: secs },
+    { key: 'incrementalCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(inc), format: secs },
     { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
     { key: 'incrementalPeakRssKb', name: '   … peak RSS', values: rss(inc), format: mb },
     { key: 'fullTwoTablesMs', name: 'b. full load of the same 2 tables (wall)', values: wall(full2), format: secs },
     { key: 'fullTwoTablesInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(full2), format: secs },
+    { key: 'fullTwoTablesCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(full2), format: secs },
     { key: 'fullTwoTablesRowsRead', name: '   … rows read', values: full2.map((x) => x.rows), format: int },
     { key: 'soloValidarMs', name: 'c. quality gate alone, --solo-validar (wall)', values: wall(runs.soloValidate), format: secs },
+    { key: 'soloValidarCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(runs.soloValidate), format: secs },
     { key: 'fullLoadWithGateMs', name: 'c. full load + --validar-calidad-datos (wall)', values: wall(runs.fullValidate), format: secs },
     { key: 'fullLoadWithGatePeakRssKb', name: '   … peak RSS', values: rss(runs.fullValidate), format: mb },
     { key: 'smallFullLoadMs', name: 'd. full load at N/10 (wall)', values: wall(runs.smallFull), format: secs },

@@ -100,6 +100,7 @@ async function ingesta(db: string, dir: string, extra: readonly string[]): Promi
   return {
     wallMs: r.wallMs,
     peakRssKb: r.peakRssKb,
+    cpuMs: r.cpuMs,
     exitCode: r.exitCode ?? -1,
     rows: ev.extracts.reduce((a, e) => a + e.rows, 0),
     bytes: ev.extracts.reduce((a, e) => a + e.bytes, 0),
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
   const buildExit = runPlain('npm', ['run', 'build', '--silent'], ROOT);
   if (buildExit !== 0) {
     if (!existsSync(CLI)) throw new Error('npm run build failed and dist/cli/main.js does not exist');
-    log(`WARNING: npm run build exited ${buildExit}; measuring the existing dist/ as it is`);
+    log(`WARNING: npm run build exited ${buildExit} (tsc still emits on type errors): measuring dist/ as it now is`);
   }
   const machine = await describeMachine(adminUrl);
   log(`peak RSS via ${rssMethod}`);
