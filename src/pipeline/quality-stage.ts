@@ -10,7 +10,7 @@ import type { SourceCount } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
 import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
-import { countChangedSince, countRows } from '../source/postgres/source-profile.js';
+import { countRowsAndChanged } from '../source/postgres/source-profile.js';
 import type { EventListener, QualityReport } from './events.js';
 import { compareWithSource, introspectAll } from './extract.js';
 
@@ -60,17 +60,17 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
     const counts = new Map<string, SourceCount>();
     for (const t of tables) {
-      const rows = await countRows(client, t.schema, t.name);
       const cursor = t.incremental ? state.get(t.name) : undefined;
       const column = cursor?.cursorValue != null ? t.incremental!.cursorColumn : t.freshnessColumn;
       const columnType = sources.get(t.name)!.columns.find((c) => c.name === column)?.formatType;
-      let changed: number | undefined;
-      if (column && columnType) {
-        if (cursor?.cursorValue != null) changed = await countChangedSince(client, t.schema, t.name, column, columnType, { cursor: cursor.cursorValue });
-        else if (snapshots.has(t.name)) {
-          changed = await countChangedSince(client, t.schema, t.name, column, columnType, { snapshotAt: snapshots.get(t.name)!, timezone: t.freshnessTimezone });
-        }
-      }
+      const since =
+        cursor?.cursorValue != null
+          ? { cursor: cursor.cursorValue }
+          : snapshots.has(t.name)
+            ? { snapshotAt: snapshots.get(t.name)!, timezone: t.freshnessTimezone }
+            : undefined;
+      // one scan per table: its rows and, if a change column applies, the rows changed since the last load
+      const { rows, changed } = await countRowsAndChanged(client, t.schema, t.name, column && columnType && since ? { column, columnType, since } : undefined);
       counts.set(t.name, { rows, ...(changed !== undefined ? { changedSinceLoad: changed } : {}) });
     }
     await closeSource(client);

@@ -67,3 +67,32 @@ export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind
     }
   }
 }
+
+/**
+ * The cheap first pass of a check whose full query computes examples: one aggregate over the table, so clean data
+ * (the usual case) costs one scan per check; the full query runs only when this finds something. Returns undefined
+ * for checks that are a single pass already.
+ */
+export function countOnlySql(spec: CheckSpec, d: QualityDialect): string | undefined {
+  const t = d.table(spec.table);
+  switch (spec.kind) {
+    case 'duplicates':
+    case 'unique': {
+      const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
+      const cols = key.map((k) => d.ident(k)).join(', ');
+      const anyNull = key.map((k) => `${d.ident(k)} IS NULL`).join(' OR ');
+      return (
+        `SELECT (SELECT count(*) FROM (SELECT ${cols} FROM ${t} WHERE NOT (${anyNull}) GROUP BY ${cols} HAVING count(*) > 1) AS x) AS dup_keys, ` +
+        (spec.kind === 'duplicates' ? `(SELECT count(*) FROM ${t} WHERE ${anyNull}) AS null_keys` : '0 AS null_keys')
+      );
+    }
+    case 'referential_integrity': {
+      const p = d.table(spec.references);
+      const notNull = spec.columns.map((c) => `c.${d.ident(c)} IS NOT NULL`).join(' AND ');
+      const join = spec.columns.map((c, i) => `p.${d.ident(spec.referencedColumns[i]!)} = c.${d.ident(c)}`).join(' AND ');
+      return `SELECT count(*) AS orphans FROM ${t} AS c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${p} AS p WHERE ${join})`;
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,5 +1,5 @@
 import { messageOf } from '../errors.js';
-import { checkSql } from './check-sql.js';
+import { checkSql, countOnlySql } from './check-sql.js';
 import type { CheckResult, CheckSpec, CheckStatus, SourceCount } from './check-types.js';
 import type { QualityDialect } from './quality-dialect.js';
 
@@ -69,7 +69,8 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
     }
     case 'duplicates':
     case 'unique': {
-      const [row] = await target.query(checkSql(spec, d));
+      const [first] = await target.query(countOnlySql(spec, d)!);
+      const [row] = num(first?.dup_keys) + num(first?.null_keys) === 0 ? [first] : await target.query(checkSql(spec, d));
       const dupKeys = num(row?.dup_keys);
       const nullKeys = num(row?.null_keys);
       const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
@@ -85,7 +86,8 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
     case 'referential_integrity': {
       const missing = spec.columns.filter((c) => !types.has(c));
       if (missing.length > 0) return result(spec, spec.severity, null, 0, `column ${missing.join(', ')} is missing in the destination`);
-      const [row] = await target.query(checkSql(spec, d));
+      const [first] = await target.query(countOnlySql(spec, d)!);
+      const [row] = num(first?.orphans) === 0 ? [first] : await target.query(checkSql(spec, d));
       const orphans = num(row?.orphans);
       const rel = `${spec.table}.(${spec.columns.join(', ')}) → ${spec.references}.(${spec.referencedColumns.join(', ')})`;
       const details = { relationship: rel, declared_in: spec.origin, ...(orphans > 0 ? { examples: row?.examples ?? null } : {}) };
