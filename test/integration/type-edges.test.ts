@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { duckColumnTypes, duckQuery, duckTableDigest } from '../helpers/duckdb.js';
+import { duckColumnTypes, duckQuery } from '../helpers/duckdb.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 let db: TestDatabase;

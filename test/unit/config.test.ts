@@ -2,7 +2,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CATALOG_PATH } from '../../src/catalog/catalog.js';
 import { DEFAULT_DUCKDB_PATH, DEFAULT_LAG, parseDuration, resolveConfig } from '../../src/config/config.js';
-import { ConfigError } from '../../src/errors.js';
 import { configError } from '../helpers/expect-error.js';
 
 

@@ -3,7 +3,6 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeSource, resolveSourceConnection, type SourceConnection } from '../../src/config/source-connection.js';
-import { ConfigError } from '../../src/errors.js';
 import { configError } from '../helpers/expect-error.js';
 
 const SECRET = 'S3cr3t-pa55word-do-not-print';

@@ -53,7 +53,7 @@ export class AthenaDestination implements Destination {
   private readonly abort = new AbortController();
 
   constructor(
-    private readonly config: AthenaConfig,
+    config: AthenaConfig,
     private readonly dataset: string,
     private readonly options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean } = {},
     clients?: { s3?: S3Client; athena?: AthenaClient; glue?: GlueClient },

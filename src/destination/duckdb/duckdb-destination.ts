@@ -9,12 +9,12 @@ import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { describeChange, diffColumns } from '../../schema/schema-evolution.js';
 import { schemaFrozenError } from '../../schema/schema-contract.js';
-import { tableSchemaDoc, versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
+import { tableSchemaDoc, versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { DatasetStatus, Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
 import {
-  DatasetRef, LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
+  DatasetRef, LOADS_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
 import { DuckDBHistory } from './duckdb-history.js';
 
