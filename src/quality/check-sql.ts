@@ -10,6 +10,19 @@ function keyText(d: QualityDialect, columns: readonly string[], alias?: string):
   return cols.length === 1 ? cols[0]! : `'(' || concat_ws(', ', ${cols.join(', ')}) || ')'`;
 }
 
+/** A uniqueness check's key: its columns, their list, and "any of them is NULL". */
+function keyParts(spec: Extract<CheckSpec, { kind: 'duplicates' | 'unique' }>, d: QualityDialect) {
+  const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
+  return { key, cols: key.map((k) => d.ident(k)).join(', '), anyNull: key.map((k) => `${d.ident(k)} IS NULL`).join(' OR ') };
+}
+
+/** FROM … WHERE of the child rows whose non-NULL foreign key has no parent (child aliased c). */
+function orphansFromWhere(spec: Extract<CheckSpec, { kind: 'referential_integrity' }>, d: QualityDialect): string {
+  const notNull = spec.columns.map((c) => `c.${d.ident(c)} IS NOT NULL`).join(' AND ');
+  const join = spec.columns.map((c, i) => `p.${d.ident(spec.referencedColumns[i]!)} = c.${d.ident(c)}`).join(' AND ');
+  return `FROM ${d.table(spec.table)} AS c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${d.table(spec.references)} AS p WHERE ${join})`;
+}
+
 function examples(d: QualityDialect, select: string): string {
   return `(SELECT ${d.joinText('e')} FROM (${select} ORDER BY 1 LIMIT ${EXAMPLES}) AS x)`;
 }
@@ -25,9 +38,7 @@ export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind
       return `SELECT count(*) AS n FROM ${t}`;
     case 'duplicates':
     case 'unique': {
-      const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
-      const cols = key.map((k) => d.ident(k)).join(', ');
-      const anyNull = key.map((k) => `${d.ident(k)} IS NULL`).join(' OR ');
+      const { key, cols, anyNull } = keyParts(spec, d);
       return (
         `WITH dup AS (SELECT ${cols}, count(*) AS n FROM ${t} WHERE NOT (${anyNull}) GROUP BY ${cols} HAVING count(*) > 1) ` +
         `SELECT (SELECT count(*) FROM dup) AS dup_keys, (SELECT coalesce(sum(n), 0) FROM dup) AS dup_rows, ` +
@@ -36,12 +47,8 @@ export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind
       );
     }
     case 'referential_integrity': {
-      const p = d.table(spec.references);
-      const notNull = spec.columns.map((c) => `c.${d.ident(c)} IS NOT NULL`).join(' AND ');
-      const join = spec.columns.map((c, i) => `p.${d.ident(spec.referencedColumns[i]!)} = c.${d.ident(c)}`).join(' AND ');
       return (
-        `WITH orphan AS (SELECT ${spec.columns.map((c) => `c.${d.ident(c)}`).join(', ')} FROM ${t} AS c ` +
-        `WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${p} AS p WHERE ${join})) ` +
+        `WITH orphan AS (SELECT ${spec.columns.map((c) => `c.${d.ident(c)}`).join(', ')} ${orphansFromWhere(spec, d)}) ` +
         `SELECT (SELECT count(*) FROM orphan) AS orphans, ` +
         `${examples(d, `SELECT DISTINCT ${keyText(d, spec.columns)} AS e FROM orphan`)} AS examples`
       );
@@ -78,20 +85,14 @@ export function countOnlySql(spec: CheckSpec, d: QualityDialect): string | undef
   switch (spec.kind) {
     case 'duplicates':
     case 'unique': {
-      const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
-      const cols = key.map((k) => d.ident(k)).join(', ');
-      const anyNull = key.map((k) => `${d.ident(k)} IS NULL`).join(' OR ');
+      const { cols, anyNull } = keyParts(spec, d);
       return (
         `SELECT (SELECT count(*) FROM (SELECT ${cols} FROM ${t} WHERE NOT (${anyNull}) GROUP BY ${cols} HAVING count(*) > 1) AS x) AS dup_keys, ` +
         (spec.kind === 'duplicates' ? `(SELECT count(*) FROM ${t} WHERE ${anyNull}) AS null_keys` : '0 AS null_keys')
       );
     }
-    case 'referential_integrity': {
-      const p = d.table(spec.references);
-      const notNull = spec.columns.map((c) => `c.${d.ident(c)} IS NOT NULL`).join(' AND ');
-      const join = spec.columns.map((c, i) => `p.${d.ident(spec.referencedColumns[i]!)} = c.${d.ident(c)}`).join(' AND ');
-      return `SELECT count(*) AS orphans FROM ${t} AS c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${p} AS p WHERE ${join})`;
-    }
+    case 'referential_integrity':
+      return `SELECT count(*) AS orphans ${orphansFromWhere(spec, d)}`;
     default:
       return undefined;
   }
