@@ -103,8 +103,9 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
       status(report) {
         write({ type: 'status', ...report });
       },
+      // the error line goes to stderr in every format: a caller that watches stderr sees why the run failed
       error(kind, message, exitCode) {
-        write({ type: 'error', kind, message, exitCode });
+        err.write(`${JSON.stringify({ time: new Date().toISOString(), run_id: runId, type: 'error', kind, message, exitCode })}\n`);
       },
       info(message) {
         write({ type: 'info', message });

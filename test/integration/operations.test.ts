@@ -32,6 +32,14 @@ describe('operations: logs, status, reset', () => {
     expect(runId).toMatch(/^\d{8}T\d+Z-[0-9a-f]{6}$/);
     for (const l of lines.slice(lines.findIndex((x) => x.type === 'run_started'))) expect(l.run_id).toBe(runId);
     expect(lines.at(-1)!.type).toBe('run_finished');
+    // a failure is one JSON line on stderr, naming host, port, database and user
+    const failed = await runCli(where(), { PGHOST: '127.0.0.1', PGPORT: '1', PGDATABASE: 'dv', PGUSER: 'u', PGPASSWORD: 'hidden-pw', INGESTA_LOG_FORMAT: '' });
+    expect(failed.code).toBe(3);
+    expect(failed.stdout).toBe('');
+    const error = JSON.parse(failed.stderr.trim()) as { type: string; message: string };
+    expect(error.type).toBe('error');
+    expect(error.message).toContain('host=127.0.0.1 port=1 database=dv user=u');
+    expect(failed.stderr).not.toContain('hidden-pw');
   });
 
   it('--quiet prints only the final line; --verbose adds each table', async () => {
