@@ -1,12 +1,11 @@
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import type { Destination } from '../destination/destination.js';
 import { newRunId } from '../package/load-package.js';
-import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import type { EventListener } from './events.js';
-import { compareWithSource, introspectAll, planReads } from './extract.js';
+import { prepareReads } from './prepare-reads.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import type { RunPlan } from './run.js';
-import { checkSchemas } from './schema-check.js';
 
 /** What a run would do, table by table. */
 export interface DryRunPlan {
@@ -41,19 +40,7 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
     destination = await createDestination(config, dataset, { readOnly: true, missingAsEmpty: true });
     await destination.open();
     const dest = destination;
-    const [state, existing] = [await dest.readState(), await dest.existingTables()];
-    await beginSnapshot(client);
-    const sources = await introspectAll(client, tables);
-    for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
-    const columnsByTable = await checkSchemas(
-      {
-        tables, sources, refresh,
-        naming: { caseSensitive: dest.capabilities.caseSensitiveIdentifiers, lowerCase: dest.capabilities.lowerCaseIdentifiers },
-        describe: (table) => dest.describeTable(table),
-      },
-      emit,
-    );
-    const reads = await planReads(client, { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds }, sources, columnsByTable, emit);
+    const { reads } = await prepareReads(client, plan, tables, refresh, dest, emit);
     const result: DryRunPlan = {
       runId,
       env: config.env,

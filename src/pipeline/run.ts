@@ -6,12 +6,12 @@ import type { Destination, TableLoadResult } from '../destination/destination.js
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
-import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
-import { compareWithSource, extractTables, introspectAll, planReads } from './extract.js';
+import { extractTables } from './extract.js';
+import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
-import { checkSchemas } from './schema-check.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint } from '../faults/crash-points.js';
 
@@ -99,21 +99,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
     const recovered = await recoverPackages(destination, packageRoot, emit);
 
-    const [state, existing] = [await destination.readState(), await destination.existingTables()];
-    await beginSnapshot(client);
-    const snapshotAt = (await client.query<{ now: string }>('SELECT now()::text AS now')).rows[0]!.now;
-    emit({ type: 'snapshot_taken', snapshotAt });
-    const sources = await introspectAll(client, tables);
-    for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
-    const dest = destination;
-    const columnsByTable = await checkSchemas(
-      {
-        tables, sources, refresh,
-        naming: { caseSensitive: dest.capabilities.caseSensitiveIdentifiers, lowerCase: dest.capabilities.lowerCaseIdentifiers },
-        describe: (table) => dest.describeTable(table),
-      },
-      emit,
-    );
+    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit);
 
     packageDir = await createPackageFolder(packageRoot, runId);
     const manifest: Manifest = {
@@ -127,7 +113,6 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       tables: [],
     };
     await writeManifest(packageDir, manifest);
-    const reads = await planReads(client, { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: config.lagSeconds }, sources, columnsByTable, emit);
     // a transactional destination loads each table as soon as its file is complete, while the next one is extracted;
     // nothing is visible before the commit, which comes only after the whole package is extracted
     const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
