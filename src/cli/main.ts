@@ -86,6 +86,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--package-dir <dir>', 'where load packages are written [env INGESTA_PACKAGE_DIR, default <duckdb dir>/.ingesta/packages]')
     .option('--lag <duration>', `incremental re-read window before the last cursor [env INGESTA_LAG, default "${DEFAULT_LAG}"]`)
     .option('--statement-timeout <duration>', 'per-statement limit on the source [env INGESTA_STATEMENT_TIMEOUT, default 0 = none]')
+    .option('--max-connections <n>', 'source connections reading tables in parallel in one snapshot [env INGESTA_MAX_CONNECTIONS, default 2]')
     .option('--lock-timeout <duration>', 'how long to wait for a lock on the source [env INGESTA_LOCK_TIMEOUT, default 10s]')
     .option('--schema-export <dir>', 'folder for <dataset>.schema.yaml after each load [env INGESTA_SCHEMA_EXPORT, default schemas/export]')
     .option('--no-schema-export', 'do not write the schema export')
@@ -111,6 +112,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           lag: opts.lag as string | undefined,
           statementTimeout: opts.statementTimeout as string | undefined,
           lockTimeout: opts.lockTimeout as string | undefined,
+          maxConnections: opts.maxConnections as string | undefined,
           validate: Boolean(opts.validate),
           validateOnly: Boolean(opts.validateOnly),
           dryRun: Boolean(opts.dryRun),

@@ -32,6 +32,8 @@ export interface RunConfig {
   /** Source protection: per-statement limit, and how long to wait for a lock, in ms (0 = no limit). */
   readonly statementTimeoutMs: number;
   readonly lockTimeoutMs: number;
+  /** Source connections reading tables in parallel, all in one exported snapshot (1 = a single connection). */
+  readonly maxConnections: number;
   /** Folder the destination schema is exported to after each load (`<dataset>.schema.yaml`); undefined = off. */
   readonly schemaExportDir: string | undefined;
   /** --dry-run: plan and print, write nothing. */
@@ -56,6 +58,7 @@ export const runOptionsSchema = z
     lag: z.string().min(1).optional(),
     statementTimeout: z.string().min(1).optional(),
     lockTimeout: z.string().min(1).optional(),
+    maxConnections: z.union([z.number(), z.string()]).optional(),
     /** --validar-calidad-datos */
     validate: z.boolean().optional(),
     /** --solo-validar: takes precedence over validate */
@@ -137,6 +140,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     lagSeconds: parseDuration(o.lag ?? nonEmpty(env.INGESTA_LAG) ?? DEFAULT_LAG, 'Lag'),
     statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout') * 1000,
     lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout') * 1000,
+    maxConnections: maxConnections(o.maxConnections ?? nonEmpty(env.INGESTA_MAX_CONNECTIONS)),
     quality: o.validateOnly ? 'only' : o.validate ? 'after-load' : 'off',
     dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
@@ -144,6 +148,15 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
 }
 
 export const DEFAULT_SCHEMA_EXPORT_DIR = 'schemas/export';
+export const DEFAULT_MAX_CONNECTIONS = 2;
+
+/** 1–8 source connections; a small bound protects the transactional source. */
+function maxConnections(value: number | string | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_CONNECTIONS;
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new ConfigError(`--max-connections must be a whole number from 1 to 8, not "${value}".`);
+  return n;
+}
 
 /** --schema-export DIR, --no-schema-export, INGESTA_SCHEMA_EXPORT (a folder, or "off"), default schemas/export. */
 function schemaExportDir(flag: string | false | undefined, env: string | undefined): string | undefined {

@@ -22,7 +22,8 @@ export async function runDemo(options: DemoOptions): Promise<RunSummary> {
   const pg = await startEmbeddedPostgres();
   try {
     for (const statement of datavisionSql({ accounts: options.size })) await pg.exec(statement);
-    const config = resolveConfig({ env: 'local', duckdbPath: options.duckdbPath, sourceUrl: pg.url }, {});
+    // PGlite has a single backend: a second connection would wait for the first one's snapshot to end
+    const config = resolveConfig({ env: 'local', duckdbPath: options.duckdbPath, sourceUrl: pg.url, maxConnections: 1 }, {});
     const summary = await runPlan(planRun(config), (e) => renderer.event(e));
     renderer.info(`\nDuckDB file: ${options.duckdbPath} (schema ${summary.dataset}). Try:\n  duckdb ${options.duckdbPath} "SELECT * FROM ${summary.dataset}.contents LIMIT 5"`);
     return summary;

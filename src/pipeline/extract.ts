@@ -183,3 +183,24 @@ export async function extractTables(
   }
   return result;
 }
+
+/**
+ * Shares the reads among the connections (each takes the next table in order) and returns the extracted tables in
+ * the order of the reads. One connection: plain sequential extraction.
+ */
+export async function extractInParallel(
+  clients: readonly pg.Client[],
+  reads: readonly TableRead[],
+  extract: (client: pg.Client, reads: readonly TableRead[]) => Promise<PackageTable[]>,
+): Promise<PackageTable[]> {
+  if (clients.length <= 1) return extract(clients[0]!, reads);
+  const queue = [...reads];
+  const done: PackageTable[] = [];
+  await Promise.all(
+    clients.map(async (client) => {
+      for (let next = queue.shift(); next; next = queue.shift()) done.push(...(await extract(client, [next])));
+    }),
+  );
+  const order = new Map(reads.map((r, i) => [r.entry.name, i]));
+  return done.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+}

@@ -5,11 +5,12 @@ import { resolveConfig, type RunConfig, type RunOptions } from '../config/config
 import type { Destination, TableLoadResult } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
-import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
-import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
+import type pg from 'pg';
+import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../source/postgres/postgres-connection.js';
 import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
-import { extractTables } from './extract.js';
+import { extractInParallel, extractTables } from './extract.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
@@ -82,10 +83,11 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   let packageDir: string | undefined;
   let tables: CatalogTable[] = [];
   let committed = false;
+  const extraClients: pg.Client[] = [];
   // SIGTERM / SIGINT: cancel what is in flight (closing the source connection ends its query on the server; DuckDB
   // and Athena interrupt theirs); the awaited step then fails and the normal clean-up below runs
   const onAbort = () => {
-    client.end().catch(() => undefined);
+    for (const c of [client, ...extraClients]) c.end().catch(() => undefined);
     destination?.interrupt();
   };
   if (signal?.aborted) onAbort();
@@ -118,16 +120,21 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
     let loading: Promise<void> = Promise.resolve();
     if (session) emit({ type: 'load_started', tables: reads.length });
-    const extracted = await extractTables(
-      client,
-      reads,
-      packageDir,
-      emit,
-      (table) => {
-        if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
-      },
-      config.quality === 'after-load',
-    ).catch(async (error: unknown) => {
+    // more connections read other tables at the same time, all inside the one exported snapshot
+    const readers = [client];
+    if (config.maxConnections > 1 && reads.length > 1) {
+      const snapshotId = await exportSnapshot(client);
+      for (let i = 1; i < Math.min(config.maxConnections, reads.length); i += 1) {
+        const extra = await connectSource(config.source, config);
+        extraClients.push(extra);
+        await joinSnapshot(extra, snapshotId);
+        readers.push(extra);
+      }
+    }
+    const onExtracted = (table: PackageTable) => {
+      if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
+    };
+    const extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load')).catch(async (error: unknown) => {
       await loading;
       await session?.abort();
       throw error;
@@ -137,6 +144,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     crashPoint('after-extract');
     // the snapshot is released before committing: the source holds nothing of ours while the destination finishes
+    for (const c of extraClients) await closeSource(c);
     await closeSource(client);
 
     const onTable = (r: TableLoadResult) => {
@@ -207,6 +215,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    for (const c of extraClients) await closeSource(c);
     await closeSource(client);
     await destination?.close();
   }

@@ -111,6 +111,20 @@ export async function beginSnapshot(client: pg.Client): Promise<void> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 }
 
+/**
+ * Exports the open snapshot so other sessions can read the very same data (pg_export_snapshot): valid while the
+ * exporting transaction stays open.
+ */
+export async function exportSnapshot(client: pg.Client): Promise<string> {
+  return (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+}
+
+/** Starts a READ ONLY transaction on a snapshot exported by another session: both see exactly the same rows. */
+export async function joinSnapshot(client: pg.Client, snapshotId: string): Promise<void> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
+}
+
 /** Ends the snapshot; the source holds no lock or snapshot of ours afterwards. */
 export async function closeSource(client: pg.Client): Promise<void> {
   await client.query('ROLLBACK').catch(() => undefined);
