@@ -63,6 +63,13 @@ describe('resolveConfig: environment variables, and flags beating them', () => {
     expect(resolveConfig({}, {}).athena).toBeUndefined();
   });
 
+  it('--max-connections: default 2, from the flag or INGESTA_MAX_CONNECTIONS, 1 to 8', () => {
+    expect(resolveConfig({}, {}).maxConnections).toBe(2);
+    expect(resolveConfig({ maxConnections: '1' }, {}).maxConnections).toBe(1);
+    expect(resolveConfig({}, { INGESTA_MAX_CONNECTIONS: '4' }).maxConnections).toBe(4);
+    for (const bad of ['0', '9', 'two', '1.5']) configError(() => resolveConfig({ maxConnections: bad }, {}));
+  });
+
   it('dev/prod without the AWS settings: one ConfigError listing each missing variable', () => {
     expect(() => resolveConfig({ env: 'dev' }, {})).toThrow(/BUCKET_URL.*QUERY_RESULT_BUCKET.*REGION_NAME/);
   });
