@@ -190,7 +190,11 @@ export class AthenaDestination implements Destination {
           rows: table.rows,
           sources: Object.fromEntries(table.columns.map((c) => [c.name, { name: c.sourceName, type: c.sourceType }])),
         };
-        const notes = [...typed[i]!.notes, ...(i === 0 ? cleanup : [])];
+        const notes = [
+          ...typed[i]!.notes,
+          ...(i === 0 ? cleanup : []),
+          ...(table.unnest.length > 0 ? [`unnest (${table.unnest.join(', ')}) is not applied in dev/prod yet: the column stays JSON/array`] : []),
+        ];
         results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });
       }
     } finally {
