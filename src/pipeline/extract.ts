@@ -16,7 +16,6 @@ import { crashPoint } from '../faults/crash-points.js';
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
 export interface ExtractPlanInput {
   readonly tables: readonly CatalogTable[];
-  readonly catalog: Catalog;
   readonly state: ReadonlyMap<string, TableState>;
   /** Tables that already exist in the destination. */
   readonly existing: ReadonlySet<string>;
@@ -51,9 +50,10 @@ export function compareWithSource(catalog: Catalog, tables: readonly CatalogTabl
   const selected = new Set(tables.map((t) => t.name));
   for (const t of tables) {
     const s = sources.get(t.name)!;
-    if (s.primaryKey.length === 0) {
+    // a table whose key is not declared takes the source's (or has none): nothing to compare
+    if (t.primaryKey.length > 0 && s.primaryKey.length === 0) {
       warnings.push(`Table ${t.name}: the source declares no primary key; the catalog says (${t.primaryKey.join(', ')}).`);
-    } else if (!same(s.primaryKey, t.primaryKey)) {
+    } else if (t.primaryKey.length > 0 && !same(s.primaryKey, t.primaryKey)) {
       warnings.push(`Table ${t.name}: the source primary key is (${s.primaryKey.join(', ')}) but the catalog says (${t.primaryKey.join(', ')}).`);
     }
     const declared = catalog.relationships.filter((r) => r.table === t.name && selected.has(r.references));

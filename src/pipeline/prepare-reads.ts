@@ -35,6 +35,6 @@ export async function prepareReads(
     },
     emit,
   );
-  const reads = await planReads(client, { tables, catalog: plan.catalog, state, existing, refresh, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
+  const reads = await planReads(client, { tables, state, existing, refresh, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
   return { snapshotAt, sources, reads };
 }

@@ -1,33 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
-import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { connect } from '../helpers/postgres.js';
+import { useDataVisionFixture } from '../helpers/fixture.js';
 
 const DATASET = 'raw_datavision_local';
-let db: TestDatabase;
-let dir: string;
-let duckdbPath: string;
+const fx = useDataVisionFixture(3000, 'conc');
 
-const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', duckdbPath, ...args], { DATABASE_URL: db.url });
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await seedDataVision(db, 3000);
-  dir = mkdtempSync(path.join(tmpdir(), 'ingesta-conc-'));
-  duckdbPath = path.join(dir, 'dv.duckdb');
-});
-
-afterAll(async () => {
-  await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', fx.duckdbPath, ...args], { DATABASE_URL: fx.db.url });
 
 describe('reads from one snapshot while the source is written', () => {
   it('writers inserting parents and children during the run leave no orphan and no torn table', async () => {
-    const writer = await connect(db.url);
+    const writer = await connect(fx.db.url);
     let stop = false;
     let transactions = 0;
     const loop = (async () => {
@@ -65,12 +49,12 @@ describe('reads from one snapshot while the source is written', () => {
       ['subscription_payments', 'account_subscription_id', 'accounts_subscription', 'account_subscription_id'],
     ];
     for (const [child, fk, parent, pk] of checks) {
-      const r = await duckQuery(duckdbPath, `SELECT count(*) AS n FROM ${DATASET}.${child} c WHERE NOT EXISTS (SELECT 1 FROM ${DATASET}.${parent} p WHERE p.${pk} = c.${fk})`);
+      const r = await duckQuery(fx.duckdbPath, `SELECT count(*) AS n FROM ${DATASET}.${child} c WHERE NOT EXISTS (SELECT 1 FROM ${DATASET}.${parent} p WHERE p.${pk} = c.${fk})`);
       expect(Number(r[0]!.n), `${child} → ${parent}`).toBe(0);
     }
     // full tables hold exactly the rows the snapshot counted
     const loads = await duckQuery(
-      duckdbPath,
+      fx.duckdbPath,
       `SELECT table_name, source_rows, rows_in_destination, mode FROM ${DATASET}._ingesta_loads
        WHERE run_id = (SELECT max(run_id) FROM ${DATASET}._ingesta_runs WHERE status = 'loaded')`,
     );
@@ -80,21 +64,21 @@ describe('reads from one snapshot while the source is written', () => {
     // once writes stop, one more run makes every table equal to the source
     expect((await ingest()).code).toBe(0);
     for (const [t, k] of [['accounts', 'account_id'], ['contents', 'content_id'], ['content_attributes', 'attribute_id'], ['subscription_payments', 'payment_id']] as const) {
-      await expectTableEqualsSource(db, duckdbPath, DATASET, t, [k]);
+      await expectTableEqualsSource(fx.db, fx.duckdbPath, DATASET, t, [k]);
     }
   });
 
   it('a row committed late, with an updated_at older than the stored cursor, is caught inside the lag window', async () => {
-    const late = await connect(db.url);
+    const late = await connect(fx.db.url);
     try {
       await late.query('BEGIN');
       // updated_at is taken now, but the transaction commits only after the next run has advanced the cursor
       await late.query(`UPDATE contents SET title = 'late commit', updated_at = clock_timestamp() WHERE content_id = 5`);
       await new Promise((r) => setTimeout(r, 50));
-      await db.query(`UPDATE contents SET title = 'early commit', updated_at = clock_timestamp() WHERE content_id = 6`);
+      await fx.db.query(`UPDATE contents SET title = 'early commit', updated_at = clock_timestamp() WHERE content_id = 6`);
       const first = await ingest('--tables', 'contents');
       expect(first.code, first.stderr).toBe(0);
-      const seen = await duckQuery(duckdbPath, `SELECT content_id, title FROM ${DATASET}.contents WHERE content_id IN (5, 6) ORDER BY 1`);
+      const seen = await duckQuery(fx.duckdbPath, `SELECT content_id, title FROM ${DATASET}.contents WHERE content_id IN (5, 6) ORDER BY 1`);
       expect(seen.map((r) => r.title)).toEqual([expect.not.stringMatching('late commit'), 'early commit']);
       await late.query('COMMIT');
     } finally {
@@ -102,8 +86,8 @@ describe('reads from one snapshot while the source is written', () => {
     }
     const second = await ingest('--tables', 'contents');
     expect(second.code, second.stderr).toBe(0);
-    const after = await duckQuery(duckdbPath, `SELECT title FROM ${DATASET}.contents WHERE content_id = 5`);
+    const after = await duckQuery(fx.duckdbPath, `SELECT title FROM ${DATASET}.contents WHERE content_id = 5`);
     expect(after[0]!.title).toBe('late commit');
-    await expectTableEqualsSource(db, duckdbPath, DATASET, 'contents', ['content_id']);
+    await expectTableEqualsSource(fx.db, fx.duckdbPath, DATASET, 'contents', ['content_id']);
   });
 });

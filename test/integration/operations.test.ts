@@ -1,31 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { duckQuery } from '../helpers/duckdb.js';
-import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { useDataVisionFixture } from '../helpers/fixture.js';
 
-let db: TestDatabase;
-let dir: string;
-let duckdbPath: string;
-const where = () => ['--env', 'local', '--duckdb-path', duckdbPath];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await seedDataVision(db, 40);
-  dir = mkdtempSync(path.join(tmpdir(), 'ingesta-ops-'));
-  duckdbPath = path.join(dir, 'dv.duckdb');
-});
-
-afterAll(async () => {
-  await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useDataVisionFixture(40, 'ops');
+const where = () => ['--env', 'local', '--duckdb-path', fx.duckdbPath];
 
 describe('operations: logs, status, reset', () => {
   it('off a terminal, logs are JSON lines, each with the run id (unless --log-format text)', async () => {
-    const r = await runCli(where(), { DATABASE_URL: db.url, INGESTA_LOG_FORMAT: '' });
+    const r = await runCli(where(), { DATABASE_URL: fx.db.url, INGESTA_LOG_FORMAT: '' });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; run_id: string | null });
     const runId = lines.find((l) => l.type === 'run_started')!.run_id;
@@ -43,11 +27,11 @@ describe('operations: logs, status, reset', () => {
   });
 
   it('--quiet prints only the final line; --verbose adds each table', async () => {
-    const quiet = await runCli([...where(), '--quiet'], { DATABASE_URL: db.url });
+    const quiet = await runCli([...where(), '--quiet'], { DATABASE_URL: fx.db.url });
     expect(quiet.code).toBe(0);
     expect(quiet.stdout.trim().split('\n')).toHaveLength(1);
     expect(quiet.stdout).toMatch(/^run \S+ loaded 8 tables in/);
-    const verbose = await runCli([...where(), '--verbose'], { DATABASE_URL: db.url });
+    const verbose = await runCli([...where(), '--verbose'], { DATABASE_URL: fx.db.url });
     expect(verbose.stdout).toContain('loaded contents:');
     expect(verbose.stdout).toContain('reading contents (incremental) where');
   });
@@ -71,12 +55,12 @@ describe('operations: logs, status, reset', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('forgot the incremental state of contents');
     expect(r.stdout).toContain('no incremental state for accounts');
-    const state = await duckQuery(duckdbPath, `SELECT table_name FROM raw_datavision_local._ingesta_state ORDER BY 1`);
+    const state = await duckQuery(fx.duckdbPath, `SELECT table_name FROM raw_datavision_local._ingesta_state ORDER BY 1`);
     expect(state.map((s) => s.table_name)).toEqual(['content_attributes']);
-    const next = await runCli(where(), { DATABASE_URL: db.url });
+    const next = await runCli(where(), { DATABASE_URL: fx.db.url });
     expect(next.code).toBe(0);
     const modes = await duckQuery(
-      duckdbPath,
+      fx.duckdbPath,
       `SELECT table_name, mode FROM raw_datavision_local._ingesta_loads WHERE run_id = (SELECT max(run_id) FROM raw_datavision_local._ingesta_runs) ORDER BY 1`,
     );
     expect(modes.find((m) => m.table_name === 'contents')!.mode).toBe('full');
@@ -84,10 +68,10 @@ describe('operations: logs, status, reset', () => {
   });
 
   it('status and reset explain a destination that was never loaded', async () => {
-    const r = await runCli(['status', '--env', 'local', '--duckdb-path', path.join(dir, 'none.duckdb')]);
+    const r = await runCli(['status', '--env', 'local', '--duckdb-path', path.join(fx.dir, 'none.duckdb')]);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('nothing has been loaded there yet');
-    const reset = await runCli(['reset', '--env', 'local', '--duckdb-path', path.join(dir, 'none2.duckdb')]);
+    const reset = await runCli(['reset', '--env', 'local', '--duckdb-path', path.join(fx.dir, 'none2.duckdb')]);
     expect(reset.code).toBe(2);
   });
 });

@@ -1,16 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { duckQuery, duckTableDigest } from '../helpers/duckdb.js';
-import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { useDataVisionFixture } from '../helpers/fixture.js';
 
 const DATASET = 'raw_datavision_local';
-let db: TestDatabase;
-let dir: string;
-let duckdbPath: string;
+const fx = useDataVisionFixture(150, 'quality');
 
 interface Report {
   run_id: string;
@@ -21,7 +18,7 @@ interface Report {
   checks: { check: string; table: string; status: string; observed: unknown; expected: unknown; message: string }[];
 }
 
-const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', duckdbPath, ...args], { DATABASE_URL: db.url });
+const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', fx.duckdbPath, ...args], { DATABASE_URL: fx.db.url });
 const readReport = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Report;
 const find = (r: Report, check: string, table: string) => r.checks.filter((c) => c.check === check && c.table === table);
 
@@ -37,22 +34,10 @@ async function plant(file: string, ...statements: string[]): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  await seedDataVision(db, 150);
-  dir = mkdtempSync(path.join(tmpdir(), 'ingesta-quality-'));
-  duckdbPath = path.join(dir, 'dv.duckdb');
-});
-
-afterAll(async () => {
-  await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 describe('quality gate', () => {
   it('clean data passes after a load: 8 row counts, 8 duplicates, 7 relationships, freshness; JSON and HTML reports; results stored', async () => {
-    const json = path.join(dir, 'clean.json');
-    const html = path.join(dir, 'clean.html');
+    const json = path.join(fx.dir, 'clean.json');
+    const html = path.join(fx.dir, 'clean.html');
     const r = await ingest('--validar-calidad-datos', '--report-json', json, '--report-html', html);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain('quality gate PASSED');
@@ -75,21 +60,21 @@ describe('quality gate', () => {
     expect(page).toContain('PASSED');
     expect(page).toContain('Freshness per table');
     expect(page).not.toMatch(/<(script|link)[^>]+(src|href)=/); // self-contained
-    const stored = await duckQuery(duckdbPath, `SELECT count(*) AS n FROM ${DATASET}._ingesta_quality WHERE run_id = '${report.run_id}'`);
+    const stored = await duckQuery(fx.duckdbPath, `SELECT count(*) AS n FROM ${DATASET}._ingesta_quality WHERE run_id = '${report.run_id}'`);
     expect(Number(stored[0]!.n)).toBe(report.checks.length);
   });
 
   it('--solo-validar finds the four planted defects against their tables, exits 6, and writes nothing', async () => {
     await plant(
-      duckdbPath,
+      fx.duckdbPath,
       `INSERT INTO ${DATASET}.contents SELECT * FROM ${DATASET}.contents WHERE content_id = 10`,
       `INSERT INTO ${DATASET}.content_attributes SELECT 99999999, 88888888, attribute_name, string_value, decimal_value, date_value, created_at, updated_at FROM ${DATASET}.content_attributes LIMIT 1`,
       `DELETE FROM ${DATASET}.accounts WHERE account_id IN (7, 8, 9)`,
       `UPDATE ${DATASET}.subscriptions SET updated_at = updated_at - INTERVAL 5 DAY`,
     );
-    const digest = await duckTableDigest(duckdbPath, DATASET, 'contents', 'content_id');
-    const mtime = statSync(duckdbPath).mtimeMs;
-    const json = path.join(dir, 'planted.json');
+    const digest = await duckTableDigest(fx.duckdbPath, DATASET, 'contents', 'content_id');
+    const mtime = statSync(fx.duckdbPath).mtimeMs;
+    const json = path.join(fx.dir, 'planted.json');
     const r = await ingest('--solo-validar', '--report-json', json);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('quality gate failed');
@@ -104,16 +89,16 @@ describe('quality gate', () => {
     // deleting accounts also orphans their children: reported against the child tables
     expect(find(report, 'referential_integrity', 'contents')[0]!.status).toBe('fail');
     // read-only: nothing stored, file untouched
-    expect(statSync(duckdbPath).mtimeMs).toBe(mtime);
-    expect(await duckTableDigest(duckdbPath, DATASET, 'contents', 'content_id')).toBe(digest);
+    expect(statSync(fx.duckdbPath).mtimeMs).toBe(mtime);
+    expect(await duckTableDigest(fx.duckdbPath, DATASET, 'contents', 'content_id')).toBe(digest);
   });
 
   it('a source change since the last load is a warning in --solo-validar, not a failure', async () => {
     const r0 = await ingest('--full-refresh');
     expect(r0.code, r0.stderr).toBe(0);
-    await db.query(`INSERT INTO accounts VALUES (7001, 'late arrival', NULL, now(), now()), (7002, 'late arrival 2', NULL, now(), now())`);
-    await db.query(`INSERT INTO contents VALUES (7001, 7001, 'new', NULL, 'video', now(), now())`);
-    const json = path.join(dir, 'changed.json');
+    await fx.db.query(`INSERT INTO accounts VALUES (7001, 'late arrival', NULL, now(), now()), (7002, 'late arrival 2', NULL, now(), now())`);
+    await fx.db.query(`INSERT INTO contents VALUES (7001, 7001, 'new', NULL, 'video', now(), now())`);
+    const json = path.join(fx.dir, 'changed.json');
     const r = await ingest('--solo-validar', '--report-json', json);
     expect(r.code, r.stdout).toBe(0);
     const report = readReport(json);
@@ -124,7 +109,7 @@ describe('quality gate', () => {
 
   it('a load while the source is being written raises no false alarm', async () => {
     const { connect } = await import('../helpers/postgres.js');
-    const writer = await connect(db.url);
+    const writer = await connect(fx.db.url);
     let stop = false;
     const loop = (async () => {
       for (let i = 1; !stop; i += 1) {
@@ -149,11 +134,11 @@ describe('quality gate', () => {
   });
 
   it('catches a composite-key duplicate, a future timestamp, a stale naive timestamp in its zone, and catalog column checks', async () => {
-    await db.query(`CREATE TABLE enrolment (course_id int, student_id int, grade numeric(4,1), status text, seen_at timestamp, PRIMARY KEY (course_id, student_id))`);
-    await db.query(`CREATE TABLE events (id int PRIMARY KEY, happened_at timestamptz)`);
-    await db.query(`INSERT INTO enrolment VALUES (1, 1, 7.5, 'active', now() AT TIME ZONE 'America/Bogota'), (1, 2, 11.0, 'weird', now() AT TIME ZONE 'America/Bogota'), (2, 1, NULL, 'active', now() AT TIME ZONE 'America/Bogota')`);
-    await db.query(`INSERT INTO events VALUES (1, now() + interval '3 days')`);
-    const catalog = path.join(dir, 'q.yaml');
+    await fx.db.query(`CREATE TABLE enrolment (course_id int, student_id int, grade numeric(4,1), status text, seen_at timestamp, PRIMARY KEY (course_id, student_id))`);
+    await fx.db.query(`CREATE TABLE events (id int PRIMARY KEY, happened_at timestamptz)`);
+    await fx.db.query(`INSERT INTO enrolment VALUES (1, 1, 7.5, 'active', now() AT TIME ZONE 'America/Bogota'), (1, 2, 11.0, 'weird', now() AT TIME ZONE 'America/Bogota'), (2, 1, NULL, 'active', now() AT TIME ZONE 'America/Bogota')`);
+    await fx.db.query(`INSERT INTO events VALUES (1, now() + interval '3 days')`);
+    const catalog = path.join(fx.dir, 'q.yaml');
     writeFileSync(
       catalog,
       [
@@ -174,10 +159,10 @@ describe('quality gate', () => {
         '    freshness_column: happened_at',
       ].join('\n'),
     );
-    const file = path.join(dir, 'q.duckdb');
+    const file = path.join(fx.dir, 'q.duckdb');
     const args = ['--env', 'local', '--duckdb-path', file, '--catalog', catalog, '--dataset', 'qa'];
-    const json = path.join(dir, 'q.json');
-    const first = await runCli([...args, '--validate', '--report-json', json], { DATABASE_URL: db.url });
+    const json = path.join(fx.dir, 'q.json');
+    const first = await runCli([...args, '--validate', '--report-json', json], { DATABASE_URL: fx.db.url });
     expect(first.code).toBe(6);
     let report = readReport(json);
     // a naive timestamp written in Bogotá time is fresh when read in its zone (read as UTC it would look 5 h old)
@@ -190,22 +175,22 @@ describe('quality gate', () => {
     expect(find(report, 'duplicates', 'enrolment')[0]!.status).toBe('pass');
 
     await plant(file, `INSERT INTO qa.enrolment SELECT * FROM qa.enrolment WHERE course_id = 2`);
-    const second = await runCli([...args, '--validate-only', '--report-json', json], { DATABASE_URL: db.url });
+    const second = await runCli([...args, '--validate-only', '--report-json', json], { DATABASE_URL: fx.db.url });
     expect(second.code).toBe(6);
     report = readReport(json);
     expect(find(report, 'duplicates', 'enrolment')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('(2, 1)') });
   });
 
   it('--solo-validar on a destination never loaded says so and creates nothing', async () => {
-    const file = path.join(dir, 'never.duckdb');
-    const r = await runCli(['--env', 'local', '--duckdb-path', file, '--solo-validar'], { DATABASE_URL: db.url });
+    const file = path.join(fx.dir, 'never.duckdb');
+    const r = await runCli(['--env', 'local', '--duckdb-path', file, '--solo-validar'], { DATABASE_URL: fx.db.url });
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('nothing has been loaded there yet');
     expect(existsSync(file)).toBe(false);
   });
 
   it('a report flag without the gate is a usage error', async () => {
-    const r = await ingest('--report-json', path.join(dir, 'x.json'));
+    const r = await ingest('--report-json', path.join(fx.dir, 'x.json'));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--validar-calidad-datos');
   });
