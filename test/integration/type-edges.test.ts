@@ -75,6 +75,21 @@ describe('values keep their exact value and type (regression: a dataset named li
     expect(rows.map((x) => x.n)).toEqual(['9.500000000000000', '1.000000000100000', '43.123456789012345']);
   });
 
+  it('unconstrained numerics read through the fast 18-digit path keep every digit at and around its boundary', async () => {
+    // 9 + 9 digits take the 64-bit CSV parser, 10 + 9 the text path; trailing zeros beyond the scale, signs, zeros
+    await db.query(`CREATE TABLE num_edges (id integer PRIMARY KEY, a numeric, b numeric)`);
+    await db.query(`INSERT INTO num_edges VALUES
+      (1, 999999999.999999999, 9999999999.999999999), (2, -999999999.999999999, -0.000000001), (3, 1.1000000000000, 0),
+      (4, -0.000000001, NULL), (5, NULL, 1), (6, 0.5, -9999999999.5)`);
+    const r = await runCli(['--env', 'local', '--duckdb-path', duckdbPath, '--dataset', DATASET, '--tables', 'num_edges'], { DATABASE_URL: db.url });
+    expect(r.code, r.stderr).toBe(0);
+    const types = await duckColumnTypes(duckdbPath, DATASET, 'num_edges');
+    expect([types.a, types.b]).toEqual(['DECIMAL(38,9)', 'DECIMAL(38,9)']);
+    const dest = await duckQuery(duckdbPath, `SELECT id, a::VARCHAR AS a, b::VARCHAR AS b FROM edges.${DATASET}.num_edges ORDER BY id`);
+    const src = await db.query(`SELECT id, round(a, 9)::text AS a, round(b, 9)::text AS b FROM num_edges ORDER BY id`);
+    expect(dest.map((x) => [String(x.id), x.a, x.b])).toEqual(src.map((x) => [x.id, x.a, x.b]));
+  });
+
   it('a numeric value no DuckDB decimal can hold turns the column into its exact text, and says so', async () => {
     await db.query(`INSERT INTO edge (id, n) VALUES (7, 12345678901234567890123456789012.0123456789)`);
     const r = await ingest();
