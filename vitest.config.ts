@@ -8,5 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // suite-wide secret scan of every CLI output (test/helpers/secrets.ts)
+    globalSetup: ['test/global-setup.ts'],
   },
 });

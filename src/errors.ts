@@ -82,3 +82,21 @@ export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * A cloud service's refusal (an AWS SDK service exception: it carries `$metadata.httpStatusCode`) that no step turned
+ * into a typed error — access denied, an unknown key, a missing bucket — as a DestinationError (exit 5); anything else
+ * is returned as it was.
+ */
+export function asTypedError(error: unknown): unknown {
+  if (error instanceof IngestError || !(error instanceof Error)) return error;
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
+  if (typeof status !== 'number') return error;
+  const code = (error as { Code?: unknown }).Code;
+  const name = typeof code === 'string' ? code : error.name;
+  return new DestinationError(
+    `The cloud destination refused a request (HTTP ${status}, ${name}): ${error.message.split('\n')[0]}. ` +
+      'Check the task role or credentials, BUCKET_URL, QUERY_RESULT_BUCKET and the region. Nothing of this run was committed.',
+    { cause: error },
+  );
+}

@@ -21,8 +21,12 @@ export interface CatalogTable {
   readonly schemaContract: SchemaContract;
   /** JSON/array columns unnested into child tables `<table>__<column>`. */
   readonly unnest: readonly string[];
-  /** Present for incremental tables: rows with cursor >= last cursor − lag are re-read and merged. */
-  readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined } | undefined;
+  /**
+   * Present for incremental tables: rows with cursor >= last cursor − lag are re-read and merged. `reconcile`: true =
+   * every run also compares all keys with the destination (late commits outside the lag, hard deletes; see
+   * --reconcile); false = never, not even when the row counts disagree; undefined = when the row counts disagree.
+   */
+  readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined; readonly reconcile: boolean | undefined } | undefined;
   /** Column whose max() tells how fresh the table is; undefined = freshness not measured. */
   readonly freshnessColumn: string | undefined;
   readonly freshnessHours: number;
@@ -100,7 +104,7 @@ const tableSchema = z
     schema_contract: z.enum(['evolve', 'freeze']).optional(),
     unnest: z.array(identifier).default([]),
     incremental: z
-      .object({ cursor_column: identifier, lag: z.string().min(1).optional() })
+      .object({ cursor_column: identifier, lag: z.string().min(1).optional(), reconcile: z.boolean().optional() })
       .strict()
       .optional(),
     freshness_column: identifier.optional(),
@@ -176,7 +180,10 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
   try {
     raw = parseYaml(text);
   } catch (cause) {
-    throw new ConfigError(`The catalog file ${path} is not valid YAML: ${(cause as Error).message}`, { cause });
+    // the YAML parser's message ends with an excerpt of the file over several lines: keep its first line (the reason
+    // and the position), so the error stays one line on stderr
+    const reason = (cause as Error).message.split('\n')[0]!.replace(/:\s*$/, '');
+    throw new ConfigError(`The catalog file ${path} is not valid YAML: ${reason}.`, { cause });
   }
   const parsed = catalogSchema.safeParse(raw);
   if (!parsed.success) {
@@ -195,7 +202,9 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
       writeDisposition: t.write_disposition,
       schemaContract: t.schema_contract ?? doc.defaults.schema_contract,
       unnest: Object.freeze([...t.unnest]),
-      incremental: t.incremental ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag }) : undefined,
+      incremental: t.incremental
+        ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag, reconcile: t.incremental.reconcile })
+        : undefined,
       freshnessColumn: t.freshness_column,
       freshnessHours: t.freshness_hours ?? doc.defaults.freshness_hours,
       freshnessTimezone: t.freshness_timezone ?? doc.defaults.freshness_timezone,

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_DUCKDB_PATH, DEFAULT_LAG, type RunOptions } from '../config/config.js';
-import { ConfigError, EXIT_CODES, IngestError, QualityError, messageOf } from '../errors.js';
+import { asTypedError, ConfigError, EXIT_CODES, IngestError, messageOf, QualityError } from '../errors.js';
 import { planRun, runPlan } from '../pipeline/run.js';
 import { validateOnly } from '../pipeline/quality-stage.js';
 import { dryRun } from '../pipeline/dry-run.js';
@@ -57,7 +57,8 @@ function stopSignal(): AbortSignal {
 }
 
 /** The one place that decides the exit code: typed errors carry theirs, anything else is 1. */
-function fail(renderer: Renderer, error: unknown): number {
+function fail(renderer: Renderer, caught: unknown): number {
+  const error = asTypedError(caught);
   if (error instanceof IngestError) {
     renderer.error(error.kind, error.message, error.exitCode);
     return error.exitCode;
@@ -74,6 +75,11 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--env <env>', 'environment: local (DuckDB), dev or prod (S3 + Athena) [env INGESTA_ENV]').choices(['local', 'dev', 'prod']))
     .option('--tables <tables...>', 'tables to load (space- or comma-separated); default: every catalog table')
     .option('--full-refresh [tables...]', 'reload from scratch and reset the cursor: the tables named here, else every table loaded')
+    .option(
+      '--reconcile [tables...]',
+      'incremental tables (named here, else all): also compare every key with the destination, to catch rows committed later than the lag and hard deletes [env INGESTA_RECONCILE]',
+    )
+    .option('--no-reconcile', 'never reconcile keys, not even when the row counts of an incremental table disagree')
     .option('--validar-calidad-datos, --validate', 'run the quality gate after the load; exit 6 if a check fails')
     .option('--solo-validar, --validate-only', 'run only the quality gate, read-only on source and destination; exit 6 if a check fails')
     .option('--dry-run', 'print the plan (tables, modes, cursor windows, SELECTs, destination steps) and write nothing')
@@ -104,6 +110,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           env: opts.env as RunOptions['env'],
           tables: splitNames(opts.tables as string[] | undefined) as string[] | undefined,
           fullRefresh: splitNames(opts.fullRefresh as string[] | boolean | undefined),
+          reconcile: splitNames(opts.reconcile as string[] | boolean | undefined),
           catalog: opts.catalog as string | undefined,
           dataset: opts.dataset as string | undefined,
           duckdbPath: opts.duckdbPath as string | undefined,

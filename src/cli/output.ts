@@ -160,6 +160,12 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
           out.write(`  extracted ${event.table}: ${nf.format(event.rows)} rows, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} ${rate}\n`);
           break;
         }
+        case 'table_reconciled':
+          out.write(
+            `  reconciled ${event.table}: ${nf.format(event.sourceKeys)} source keys compared, ${nf.format(event.refetched)} rows re-read (committed late or missed), ` +
+              `${nf.format(event.deleted)} keys deleted in the source\n`,
+          );
+          break;
         case 'load_started':
           out.write(`loading ${event.tables} tables in one transaction…\n`);
           break;

@@ -9,8 +9,10 @@ import { resolveSourceConnection, type SourceConnection } from './source-connect
 export type EnvName = 'local' | 'dev' | 'prod';
 export const ENV_NAMES: readonly EnvName[] = ['local', 'dev', 'prod'];
 
+/** Tables a flag applies to: none, all the run's tables, or the named ones. */
+export type TableSelection = { readonly kind: 'none' } | { readonly kind: 'all' } | { readonly kind: 'tables'; readonly tables: readonly string[] };
 /** Which tables a run reloads from scratch. */
-export type FullRefresh = { readonly kind: 'none' } | { readonly kind: 'all' } | { readonly kind: 'tables'; readonly tables: readonly string[] };
+export type FullRefresh = TableSelection;
 
 /** Everything one run needs, resolved once from flags and environment, then frozen. */
 export interface RunConfig {
@@ -18,6 +20,13 @@ export interface RunConfig {
   /** Tables asked for; undefined = every catalog table. */
   readonly tables: readonly string[] | undefined;
   readonly fullRefresh: FullRefresh;
+  /** Incremental tables whose keys are also reconciled with the destination (late commits, hard deletes). */
+  readonly reconcile: TableSelection;
+  /**
+   * Reconcile an incremental table on its own when the source's row count disagrees with what the destination would
+   * hold after the batch (a hard delete, a late insert). Off with --no-reconcile / INGESTA_RECONCILE=off.
+   */
+  readonly reconcileAuto: boolean;
   readonly catalogPath: string;
   /** Destination dataset: a DuckDB schema locally, a Glue database in the cloud. */
   readonly dataset: string | undefined;
@@ -50,6 +59,7 @@ export const runOptionsSchema = z
     env: z.enum(['local', 'dev', 'prod']).optional(),
     tables: z.array(z.string().min(1)).optional(),
     fullRefresh: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
+    reconcile: z.union([z.boolean(), z.array(z.string().min(1))]).optional(),
     catalog: z.string().min(1).optional(),
     dataset: z.string().min(1).optional(),
     duckdbPath: z.string().min(1).optional(),
@@ -105,32 +115,31 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     throw new ConfigError(`Unknown environment "${envName}". Use --env local, dev or prod.`);
   }
   const dataset = o.dataset ?? nonEmpty(env.INGESTA_DATASET);
+  // a dataset becomes a DuckDB schema or a Glue database: names that need no quoting anywhere, so one crafted to
+  // break out of quotes ('x"; DROP SCHEMA main; --') is refused, not quoted
   if (dataset !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dataset)) {
     throw new ConfigError(`Dataset name "${dataset}" is not allowed: use letters, digits and _ (not starting with a digit), at most 63 characters.`);
+  }
+  if (dataset !== undefined && envName !== 'local' && /[A-Z]/.test(dataset)) {
+    throw new ConfigError(`Dataset name "${dataset}" is not allowed in ${envName}: Glue and Athena database names are lower case; use "${dataset.toLowerCase()}".`);
   }
   const duckdbPath = o.duckdbPath ?? nonEmpty(env.DUCKDB_PATH) ?? DEFAULT_DUCKDB_PATH;
   const athena = envName === 'local' ? undefined : resolveAthenaConfig(env);
   // a Fargate task's disk is scratch space: packages of dev/prod go to the temp folder
   const packageDir =
     o.packageDir ?? nonEmpty(env.INGESTA_PACKAGE_DIR) ?? (athena ? path.join(tmpdir(), 'ingesta', 'packages') : path.join(path.dirname(duckdbPath), '.ingesta', 'packages'));
-  const fullRefresh: FullRefresh = Object.freeze(
-    o.fullRefresh === undefined || o.fullRefresh === false
-      ? { kind: 'none' as const }
-      : o.fullRefresh === true || o.fullRefresh.length === 0
-        ? { kind: 'all' as const }
-        : { kind: 'tables' as const, tables: Object.freeze([...o.fullRefresh]) },
-  );
-  // --full-refresh a b: those tables are loaded too (as in the original: "recarga completa de tablas")
-  const tables =
-    o.tables && o.tables.length > 0
-      ? unique([...o.tables, ...(fullRefresh.kind === 'tables' ? fullRefresh.tables : [])])
-      : fullRefresh.kind === 'tables'
-        ? unique([...fullRefresh.tables])
-        : undefined;
+  const fullRefresh: FullRefresh = selection(o.fullRefresh);
+  const reconcileOption = o.reconcile ?? reconcileFromEnv(env.INGESTA_RECONCILE);
+  const reconcile = selection(reconcileOption === false ? undefined : reconcileOption);
+  // --full-refresh a b / --reconcile a b: those tables are loaded too (as in the original: "recarga completa de tablas")
+  const named = [...(fullRefresh.kind === 'tables' ? fullRefresh.tables : []), ...(reconcile.kind === 'tables' ? reconcile.tables : [])];
+  const tables = o.tables && o.tables.length > 0 ? unique([...o.tables, ...named]) : named.length > 0 ? unique(named) : undefined;
   return Object.freeze({
     env: envName,
     tables: tables ? Object.freeze(tables) : undefined,
     fullRefresh,
+    reconcile,
+    reconcileAuto: reconcileOption !== false,
     catalogPath: o.catalog ?? nonEmpty(env.INGESTA_CATALOG) ?? DEFAULT_CATALOG_PATH,
     dataset,
     duckdbPath,
@@ -145,6 +154,25 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
   });
+}
+
+/** A table-list flag: absent/false = none, true or no names = all, else the names. */
+function selection(value: boolean | readonly string[] | undefined): TableSelection {
+  if (value === undefined || value === false) return Object.freeze({ kind: 'none' as const });
+  if (value === true || value.length === 0) return Object.freeze({ kind: 'all' as const });
+  return Object.freeze({ kind: 'tables' as const, tables: Object.freeze([...value]) });
+}
+
+/**
+ * INGESTA_RECONCILE: "true"/"all" (every incremental table), "false"/"off" (none, and no automatic reconciliation),
+ * or a comma-separated table list; unset/"auto": only the automatic reconciliation.
+ */
+function reconcileFromEnv(value: string | undefined): boolean | string[] | undefined {
+  const v = value?.trim();
+  if (!v || v.toLowerCase() === 'auto') return undefined;
+  if (['true', 'all', '1', 'yes'].includes(v.toLowerCase())) return true;
+  if (['false', 'off', 'none', '0', 'no'].includes(v.toLowerCase())) return false;
+  return v.split(',').map((x) => x.trim()).filter(Boolean);
 }
 
 export const DEFAULT_SCHEMA_EXPORT_DIR = 'schemas/export';

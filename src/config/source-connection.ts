@@ -10,8 +10,15 @@ export interface SourceConnection {
   readonly user: string;
   readonly password: string | undefined;
   readonly sslMode: SslMode;
-  /** CA bundle for verify-ca / verify-full (PGSSLROOTCERT or `sslrootcert` in the URL). */
+  /**
+   * CA file for verifying the server (PGSSLROOTCERT or `sslrootcert` in the URL); `system` = the system's trusted roots
+   * (then sslmode is verify-full). Unset: `~/.postgresql/root.crt` if it exists, as libpq.
+   */
   readonly sslRootCert: string | undefined;
+  /** Client certificate (PGSSLCERT / `sslcert`); unset: `~/.postgresql/postgresql.crt` if it exists. */
+  readonly sslCert?: string | undefined;
+  /** Client certificate's private key (PGSSLKEY / `sslkey`); unset: `~/.postgresql/postgresql.key`. */
+  readonly sslKey?: string | undefined;
 }
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -27,15 +34,26 @@ interface Partial {
   password?: string | undefined;
   sslMode?: string | undefined;
   sslRootCert?: string | undefined;
+  sslCert?: string | undefined;
+  sslKey?: string | undefined;
 }
+
+/** URL query parameters ingesta reads (libpq's names). */
+const URL_PARAMETERS = ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'];
+/** libpq parameters that change nothing for ingesta's connections (it sets its own application name and session). */
+const IGNORED_URL_PARAMETERS = [
+  'application_name', 'fallback_application_name', 'connect_timeout', 'client_encoding', 'options', 'keepalives',
+  'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout', 'target_session_attrs', 'sslsni',
+  'sslcompression', 'gssencmode', 'krbsrvname', 'gsslib', 'service', 'load_balance_hosts',
+];
 
 function fromUrl(url: string, origin: string): Partial {
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch (cause) {
-    // never echo the URL: it may carry a password
-    throw new ConfigError(`${origin} is not a valid PostgreSQL URL (expected postgres://user@host:port/database).`, { cause });
+  } catch {
+    // never echo the URL: it may carry a password. Nor keep Node's error as the cause: its `input` is the whole URL
+    throw new ConfigError(`${origin} is not a valid PostgreSQL URL (expected postgres://user@host:port/database).`);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ConfigError(`${origin} must start with postgres:// or postgresql://.`);
@@ -55,15 +73,26 @@ function fromUrl(url: string, origin: string): Partial {
     const key = decode(eq < 0 ? pair : pair.slice(0, eq), 'query');
     params.set(key, eq < 0 ? '' : decode(pair.slice(eq + 1), 'query'));
   }
+  for (const key of params.keys()) {
+    // as libpq: a parameter it does not know is an error, so a misspelt sslmode never silently means "no TLS"
+    if (URL_PARAMETERS.includes(key) || IGNORED_URL_PARAMETERS.includes(key)) continue;
+    throw new ConfigError(
+      `${origin} has a query parameter ingesta does not support: "${key}". Supported: ${URL_PARAMETERS.join(', ')} ` +
+        '(libpq names; see the README, "Source connection").',
+    );
+  }
   const hostParam = params.get('host'); // unix socket dirs come as ?host=/path
   return {
     host: hostParam ?? (parsed.hostname ? decode(parsed.hostname.replace(/^\[|\]$/g, ''), 'host') : undefined),
     port: parsed.port || params.get('port') || undefined,
-    database: parsed.pathname.length > 1 ? decode(parsed.pathname.slice(1), 'database name') : undefined,
-    user: parsed.username ? decode(parsed.username, 'user name') : undefined,
-    password: parsed.password ? decode(parsed.password, 'password') : undefined,
+    // as libpq, a query parameter beats the same field in the authority or path
+    database: nonEmpty(params.get('dbname')) ?? (parsed.pathname.length > 1 ? decode(parsed.pathname.slice(1), 'database name') : undefined),
+    user: nonEmpty(params.get('user')) ?? (parsed.username ? decode(parsed.username, 'user name') : undefined),
+    password: nonEmpty(params.get('password')) ?? (parsed.password ? decode(parsed.password, 'password') : undefined),
     sslMode: params.get('sslmode'),
     sslRootCert: params.get('sslrootcert'),
+    sslCert: params.get('sslcert'),
+    sslKey: params.get('sslkey'),
   };
 }
 
@@ -75,7 +104,7 @@ function nonEmpty(value: string | undefined): string | undefined {
  * Resolves the source connection, field by field, from the first place that sets it:
  * 1. the URL (`--source-url`, else `DATABASE_URL`);
  * 2. the original container's `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_NAME`, `DATABASE_USERNAME`, `DATABASE_PASSWORD`;
- * 3. libpq's `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGSSLROOTCERT`;
+ * 3. libpq's `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`;
  * 4. libpq's defaults: localhost, 5432, user = OS user, database = user, sslmode prefer.
  */
 export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceConnection {
@@ -97,6 +126,8 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
     password: nonEmpty(env.PGPASSWORD),
     sslMode: nonEmpty(env.PGSSLMODE),
     sslRootCert: nonEmpty(env.PGSSLROOTCERT),
+    sslCert: nonEmpty(env.PGSSLCERT),
+    sslKey: nonEmpty(env.PGSSLKEY),
   });
   const pick = <K extends keyof Partial>(key: K): string | undefined => {
     for (const layer of layers) if (layer[key] !== undefined) return layer[key];
@@ -108,22 +139,22 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(`Source port "${portText}" is not a valid TCP port (1-65535). Check DATABASE_PORT / PGPORT / the URL.`);
   }
-  const sslMode = (pick('sslMode') ?? 'prefer') as SslMode;
+  const sslRootCert = pick('sslRootCert');
+  // libpq 16: sslrootcert=system (the system's trusted roots) makes verify-full the default and refuses weaker modes
+  const sslMode = (pick('sslMode') ?? (sslRootCert === 'system' ? 'verify-full' : 'prefer')) as SslMode;
   if (!SSL_MODES.includes(sslMode)) {
     throw new ConfigError(`sslmode "${sslMode}" is not one of ${SSL_MODES.join(', ')}.`);
   }
+  if (sslRootCert === 'system' && sslMode !== 'verify-full') {
+    throw new ConfigError(`sslmode "${sslMode}" may not be used with sslrootcert=system (use "verify-full"): trusting every public CA only makes sense with the host name checked.`);
+  }
   const host = pick('host') ?? 'localhost';
   const database = pick('database') ?? user;
-  return Object.freeze({
-    host,
-    port,
-    database,
-    user,
-    // as libpq: the password file is consulted for the connection actually made, when nothing else gave one
-    password: pick('password') ?? readPassFile(env, host, String(port), database, user),
-    sslMode,
-    sslRootCert: pick('sslRootCert'),
-  });
+  const connection = { host, port, database, user, sslMode, sslRootCert, sslCert: pick('sslCert'), sslKey: pick('sslKey') };
+  // as libpq: the password file is consulted for the connection actually made, when nothing else gave one.
+  // Not enumerable: JSON.stringify, console.log / util.inspect and spreads of a config or plan never show it
+  Object.defineProperty(connection, 'password', { value: pick('password') ?? readPassFile(env, host, String(port), database, user), enumerable: false });
+  return Object.freeze(connection) as SourceConnection;
 }
 
 /** host, port, database and user: what a person needs to find the problem. Never the password. */

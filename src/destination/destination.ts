@@ -2,6 +2,7 @@ import type { Manifest, PackageTable } from '../package/load-package.js';
 import type { CheckResult } from '../quality/check-types.js';
 import type { GateTarget } from '../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../schema/schema-document.js';
+import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 
 /** What a destination can do; the pipeline branches on these, never on a destination's name. */
 export interface DestinationCapabilities {
@@ -15,6 +16,46 @@ export interface DestinationCapabilities {
   readonly caseSensitiveIdentifiers: boolean;
   /** Whether every name is stored in lower case (Athena/Glue). */
   readonly lowerCaseIdentifiers: boolean;
+  /** Whether the destination can compare the source's keys with its own (--reconcile: late commits, hard deletes). */
+  readonly keyReconciliation: boolean;
+}
+
+/** What a destination is asked to compare for key reconciliation (see pipeline/reconcile.ts). */
+export interface KeyDiffRequest {
+  readonly table: string;
+  /** The primary key's columns and the cursor column, as mapped (destination names, CSV types). */
+  readonly keyColumns: readonly ColumnMapping[];
+  readonly cursorColumn: ColumnMapping;
+  /** CSV of every source key with its cursor value (the key columns, then the cursor unless it is a key column). */
+  readonly keysFile: string;
+  readonly keyRows: number;
+  /** Where to write the keys the destination holds but the source no longer has (CSV, destination types). */
+  readonly deletesFile: string;
+}
+
+export interface KeyDiff {
+  /** Source keys (PostgreSQL text, in key column order) the destination lacks or holds with another cursor value. */
+  readonly refetch: readonly (readonly string[])[];
+  /** Keys written to the deletes file. */
+  readonly deleted: number;
+}
+
+/** What the destination is asked to predict for the automatic reconciliation (see pipeline/reconcile.ts). */
+export interface MergeCountRequest {
+  readonly table: string;
+  readonly keyColumns: readonly ColumnMapping[];
+  /** Every column of the batch file, in order. */
+  readonly columns: readonly ColumnMapping[];
+  readonly batchFile: string;
+  readonly batchRows: number;
+  readonly batchBytes: number;
+}
+
+/** Compares the source's keys with the destination's committed rows. */
+export interface KeyReconciler {
+  diffKeys(request: KeyDiffRequest): Promise<KeyDiff>;
+  /** Rows the table would hold after merging the batch (its rows + the batch's keys it lacks); undefined if unknown. */
+  countAfterMerge(request: MergeCountRequest): Promise<number | undefined>;
 }
 
 /** The incremental cursor stored for one table, as PostgreSQL text. */
@@ -118,6 +159,9 @@ export interface Destination {
    * soon as its file is complete, overlapping extraction and loading.
    */
   beginLoad?(manifest: Pick<Manifest, 'runId'>, packageDir: string): Promise<LoadSession>;
+  /** Destinations with the keyReconciliation capability: see KeyReconciler. */
+  diffKeys?(request: KeyDiffRequest): Promise<KeyDiff>;
+  countAfterMerge?(request: MergeCountRequest): Promise<number | undefined>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
   recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
   /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */

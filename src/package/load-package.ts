@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SchemaContract, WriteDisposition } from '../catalog/catalog.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import { DestinationError } from '../errors.js';
 
 /**
  * A load package is the hand-over between extraction and loading: one folder per run id holding one CSV file per
@@ -38,6 +39,11 @@ export interface PackageTable {
    * for an incremental read, counted only when the gate runs after the load (null otherwise: a full scan saved).
    */
   sourceRowCount: number | null;
+  /**
+   * Key reconciliation of this read (--reconcile): rows refetched (counted in `rows`) and keys deleted; the deleted
+   * keys are in `deletesFile` (inside the package folder) when there are any.
+   */
+  readonly reconcile?: { readonly deletesFile: string | undefined; readonly deleted: number; readonly refetched: number };
   /** Incremental state: cursor read from (inclusive, lag applied) and the new cursor (max at the snapshot). */
   readonly cursor:
     | { readonly column: string; readonly columnType: string; readonly previous: string | null; readonly lowerBound: string | null; next: string | null }
@@ -69,12 +75,45 @@ export function packagePath(root: string, runId: string): string {
 
 export async function createPackageFolder(root: string, runId: string): Promise<string> {
   const dir = packagePath(root, runId);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
+    throw packageIoError(cause, root, 'Creating the load package folder') ?? cause;
+  });
   return dir;
+}
+
+const IO_CODES: Readonly<Record<string, string>> = {
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EIO: 'an I/O error',
+};
+
+/**
+ * A failed write in the load package folder (full disk, quota, read-only, permissions) as a DestinationError (exit 5)
+ * naming the folder and --package-dir; undefined for any other error.
+ */
+export function packageIoError(cause: unknown, dir: string, what: string): DestinationError | undefined {
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !(code in IO_CODES)) return undefined;
+  return new DestinationError(
+    `${what} failed: ${IO_CODES[code]} (${code}) in the load package folder ${dir}. Free space there or point --package-dir ` +
+      '(INGESTA_PACKAGE_DIR) at a larger, writable disk. Nothing was loaded; the destination is unchanged.',
+    { cause },
+  );
 }
 
 /** Writes the manifest atomically (temp file, fsync, rename): a crash leaves the old or the new one, never half. */
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  try {
+    await writeManifestFile(dir, manifest);
+  } catch (cause) {
+    throw packageIoError(cause, dir, 'Writing the load package manifest') ?? cause;
+  }
+}
+
+async function writeManifestFile(dir: string, manifest: Manifest): Promise<void> {
   const tmp = path.join(dir, `${MANIFEST}.tmp`);
   const handle = await open(tmp, 'w');
   try {

@@ -51,7 +51,16 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
         mode: r.mode,
         cursor: r.entry.cursor ? { column: r.entry.cursor.column, from: r.entry.cursor.lowerBound, to: r.entry.cursor.next ?? r.entry.cursor.previous } : undefined,
         select: r.select,
-        steps: dest.plannedSteps(r.entry, runId),
+        steps: [
+          ...(r.reconcile === 'auto' ? [`count the source's rows; if the destination would hold another number after the batch, reconcile keys:`] : []),
+          ...(r.reconcile !== 'never'
+            ? [
+                `${r.reconcile === 'always' ? 'reconcile keys: ' : '  '}COPY every ${r.entry.primaryKey.join(', ')} with ${r.entry.cursor!.column} from the source; ` +
+                  `compare with ${r.entry.name}; re-read the rows it lacks or holds with another cursor value; delete the keys the source no longer has`,
+              ]
+            : []),
+          ...dest.plannedSteps(r.entry, runId),
+        ],
       })),
     };
     emit({ type: 'dry_run', plan: result });

@@ -2,16 +2,19 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Catalog, CatalogTable } from '../catalog/catalog.js';
 import { parseDuration } from '../config/config.js';
-import type { TableState } from '../destination/destination.js';
-import { ConfigError, SourceError, messageOf } from '../errors.js';
-import { syncFile, type PackageTable } from '../package/load-package.js';
+import type { KeyReconciler, TableState } from '../destination/destination.js';
+import { ConfigError, IngestError, SourceError } from '../errors.js';
+import { packageIoError, syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
+import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
 import { crashPoint } from '../faults/crash-points.js';
+import { needsReconciliation, reconcileRead } from './reconcile.js';
+import type { ReconcileMode } from './resolve-tables.js';
 
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
 export interface ExtractPlanInput {
@@ -20,6 +23,8 @@ export interface ExtractPlanInput {
   /** Tables that already exist in the destination. */
   readonly existing: ReadonlySet<string>;
   readonly refresh: ReadonlySet<string>;
+  /** Incremental tables whose keys may be reconciled with the destination in this run, and how (--reconcile). */
+  readonly reconcile?: ReadonlyMap<string, ReconcileMode>;
   readonly defaultLagSeconds: number;
 }
 
@@ -29,9 +34,14 @@ const same = (a: readonly string[], b: readonly string[]) => a.length === b.leng
 export async function introspectAll(client: pg.Client, tables: readonly CatalogTable[]): Promise<Map<string, SourceTable>> {
   const found = new Map<string, SourceTable>();
   for (const t of tables) {
-    const source = await introspectTable(client, t.schema, t.name);
+    const source = await introspectTable(client, t.schema, t.name).catch((cause: unknown) => {
+      throw sourceQueryError(`Reading the definition of table ${t.schema}.${t.name}`, cause);
+    });
     if (!source) {
-      throw new SourceError(`Table ${t.schema}.${t.name} does not exist in the source database (or this user cannot see it). Check the catalog or --tables.`);
+      throw new SourceError(
+        `Table ${t.schema}.${t.name} does not exist in the source database (or this user cannot see it): it was dropped or renamed, or the catalog or --tables names it wrongly. ` +
+          'Nothing was loaded; the destination is unchanged (its last load of the table is kept). Recreate the table, or leave it out with --tables.',
+      );
     }
     const names = new Set(source.columns.map((c) => c.name));
     const required = [...t.primaryKey, ...(t.incremental ? [t.incremental.cursorColumn] : []), ...t.unnest];
@@ -76,6 +86,8 @@ export interface TableRead {
   readonly mode: 'full' | 'incremental';
   readonly select: string;
   readonly where: string | undefined;
+  /** Incremental reads: whether key reconciliation follows (pipeline/reconcile.ts), always or on a count mismatch. */
+  readonly reconcile: ReconcileMode | 'never';
 }
 
 /**
@@ -124,10 +136,11 @@ export async function planReads(
         cursor = { column: column.name, columnType: column.formatType, previous: prev, lowerBound: bound, next: next.value };
       }
     } catch (cause) {
-      throw new SourceError(`Planning the read of ${t.schema}.${t.name} failed: ${messageOf(cause)}. Nothing was written.`, { cause });
+      throw sourceQueryError(`Planning the read of ${t.schema}.${t.name}`, cause);
     }
     reads.push({
       mode: incremental ? 'incremental' : 'full',
+      reconcile: (incremental && input.reconcile?.get(t.name)) || 'never',
       where,
       select: extractSelect(t.schema, t.name, columns, where),
       entry: {
@@ -160,6 +173,7 @@ export async function extractTables(
   emit: EventListener,
   onExtracted?: (table: PackageTable) => void,
   countIncremental = false,
+  reconciler?: KeyReconciler,
 ): Promise<PackageTable[]> {
   const result: PackageTable[] = [];
   for (const read of reads) {
@@ -170,15 +184,21 @@ export async function extractTables(
       const file = path.join(packageDir, t.file);
       const copied = await copyToFile(client, read.select, file, (bytes) => emit({ type: 'extract_progress', table: t.name, bytes }));
       await syncFile(file);
-      const sourceRowCount = read.mode === 'full' ? copied.rows : countIncremental ? await countRows(client, t.sourceSchema, t.sourceName) : null;
+      const counted = read.mode === 'full' || (!countIncremental && read.reconcile !== 'auto') ? null : await countRows(client, t.sourceSchema, t.sourceName);
+      const sourceRowCount = read.mode === 'full' ? copied.rows : counted;
       emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
       crashPoint('during-extract');
-      const table: PackageTable = { ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount };
+      let table: PackageTable = { ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount };
+      if (reconciler && (await needsReconciliation(read, table, counted, file, reconciler, emit))) {
+        table = await reconcileRead(client, read, table, packageDir, reconciler, emit);
+      }
       result.push(table);
       onExtracted?.(table);
     } catch (cause) {
-      if (cause instanceof ConfigError || cause instanceof SourceError) throw cause;
-      throw new SourceError(`Extracting table ${t.sourceSchema}.${t.sourceName} failed: ${messageOf(cause)}. Nothing was loaded; the destination is unchanged.`, { cause });
+      if (cause instanceof IngestError) throw cause;
+      const io = packageIoError(cause, packageDir, `Writing table ${t.sourceSchema}.${t.sourceName} into the load package`);
+      if (io) throw io;
+      throw sourceQueryError(`Extracting table ${t.sourceSchema}.${t.sourceName}`, cause);
     }
   }
   return result;
@@ -187,6 +207,9 @@ export async function extractTables(
 /**
  * Shares the reads among the connections (each takes the next table in order) and returns the extracted tables in
  * the order of the reads. One connection: plain sequential extraction.
+ * On the first failure no further table is started, the other readers' connections are closed (their in-flight COPY
+ * ends on the server) and the promise rejects only once every reader has stopped: nothing is extracted, or handed to
+ * the caller's onExtracted, after it rejects (the caller aborts its load transaction then).
  */
 export async function extractInParallel(
   clients: readonly pg.Client[],
@@ -196,11 +219,22 @@ export async function extractInParallel(
   if (clients.length <= 1) return extract(clients[0]!, reads);
   const queue = [...reads];
   const done: PackageTable[] = [];
-  await Promise.all(
+  let failure: { error: unknown } | undefined;
+  const outcomes = await Promise.allSettled(
     clients.map(async (client) => {
-      for (let next = queue.shift(); next; next = queue.shift()) done.push(...(await extract(client, [next])));
+      try {
+        for (let next = queue.shift(); next; next = queue.shift()) done.push(...(await extract(client, [next])));
+      } catch (error) {
+        if (failure) return; // a consequence of the first failure (its connection was closed below)
+        failure = { error };
+        queue.length = 0;
+        for (const other of clients) if (other !== client) other.end().catch(() => undefined);
+        throw error;
+      }
     }),
   );
+  if (failure) throw failure.error;
+  for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
   const order = new Map(reads.map((r, i) => [r.entry.name, i]));
   return done.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
 }

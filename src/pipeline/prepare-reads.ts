@@ -1,12 +1,14 @@
 import type pg from 'pg';
 import type { CatalogTable } from '../catalog/catalog.js';
 import type { Destination } from '../destination/destination.js';
-import { beginSnapshot } from '../source/postgres/postgres-connection.js';
+import { beginSnapshot, sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import type { EventListener } from './events.js';
 import { compareWithSource, introspectAll, planReads, type TableRead } from './extract.js';
 import type { RunPlan } from './run.js';
 import { checkSchemas } from './schema-check.js';
+import { reconciledTables, type ReconcileMode } from './resolve-tables.js';
+import { ConfigError } from '../errors.js';
 
 /**
  * What a run and a dry run share: read the destination's state, open the source snapshot, introspect every table,
@@ -23,7 +25,11 @@ export async function prepareReads(
 ): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[] }> {
   const [state, existing] = [await destination.readState(), await destination.existingTables()];
   await beginSnapshot(client);
-  const snapshotAt = (await client.query<{ now: string }>('SELECT now()::text AS now')).rows[0]!.now;
+  const snapshotAt = (
+    await client.query<{ now: string }>('SELECT now()::text AS now').catch((cause: unknown) => {
+      throw sourceQueryError('Starting the source snapshot', cause);
+    })
+  ).rows[0]!.now;
   emit({ type: 'snapshot_taken', snapshotAt });
   const sources = await introspectAll(client, tables);
   for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
@@ -35,6 +41,23 @@ export async function prepareReads(
     },
     emit,
   );
-  const reads = await planReads(client, { tables, state, existing, refresh, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
+  const modes = reconciledTables(plan.config.reconcile, plan.config.reconcileAuto, tables);
+  if (plan.config.reconcile.kind === 'tables') {
+    for (const t of tables) {
+      if (plan.config.reconcile.tables.includes(t.name) && modes.get(t.name) !== 'always') {
+        emit({ type: 'warning', table: t.name, message: `--reconcile ${t.name}: not an incremental table with a key; its full load already equals the source` });
+      }
+    }
+  }
+  const always = [...modes].filter(([, mode]) => mode === 'always').map(([name]) => name);
+  if (always.length > 0 && !destination.capabilities.keyReconciliation) {
+    throw new ConfigError(
+      `Key reconciliation (--reconcile, or incremental.reconcile in the catalog, for ${always.join(', ')}) is not available on this destination yet. ` +
+        'Run without it, or reload those tables with --full-refresh.',
+    );
+  }
+  // the automatic mode needs the destination to count and compare keys: without it, plain incremental reads
+  const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
+  const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
   return { snapshotAt, sources, reads };
 }

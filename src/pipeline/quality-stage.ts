@@ -8,7 +8,7 @@ import { newRunId } from '../package/load-package.js';
 import { defineChecks } from '../quality/check-definitions.js';
 import type { SourceCount } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
-import { beginSnapshot, closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import { beginSnapshot, closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
 import type { EventListener, QualityReport } from './events.js';
@@ -70,7 +70,11 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
             ? { snapshotAt: snapshots.get(t.name)!, timezone: t.freshnessTimezone }
             : undefined;
       // one scan per table: its rows and, if a change column applies, the rows changed since the last load
-      const { rows, changed } = await countRowsAndChanged(client, t.schema, t.name, column && columnType && since ? { column, columnType, since } : undefined);
+      const { rows, changed } = await countRowsAndChanged(client, t.schema, t.name, column && columnType && since ? { column, columnType, since } : undefined).catch(
+        (cause: unknown) => {
+          throw sourceQueryError(`Counting the rows of ${t.schema}.${t.name}`, cause);
+        },
+      );
       counts.set(t.name, { rows, ...(changed !== undefined ? { changedSinceLoad: changed } : {}) });
     }
     await closeSource(client);

@@ -1,9 +1,10 @@
 import pgTypes from 'pg';
 import { sourceOnlyTable, unknownTableMessage, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
 import { parseTableRef } from '../catalog/table-ref.js';
-import type { FullRefresh } from '../config/config.js';
+import type { FullRefresh, TableSelection } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { findTable, introspectTable } from '../source/postgres/postgres-introspector.js';
+import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 
 /**
  * Turns the run's table requests into catalog tables, before any snapshot or destination is touched: names not in
@@ -13,6 +14,12 @@ import { findTable, introspectTable } from '../source/postgres/postgres-introspe
 export async function resolveTables(client: pgTypes.Client, catalog: Catalog, requests: readonly TableRequest[]): Promise<CatalogTable[]> {
   const resolved: CatalogTable[] = [];
   const unknown: string[] = [];
+  // catalog tables the source does not have: introspection reports them (dropped?) instead of a missing key
+  const absent = new Set<CatalogTable>();
+  const lookUp = <T>(name: string, query: Promise<T>) =>
+    query.catch((cause: unknown) => {
+      throw sourceQueryError(`Looking up table ${name} in the source`, cause);
+    });
   for (const request of requests) {
     if (request.kind === 'catalog') {
       const t = request.table;
@@ -20,16 +27,17 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
         resolved.push(t);
         continue;
       }
-      const source = await introspectTable(client, t.schema, t.name);
+      const source = await lookUp(`${t.schema}.${t.name}`, introspectTable(client, t.schema, t.name));
+      if (!source) absent.add(t);
       resolved.push(source ? { ...t, primaryKey: source.primaryKey } : t);
       continue;
     }
-    const found = await findTable(client, request.ref);
+    const found = await lookUp(request.ref.text, findTable(client, request.ref));
     if (!found) {
       unknown.push(request.ref.text);
       continue;
     }
-    const source = await introspectTable(client, found.schema, found.name);
+    const source = await lookUp(`${found.schema}.${found.name}`, introspectTable(client, found.schema, found.name));
     resolved.push(sourceOnlyTable(catalog, found.schema, found.name, source?.primaryKey ?? []));
   }
   if (unknown.length > 0) throw new ConfigError(unknownTableMessage(catalog, unknown));
@@ -46,7 +54,7 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
           'Load them into different datasets (--dataset) in separate runs.',
       );
     }
-    if (t.writeDisposition === 'merge' && t.primaryKey.length === 0) {
+    if (t.writeDisposition === 'merge' && t.primaryKey.length === 0 && !absent.has(t)) {
       throw new ConfigError(`Table ${t.schema}.${t.name} is declared merge but has no primary key (none in the catalog, none in the source). Declare primary_key in the catalog or load it with write_disposition replace.`);
     }
     byDestination.set(key, t);
@@ -57,9 +65,33 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
 
 /** The resolved tables a --full-refresh names (or all of them). */
 export function refreshedTables(fullRefresh: FullRefresh, tables: readonly CatalogTable[]): Set<string> {
-  if (fullRefresh.kind === 'none') return new Set();
-  if (fullRefresh.kind === 'all') return new Set(tables.map((t) => t.name));
-  const refs = fullRefresh.tables.map(parseTableRef);
+  return selectedTables(fullRefresh, tables);
+}
+
+/** always: the keys are compared on this run; auto: only if the row counts disagree (see pipeline/reconcile.ts). */
+export type ReconcileMode = 'always' | 'auto';
+
+/**
+ * How each incremental table with a key is reconciled in this run: always when --reconcile names it (or every table)
+ * or its catalog entry says `reconcile: true`; else auto, unless turned off (--no-reconcile, INGESTA_RECONCILE=off,
+ * `reconcile: false`). A table absent from the map is never reconciled (a full load already equals the source).
+ */
+export function reconciledTables(reconcile: TableSelection, auto: boolean, tables: readonly CatalogTable[]): Map<string, ReconcileMode> {
+  const chosen = selectedTables(reconcile, tables);
+  const modes = new Map<string, ReconcileMode>();
+  for (const t of tables) {
+    if (!t.incremental || t.primaryKey.length === 0) continue;
+    if (chosen.has(t.name) || t.incremental.reconcile === true) modes.set(t.name, 'always');
+    else if (auto && t.incremental.reconcile !== false) modes.set(t.name, 'auto');
+  }
+  return modes;
+}
+
+/** The resolved tables a table-list flag names (or all of them). */
+function selectedTables(selection: TableSelection, tables: readonly CatalogTable[]): Set<string> {
+  if (selection.kind === 'none') return new Set();
+  if (selection.kind === 'all') return new Set(tables.map((t) => t.name));
+  const refs = selection.tables.map(parseTableRef);
   const matches = (part: string, quoted: boolean, actual: string) => part === actual || (!quoted && part.toLowerCase() === actual);
   return new Set(
     tables

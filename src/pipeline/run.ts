@@ -4,7 +4,7 @@ import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
 import type { Destination, TableLoadResult } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
-import { ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
+import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
 import type pg from 'pg';
 import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../source/postgres/postgres-connection.js';
@@ -117,10 +117,8 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     // a transactional destination loads each table as soon as its file is complete, while the next one is extracted;
     // nothing is visible before the commit, which comes only after the whole package is extracted
-    const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
-    let loading: Promise<void> = Promise.resolve();
-    if (session) emit({ type: 'load_started', tables: reads.length });
-    // more connections read other tables at the same time, all inside the one exported snapshot
+    // more connections read other tables at the same time, all inside the one exported snapshot; opened before the
+    // load transaction, so a failure here leaves no transaction open (the run's failure record must not join it)
     const readers = [client];
     if (config.maxConnections > 1 && reads.length > 1) {
       const snapshotId = await exportSnapshot(client);
@@ -131,10 +129,17 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
         readers.push(extra);
       }
     }
+    const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
+    let loading: Promise<void> = Promise.resolve();
+    if (session) emit({ type: 'load_started', tables: reads.length });
+    const reconciler =
+      destination.diffKeys && destination.countAfterMerge
+        ? { diffKeys: destination.diffKeys.bind(destination), countAfterMerge: destination.countAfterMerge.bind(destination) }
+        : undefined;
     const onExtracted = (table: PackageTable) => {
       if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
     };
-    const extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load')).catch(async (error: unknown) => {
+    const extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load', reconciler)).catch(async (error: unknown) => {
       await loading;
       await session?.abort();
       throw error;
@@ -207,7 +212,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
             : `Stopped by a signal (run ${runId}): in-flight queries were cancelled and nothing of this run was committed; the destination is as it was.`,
           { cause: caught },
         )
-      : caught;
+      : asTypedError(caught);
     // a run that failed cleanly leaves no package behind: a leftover package always means a crash
     if (packageDir) await removePackage(packageDir).catch(() => undefined);
     const message = error instanceof IngestError ? error.message : messageOf(error);

@@ -46,9 +46,20 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
         emit({
           type: 'warning',
           table: t.name,
-          message: change.kind === 'incompatible' ? `${describeChange(t.name, change)}; the table is rebuilt with the new type` : describeChange(t.name, change),
+          message: change.kind === 'incompatible' ? `${describeChange(t.name, change, false)}; the table is rebuilt with the new type` : describeChange(t.name, change, false),
         });
       }
+    }
+    const added = changes.filter((c) => c.kind === 'added').map((c) => c.column);
+    const dropped = changes.filter((c) => c.kind === 'dropped').map((c) => c.column);
+    if (t.writeDisposition === 'merge' && !rebuilt && added.length > 0 && dropped.length > 0) {
+      emit({
+        type: 'warning',
+        table: t.name,
+        message:
+          `${dropped.join(', ')} dropped and ${added.join(', ')} added in the same change: if a column was renamed, the rows this run does not re-read keep NULL ` +
+          `in the new name (and the old value in the old one) until --full-refresh ${t.name}`,
+      });
     }
   }
   if (problems.length > 0) throw new DataError(`Incompatible schema change: ${problems.join('; ')}. Nothing was written.`);

@@ -79,15 +79,21 @@ export function diffColumns(existing: ReadonlyMap<string, string>, wanted: reado
   return changes;
 }
 
-export function describeChange(table: string, change: ColumnChange): string {
+/** One change in words; `prefix: false` leaves out the leading "<table>: " (a warning already names its table). */
+export function describeChange(table: string, change: ColumnChange, prefix = true): string {
+  const text = describeChangeText(table, change);
+  return prefix ? `${table}: ${text}` : text;
+}
+
+function describeChangeText(table: string, change: ColumnChange): string {
   switch (change.kind) {
     case 'added':
-      return `${table}: column ${change.column} (${change.to}) is new in the source; added`;
+      return `column ${change.column} (${change.to}) is new in the source; added`;
     case 'widened':
-      return `${table}: column ${change.column} widens from ${change.from} to ${change.to}`;
+      return `column ${change.column} widens from ${change.from} to ${change.to}`;
     case 'dropped':
-      return `${table}: column ${change.column} (${change.from}) no longer exists in the source; kept in the destination, NULL in new rows (--full-refresh ${table} removes it)`;
+      return `column ${change.column} (${change.from}) no longer exists in the source; kept in the destination, NULL in new rows (--full-refresh ${table} removes it)`;
     case 'incompatible':
-      return `${table}: column ${change.column} changes from ${change.from} to ${change.to}, which cannot hold every old value`;
+      return `column ${change.column} changes from ${change.from} to ${change.to}, which cannot hold every old value`;
   }
 }

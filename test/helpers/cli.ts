@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -30,6 +31,25 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      captureOutput(code, stdout, stderr);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
+}
+
+/**
+ * For the suite-wide secret scan (test/global-setup.ts): appends what the CLI printed to this process's capture
+ * file when INGESTA_TEST_CAPTURE_DIR is set. Never the arguments or environment (they hold the secrets on purpose).
+ */
+function captureOutput(code: number | null, stdout: string, stderr: string): void {
+  const dir = process.env.INGESTA_TEST_CAPTURE_DIR;
+  if (!dir) return;
+  const state = expect.getState();
+  const header = `=== runCli ${path.relative(process.cwd(), state.testPath ?? '')} > ${state.currentTestName ?? '(outside a test)'}: exit ${String(code)}`;
+  try {
+    appendFileSync(path.join(dir, `${process.pid}.log`), `${header}\n--- stdout\n${stdout}\n--- stderr\n${stderr}\n`);
+  } catch {
+    /* the scan is a safety net; a failed append must not fail the test */
+  }
 }

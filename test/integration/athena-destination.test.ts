@@ -171,11 +171,15 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     // Glue points at the new files, which exist: readers are fine even though state.json is behind
     const location = (fake.tables.get(`${DATASET}.accounts`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
     expect((await listKeys(location.replace('s3://lake/', ''))).length).toBeGreaterThan(0);
-    // the lock of the killed run is still there: the next run must be able to go on once it is removed by hand,
-    // as the message says (or after it goes stale)
-    await s3.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: 'lake', Key: `raw/${DATASET}/_ingesta/lock.json` }));
-    const next = await runCli(['--env', 'dev'], env());
+    // the lock of the killed run is still there, no longer renewed: once stale (here after 2 s instead of 5 minutes)
+    // the next run takes it over on its own and says so (regression: a killed run blocked the dataset for 6 hours)
+    const refused = await runCli(['--env', 'dev'], env({ INGESTA_LOCK_STALE_AFTER: '2s' }));
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toMatch(/locked by another ingesta run .*a lock not renewed for 2 s belongs to a dead run and is taken over/);
+    await new Promise((r) => setTimeout(r, 2500));
+    const next = await runCli(['--env', 'dev'], env({ INGESTA_LOCK_STALE_AFTER: '2s' }));
     expect(next.code, next.stderr + next.stdout).toBe(0);
+    expect(next.stderr).toMatch(/warning: taking over the lock of run .*not renewed since/);
     const folders = new Set((await listKeys(`raw/${DATASET}/accounts/data/`)).map((k) => k.split('/').slice(0, -1).join('/')));
     expect(folders.size).toBe(1);
     const rows = await readParquet(`raw/${DATASET}/accounts/`, 'account_id');

@@ -62,7 +62,7 @@ describe('the default DataVision catalog', () => {
     expect(merged).toEqual(['contents', 'content_attributes']);
     for (const t of catalog.tables) {
       if (merged.includes(t.name)) {
-        expect(t.incremental, t.name).toEqual({ cursorColumn: 'updated_at', lag: undefined });
+        expect(t.incremental, t.name).toEqual({ cursorColumn: 'updated_at', lag: undefined, reconcile: undefined });
       } else {
         expect(t.writeDisposition, t.name).toBe('replace');
         expect(t.incremental, t.name).toBeUndefined();

@@ -285,3 +285,21 @@ describe('parseDuration', () => {
     },
   );
 });
+
+describe('resolveConfig: reconcile', () => {
+  it('off by default; --reconcile alone means every incremental table; names are loaded too', () => {
+    expect(resolveConfig({}, {}).reconcile).toEqual({ kind: 'none' });
+    expect(resolveConfig({ reconcile: true }, {}).reconcile).toEqual({ kind: 'all' });
+    const named = resolveConfig({ reconcile: ['contents'], tables: ['accounts'] }, {});
+    expect(named.reconcile).toEqual({ kind: 'tables', tables: ['contents'] });
+    expect(named.tables).toEqual(['accounts', 'contents']);
+  });
+
+  it('INGESTA_RECONCILE: all / true, a comma list, or off; the flag wins', () => {
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'all' }).reconcile).toEqual({ kind: 'all' });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'TRUE' }).reconcile).toEqual({ kind: 'all' });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents, content_attributes' }).reconcile).toEqual({ kind: 'tables', tables: ['contents', 'content_attributes'] });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'false' }).reconcile).toEqual({ kind: 'none' });
+    expect(resolveConfig({ reconcile: ['contents'] }, { INGESTA_RECONCILE: 'all' }).reconcile).toEqual({ kind: 'tables', tables: ['contents'] });
+  });
+});

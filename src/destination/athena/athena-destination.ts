@@ -1,11 +1,9 @@
 import { rmSync } from 'node:fs';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { AthenaConfig } from '../../config/athena-config.js';
-import { DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import type { CheckResult } from '../../quality/check-types.js';
 import { athenaDialect } from '../../quality/quality-dialect.js';
@@ -19,7 +17,9 @@ import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type Athe
 import { athenaColumnType } from './athena-type-map.js';
 import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
+import { DestinationError } from '../../errors.js';
 import { crashPoint } from '../../faults/crash-points.js';
+import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
 import { ddlIdent, icebergMergeSql, icebergPruneSql } from './athena-sql.js';
 
 export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
@@ -28,10 +28,9 @@ export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   timestampPrecision: 'microsecond',
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: true,
+  keyReconciliation: false,
 });
 
-/** A lock older than this is taken over (its run died without releasing it). */
-const STALE_LOCK_MS = 6 * 3600 * 1000;
 
 /**
  * S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state never runs ahead of data:
@@ -48,7 +47,7 @@ export class AthenaDestination implements Destination {
   private readonly athena: AthenaQueryRunner;
   private state: AthenaState = EMPTY_STATE;
   private stateEtag: string | undefined;
-  private lockEtag: string | undefined;
+  private readonly lock: DatasetLock;
   /** Aborted by interrupt(): running Athena queries are stopped (StopQueryExecution). */
   private readonly abort = new AbortController();
 
@@ -61,6 +60,7 @@ export class AthenaDestination implements Destination {
     const region = config.region;
     this.keys = datasetKeys(config.prefix, dataset);
     this.s3 = new S3Store(clients?.s3 ?? new S3Client({ region, forcePathStyle: config.s3PathStyle }), config.bucket);
+    this.lock = new DatasetLock(this.s3, this.keys.lock, dataset, lockTimingFromEnv());
     const catalogId = config.dataCatalog === 'AwsDataCatalog' ? undefined : config.dataCatalog;
     this.glue = new GlueCatalog(clients?.glue ?? new GlueClient({ region }), catalogId);
     this.athena = new AthenaQueryRunner(clients?.athena ?? new AthenaClient({ region }), {
@@ -77,29 +77,10 @@ export class AthenaDestination implements Destination {
   }
 
   async open(): Promise<void> {
-    if (!this.options.readOnly) await this.takeLock();
+    if (!this.options.readOnly) await this.lock.take(this.options.runId);
     const read = await this.s3.getJson<AthenaState>(this.keys.state);
     this.state = read?.value ?? EMPTY_STATE;
     this.stateEtag = read?.etag;
-  }
-
-  /**
-   * The dataset's lock: read first (a store that ignores conditional writes still sees a live lock), then written
-   * with If-None-Match: * (or If-Match on a stale lock's ETag), so two runs racing for it cannot both win on S3.
-   */
-  private async takeLock(): Promise<void> {
-    const lock = { run_id: this.options.runId ?? null, host: hostname(), pid: process.pid, started_at: new Date().toISOString() };
-    const current = await this.s3.getJson<typeof lock>(this.keys.lock);
-    if (current) {
-      const age = Date.now() - Date.parse(current.value.started_at);
-      if (!(age > STALE_LOCK_MS) || !current.etag) {
-        throw new DestinationError(
-          `Dataset ${this.dataset} is locked by another ingesta run (${current.value.host}, pid ${current.value.pid}, since ${current.value.started_at}). ` +
-            `Wait for it to finish; if it died, delete ${this.s3.url(this.keys.lock)} (a lock is taken over after 6 hours).`,
-        );
-      }
-    }
-    this.lockEtag = (await this.s3.putJson(this.keys.lock, lock, current?.etag ? { etag: current.etag } : 'absent')) ?? 'held';
   }
 
   async readState(): Promise<Map<string, TableState>> {
@@ -204,6 +185,12 @@ export class AthenaDestination implements Destination {
     }
     // the data is in place: now, and only now, the state and the run record
     crashPoint('before-commit');
+    if (this.lock.lost) {
+      throw new DestinationError(
+        `This run lost its lock on ${this.dataset} (${this.lock.lost}): another run took it over, so this one does not write its state. ` +
+          'Its files are cleaned up by the next run; run again once the other has finished.',
+      );
+    }
     const state: AthenaState = { version: 1, tables };
     this.stateEtag = await this.s3.putJson(this.keys.state, state, this.stateEtag ? { etag: this.stateEtag } : 'absent');
     const previous = this.state;
@@ -357,11 +344,6 @@ export class AthenaDestination implements Destination {
   }
 
   async close(): Promise<void> {
-    if (this.lockEtag) {
-      await this.s3.deleteKey(this.keys.lock).catch((error: unknown) => {
-        process.stderr.write(`ingesta: warning: could not release the lock ${this.s3.url(this.keys.lock)}: ${messageOf(error)}\n`);
-      });
-      this.lockEtag = undefined;
-    }
+    await this.lock.release();
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
@@ -12,11 +12,12 @@ import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { tableSchemaDoc, versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
-import type { DatasetStatus, Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
+import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, LoadSession, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
 import {
   DatasetRef, LOADS_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
 import { DuckDBHistory } from './duckdb-history.js';
+import { countAfterMerge, deleteKeysSql, diffKeys } from './duckdb-key-diff.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: true,
@@ -24,6 +25,7 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   timestampPrecision: 'microsecond',
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: false,
+  keyReconciliation: true,
 });
 
 type Value = string | number | bigint | boolean | null;
@@ -38,6 +40,15 @@ function duckdbSettings(): string[] {
   const threads = process.env.INGESTA_DUCKDB_THREADS;
   // raw tables have no row order: letting DuckDB write them in parallel without keeping the file's order is faster
   return [`SET memory_limit = ${quoteLiteral(memory)}`, 'SET preserve_insertion_order = false', ...(threads && /^\d+$/.test(threads) ? [`SET threads = ${threads}`] : [])];
+}
+
+/** DuckDB's display of a size ("122.0 MiB", "1.5 GiB", "512 bytes") in bytes. */
+function parseDuckdbSize(text: string): number {
+  const m = /^([\d.]+)\s*(bytes|B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?$/i.exec(text.trim());
+  if (!m) return 128 * 2 ** 20;
+  const unit = (m[2] ?? 'B').toLowerCase();
+  const scale: Record<string, number> = { bytes: 1, b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
+  return Math.round(Number(m[1]) * (scale[unit] ?? 1));
 }
 
 /** A stored DECIMAL(38,s) of an unconstrained numeric that this load measured wider: widened, not a contract change. */
@@ -78,17 +89,28 @@ function decimalColumn(column: ColumnMapping, scale: number, intDigits: number):
   return { ...column, destinationType: type, csvType: intDigits + scale <= 18 ? `DECIMAL(18,${scale})` : 'VARCHAR', castSql: `CAST(${quoteIdent(column.name)} AS ${type})` };
 }
 
+/** DuckDB read fewer rows from a package file than were extracted into it. */
+class ShortRead extends Error {}
+
 /** A local DuckDB file: one transaction commits data, cursors and the load record together. */
 export class DuckDBDestination implements Destination {
   readonly capabilities = DUCKDB_CAPABILITIES;
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
+  /** Second connection for key reconciliation while the load transaction is open on the first. */
+  private reader: DuckDBConnection | undefined;
+  private diffing: Promise<unknown> = Promise.resolve();
   private datasetRef: DatasetRef | undefined;
   /** What this package must be loaded with, found by a failed attempt: "table\0column" of date columns that hold BC
    * dates (loaded as text), "table\0\0max_line_size" for tables with records over the default CSV line limit. */
   private adjustments = new Set<string>();
   /** ingesta's own tables in the dataset: state, run history, quality results, schema versions. */
   private readonly history: DuckDBHistory;
+  /** Whether open() created the file, and whether a load was committed to it since. */
+  private createdFile = false;
+  private committed = false;
+  /** The session's memory limit, in bytes (restored after a table read with a raised one). */
+  private memoryLimitBytes = 128 * 2 ** 20;
   /** Integer digits of each unconstrained numeric column measured in the table being loaded. */
   private intDigits = new Map<string, number>();
   /** What the last load decided on its own (a lossless type fallback, …), for the run's warnings. */
@@ -116,12 +138,15 @@ export class DuckDBDestination implements Destination {
     if (this.options.readOnly && !existsSync(this.file)) {
       throw new DestinationError(`The DuckDB file ${this.file} does not exist: nothing has been loaded there yet. Run a load first, or check --duckdb-path.`);
     }
+    // a file this run creates is removed again if nothing is committed to it (bad input leaves nothing behind)
+    this.createdFile = !this.options.readOnly && this.file !== ':memory:' && !existsSync(this.file);
     try {
       if (!this.options.readOnly && this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
       this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
       await this.connection.run("SET TimeZone = 'UTC'");
       for (const setting of duckdbSettings()) await this.connection.run(setting);
+      this.memoryLimitBytes = parseDuckdbSize(String((await this.query("SELECT current_setting('memory_limit') AS m"))[0]?.m ?? ''));
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
       this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
     } catch (cause) {
@@ -222,6 +247,7 @@ export class DuckDBDestination implements Destination {
         );
         crashPoint('before-commit');
         await this.conn.run('COMMIT');
+        this.committed = true;
         for (const r of results) onTable?.(r);
         return results;
       },
@@ -250,8 +276,11 @@ export class DuckDBDestination implements Destination {
     const existing = await this.describeTable(packaged.name);
     const table = this.withTextFallbacks(packaged, existing);
     const longLines = this.adjustments.has(`${table.name}\u0000\u0000max_line_size`);
-    const csv = (columns: readonly ColumnMapping[]) =>
-      table.rows > 0 ? readCsvSql(file, columns, longLines ? Math.min(Math.max(table.bytes + 1024, 2 ** 21), 2 ** 31 - 1) : undefined) : undefined;
+    // a record longer than DuckDB's default 2 MB line limit: the limit (and the read buffer) sized to the whole file
+    const lineLimit = longLines ? Math.min(Math.max(table.bytes + 1024, 2 ** 21), 2 ** 31 - 1 - 2 ** 20) : undefined;
+    const csv = (columns: readonly ColumnMapping[]) => (table.rows > 0 ? readCsvSql(file, columns, lineLimit) : undefined);
+    // reading such a record needs about four buffers of it: the memory limit is raised for this table only
+    if (lineLimit) await this.conn.run(`SET memory_limit = '${Math.max(this.memoryLimitBytes, 4 * (lineLimit + 2 ** 20))}B'`);
     try {
       // unconstrained numerics are measured on the CSV itself (one pass over those columns only), then the table is
       // read once with each column's final type: no staging copy
@@ -273,6 +302,7 @@ export class DuckDBDestination implements Destination {
             ...kept.map(([name, type]) => `CAST(NULL AS ${type}) AS ${quoteIdent(name)}`),
           ];
           await this.conn.run(`CREATE OR REPLACE TABLE ${target} AS SELECT ${select.join(', ')} FROM ${from}`);
+          await this.expectAllRowsRead(table, target);
         } else {
           const defs = [...measured.map((c) => `${quoteIdent(c.name)} ${c.destinationType}`), ...kept.map(([name, type]) => `${quoteIdent(name)} ${type}`)];
           await this.conn.run(`CREATE OR REPLACE TABLE ${target} (${defs.join(', ')})`);
@@ -283,14 +313,21 @@ export class DuckDBDestination implements Destination {
         const from = csv(columns);
         if (from) {
           await this.conn.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_merge" AS SELECT ${castList(columns)} FROM ${from}`);
+          await this.expectAllRowsRead(table, '"_ingesta_merge"');
           await this.conn.run(`DELETE FROM ${target} USING "_ingesta_merge" WHERE ${keyJoin(target, '"_ingesta_merge"', table.primaryKey)}`);
           await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM "_ingesta_merge"`);
         }
+        if (table.reconcile?.deletesFile) await this.deleteReconciled(table, path.join(path.dirname(file), table.reconcile.deletesFile));
       }
     } catch (cause) {
       if (cause instanceof DataError) throw cause;
-      if (/maximum line size/i.test(messageOf(cause)) && !longLines) {
-        // a record longer than DuckDB's default line limit (a very large text value): reload with a limit that fits
+      if (cause instanceof ShortRead && longLines) {
+        throw new DataError(`${cause.message}. Nothing was committed; the previous data and state are intact.`, { cause });
+      }
+      // a record longer than DuckDB's default line limit (a very large text value) fails to parse, or is dropped
+      // silently (DuckDB 1.5): the whole package is loaded again with a limit and a buffer that fit the file
+      const tooLong = /maximum line size|unterminated quote|out of memory/i.test(messageOf(cause)) && table.bytes > 2 ** 21;
+      if (!longLines && (cause instanceof ShortRead || /maximum line size/i.test(messageOf(cause)) || tooLong)) {
         throw new TextFallback(`${table.name}\u0000\u0000max_line_size`, new DataError(`Table ${table.name}: a record is too long to load: ${messageOf(cause).split('\n')[0]}`, { cause }));
       }
       const bc = new RegExp(`converting column "([^"]+)"[\\s\\S]*${BC_MARKER}`).exec(messageOf(cause));
@@ -303,9 +340,12 @@ export class DuckDBDestination implements Destination {
       }
       throw new DataError(
         `Loading table ${table.name} into DuckDB failed: ${messageOf(cause).split('\n').slice(0, 3).join(' ')}. ` +
+          (/out of memory/i.test(messageOf(cause)) ? 'Raise INGESTA_DUCKDB_MEMORY_LIMIT. ' : '') +
           'Nothing was committed; the previous data and state are intact.',
         { cause },
       );
+    } finally {
+      if (lineLimit) await this.conn.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
     }
     const count = await this.query(`SELECT count(*)::BIGINT AS n FROM ${target}`);
     await this.recordSchema(manifest.runId, table, table.name, table.columns);
@@ -332,6 +372,23 @@ export class DuckDBDestination implements Destination {
       }
     }
     return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...this.notes] };
+  }
+
+  /** Every record of the package file must have become a row: DuckDB's CSV reader can drop an over-long last record. */
+  private async expectAllRowsRead(table: PackageTable, loaded: string): Promise<void> {
+    const [row] = await this.query(`SELECT count(*)::BIGINT AS n FROM ${loaded}`);
+    const n = Number(row?.n ?? 0);
+    if (n !== table.rows) throw new ShortRead(`Table ${table.name}: DuckDB read ${n} of the ${table.rows} rows extracted from the source`);
+  }
+
+  /** Removes the keys the source no longer has (found by key reconciliation) from the table and its child tables. */
+  private async deleteReconciled(table: PackageTable, deletesFile: string): Promise<void> {
+    const types = await this.describeTable(table.name);
+    const keys = table.primaryKey.map((name) => ({ name, type: types.get(name)! }));
+    for (const name of [table.name, ...table.unnest.map((column) => childTableName(table.name, column))]) {
+      if (name !== table.name && (await this.describeTable(name)).size === 0) continue;
+      await this.conn.run(deleteKeysSql(this.ref, name, keys, deletesFile));
+    }
   }
 
   /**
@@ -543,14 +600,46 @@ export class DuckDBDestination implements Destination {
     return this.history.recordFailure(runId, env, tables, message);
   }
 
+  /** Key reconciliation, on a second connection that sees committed data only (see duckdb-key-diff.ts). */
+  async diffKeys(request: KeyDiffRequest): Promise<KeyDiff> {
+    return this.onReader((reader) => diffKeys(reader, this.ref, request));
+  }
+
+  /** For the automatic reconciliation: see duckdb-key-diff.ts. */
+  async countAfterMerge(request: MergeCountRequest): Promise<number | undefined> {
+    return this.onReader((reader) => countAfterMerge(reader, this.ref, request));
+  }
+
+  /** Readers on several source connections reconcile tables at the same time: one at a time on the one connection. */
+  private onReader<T>(work: (reader: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (!this.instance) throw new Error('DuckDB destination used before open()');
+    const instance = this.instance;
+    const turn = this.diffing.then(async () => {
+      if (!this.reader) {
+        this.reader = await instance.connect();
+        await this.reader.run("SET TimeZone = 'UTC'");
+      }
+      return work(this.reader);
+    });
+    this.diffing = turn.catch(() => undefined);
+    return turn;
+  }
+
   interrupt(): void {
     this.connection?.interrupt();
+    this.reader?.interrupt();
   }
 
   async close(): Promise<void> {
+    this.reader?.closeSync();
+    this.reader = undefined;
     this.connection?.closeSync();
     this.instance?.closeSync();
     this.connection = undefined;
     this.instance = undefined;
+    if (this.createdFile && !this.committed) {
+      for (const f of [this.file, `${this.file}.wal`]) rmSync(f, { force: true });
+      this.createdFile = false;
+    }
   }
 }

@@ -54,12 +54,12 @@ export function metadataDdl(ref: DatasetRef): string[] {
  * empty field, a quoted "" stays an empty string. `maxLineBytes` stays at DuckDB's default unless a record needs
  * more: a large limit makes the reader allocate larger buffers and parse about twice as slowly.
  */
-export function readCsvSql(file: string, columns: readonly ColumnMapping[], maxLineBytes?: number): string {
+export function readCsvSql(file: string, columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[], maxLineBytes?: number): string {
   const types = columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(c.csvType)}`).join(', ');
   return (
     `read_csv(${quoteLiteral(file)}, columns = {${types}}, header = false, auto_detect = false, ` +
     `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
-    `strict_mode = true${maxLineBytes ? `, max_line_size = ${Math.floor(maxLineBytes)}` : ''})`
+    `strict_mode = true${maxLineBytes ? `, max_line_size = ${Math.floor(maxLineBytes)}, buffer_size = ${Math.floor(maxLineBytes) + 2 ** 20}` : ''})`
   );
 }
 

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { ConfigError, SourceError, messageOf } from '../../errors.js';
 import { describeSource, type SourceConnection } from '../../config/source-connection.js';
@@ -12,50 +15,250 @@ export interface SessionLimits {
 // every value stays PostgreSQL text: no JS Date / Number detour for timestamps, numerics or bigints
 const RAW_TEXT_TYPES = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
 
-function sslOptions(source: SourceConnection): pg.ClientConfig['ssl'] {
+/**
+ * One way to reach the server, as libpq tries them: plain TCP, or TLS with these Node options (built only when that
+ * attempt is made, so a key file is read only if TLS is used).
+ */
+export type Transport = { readonly tls: false } | { readonly tls: true; readonly options: () => TlsSettings };
+
+export interface TlsSettings {
+  /** none: encrypt only; ca: the chain must lead to the root file; full: and the host must match the certificate. */
+  readonly verify: 'none' | 'ca' | 'full';
+  readonly node: ConnectionOptions;
+}
+
+const PLAIN: Transport = Object.freeze({ tls: false });
+
+/** libpq never uses TLS over a Unix-domain socket, whatever sslmode says. */
+const isSocket = (host: string) => host.startsWith('/') || host.startsWith('@');
+
+/**
+ * The attempts libpq makes for an sslmode, in order: disable = plain; allow = plain, then TLS if the server refused
+ * it; prefer (the default) = TLS, then plain if TLS failed; require, verify-ca, verify-full = TLS only.
+ */
+export function transports(source: SourceConnection, home: string = homedir()): Transport[] {
+  if (isSocket(source.host)) return [PLAIN];
+  const secure: Transport = { tls: true, options: () => tlsSettings(source, home) };
   switch (source.sslMode) {
     case 'disable':
+      return [PLAIN];
     case 'allow':
-      return false;
+      return [PLAIN, secure];
     case 'prefer':
-      // node-postgres cannot fall back from TLS to plain text: prefer means plain, as most local servers expect
-      return false;
-    case 'require':
-      return { rejectUnauthorized: false };
-    case 'verify-ca':
-    case 'verify-full': {
-      let ca: string | undefined;
-      if (source.sslRootCert) {
-        try {
-          ca = readFileSync(source.sslRootCert, 'utf8');
-        } catch (cause) {
-          throw new ConfigError(`Cannot read the CA file ${source.sslRootCert} (PGSSLROOTCERT / sslrootcert): ${messageOf(cause)}`, { cause });
-        }
-      }
-      return {
-        rejectUnauthorized: true,
-        ...(ca ? { ca } : {}),
-        // verify-ca checks the chain but not the host name
-        ...(source.sslMode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-      };
-    }
+      return [secure, PLAIN];
+    default:
+      return [secure];
   }
 }
 
+/** A file's text, or undefined if it does not exist (any other read error is a ConfigError naming the file). */
+function readIfExists(file: string, what: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new ConfigError(`Cannot read the ${what} "${file}": ${messageOf(cause)}.`, { cause });
+  }
+}
+
+/**
+ * TLS settings as libpq derives them (fe-secure-openssl.c): the root file (sslrootcert, else ~/.postgresql/root.crt)
+ * must exist for verify-ca/verify-full; when it exists the chain is verified in every mode (so `require` with a root
+ * file is verify-ca); `system` uses the system's trusted roots. A client certificate (sslcert, else
+ * ~/.postgresql/postgresql.crt) is sent if the file exists, with its key (sslkey, else ~/.postgresql/postgresql.key),
+ * which must not be readable by group or others.
+ */
+export function tlsSettings(source: SourceConnection, home: string = homedir()): TlsSettings {
+  const dir = path.join(home, '.postgresql');
+  let verify: TlsSettings['verify'] = source.sslMode === 'verify-full' ? 'full' : source.sslMode === 'verify-ca' ? 'ca' : 'none';
+  const node: ConnectionOptions = {};
+  if (source.sslRootCert === 'system') {
+    verify = 'full'; // Node's trusted roots (no `ca` given)
+  } else {
+    const rootFile = source.sslRootCert ?? path.join(dir, 'root.crt');
+    const ca = readIfExists(rootFile, 'root certificate file (sslrootcert / PGSSLROOTCERT)');
+    if (ca === undefined && verify !== 'none') {
+      throw new ConfigError(
+        `root certificate file "${rootFile}" does not exist (sslmode=${source.sslMode}). Either provide the file (PGSSLROOTCERT or ` +
+          '?sslrootcert= in the URL), use the system\'s trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.',
+      );
+    }
+    if (ca !== undefined) {
+      node.ca = ca;
+      if (verify === 'none') verify = 'ca';
+    }
+  }
+  const certFile = source.sslCert ?? path.join(dir, 'postgresql.crt');
+  const cert = readIfExists(certFile, 'client certificate file (sslcert / PGSSLCERT)');
+  if (cert !== undefined) {
+    const keyFile = source.sslKey ?? path.join(dir, 'postgresql.key');
+    let mode: number;
+    let uid: number;
+    try {
+      const st = statSync(keyFile);
+      if (!st.isFile()) throw new ConfigError(`private key file "${keyFile}" is not a regular file.`);
+      mode = st.mode;
+      uid = st.uid;
+    } catch (cause) {
+      if (cause instanceof ConfigError) throw cause;
+      throw new ConfigError(`certificate present, but not private key file "${keyFile}" (sslkey / PGSSLKEY).`, { cause });
+    }
+    if ((uid === 0 && (mode & 0o037) !== 0) || (uid !== 0 && (mode & 0o077) !== 0)) {
+      throw new ConfigError(
+        `private key file "${keyFile}" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, ` +
+          'or permissions u=rw,g=r (0640) or less if owned by root.',
+      );
+    }
+    node.cert = cert;
+    node.key = readIfExists(keyFile, 'private key file (sslkey / PGSSLKEY)');
+  }
+  if (verify === 'none') node.rejectUnauthorized = false;
+  else {
+    node.rejectUnauthorized = true;
+    // verify-ca checks the chain only; verify-full also the host name (or IP address) that was asked for
+    node.checkServerIdentity = verify === 'ca' ? () => undefined : (_servername, certificate) => checkServerIdentity(source.host, certificate);
+  }
+  return { verify, node };
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA',
+]);
+const NO_SSL = 'The server does not support SSL connections';
+
+/** What to do about a failed connection, from the driver's code and message. */
+function connectionHint(source: SourceConnection, code: string | undefined, message: string): string {
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || /connection timeout/i.test(message)) {
+    return 'is the server running and reachable at that host and port?';
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve; check DATABASE_HOST / PGHOST / the URL.';
+  if (code === '28P01') return 'check the user and password (DATABASE_PASSWORD / PGPASSWORD / the URL).';
+  if (/password must be a string/i.test(message)) {
+    return 'the server asks for a password and none was given: set DATABASE_PASSWORD or PGPASSWORD, put it in the URL, or in a PGPASSFILE line.';
+  }
+  if (code === '28000' && /no encryption/.test(message)) {
+    return "the server accepts only TLS connections from here: use sslmode=require, or verify-full with the server's CA in PGSSLROOTCERT / ?sslrootcert=.";
+  }
+  if (code === '28000' && /SSL encryption|SSL on/.test(message)) return 'the server refuses TLS connections from here: use sslmode=disable (or prefer).';
+  if (code === '28000' && /client certificate/.test(message)) {
+    return 'the server wants a client certificate: give it with sslcert / sslkey in the URL or PGSSLCERT / PGSSLKEY (signed by a CA the server trusts, CN = the user).';
+  }
+  if (code === '28000') return "check the user and password (DATABASE_PASSWORD / PGPASSWORD / the URL), and the server's pg_hba.conf.";
+  if (code === '3D000') return 'the database does not exist; check DATABASE_NAME / PGDATABASE / the URL.';
+  if (message === NO_SSL) {
+    return `the server has TLS turned off but sslmode=${source.sslMode} requires it: turn ssl on in the server, or use sslmode=prefer or disable.`;
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `the server's certificate is not issued for "${source.host}" (sslmode=verify-full): connect with a host name the certificate names, or use sslmode=verify-ca.`;
+  }
+  if (code !== undefined && TLS_VERIFY_CODES.has(code)) {
+    const roots = source.sslRootCert === 'system' ? "the system's trusted roots" : `"${source.sslRootCert ?? '~/.postgresql/root.crt'}"`;
+    return `the server's certificate was not signed by the CA in ${roots} (sslmode=${source.sslMode}): check PGSSLROOTCERT / ?sslrootcert=.`;
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return "the server's certificate is outside its validity period.";
+  if (/Connection terminated unexpectedly|error establishing an SSL connection/.test(message)) {
+    return 'the other end closed the connection without a PostgreSQL answer: is a PostgreSQL server (not a proxy or another service) listening at that host and port?';
+  }
+  return 'check the connection settings.';
+}
+
 /** Translates a driver error on connect into one clear line (never the password) with what to do. */
-export function connectionError(source: SourceConnection, cause: unknown): SourceError {
-  const code = (cause as { code?: string }).code;
-  const hint =
-    code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT'
-      ? 'is the server running and reachable at that host and port?'
-      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-        ? 'the host name does not resolve; check DATABASE_HOST / PGHOST / the URL.'
-        : code === '28P01' || code === '28000'
-          ? 'check the user and password (DATABASE_PASSWORD / PGPASSWORD / the URL).'
-          : code === '3D000'
-            ? 'the database does not exist; check DATABASE_NAME / PGDATABASE / the URL.'
-            : 'check the connection settings.';
-  return new SourceError(`Cannot connect to PostgreSQL (${describeSource(source)}): ${messageOf(cause)}; ${hint}`, { cause });
+export function connectionError(source: SourceConnection, cause: unknown, also?: string): SourceError {
+  const message = messageOf(cause);
+  const hint = connectionHint(source, (cause as { code?: string }).code, message);
+  return new SourceError(
+    `Cannot connect to PostgreSQL (${describeSource(source)} sslmode=${source.sslMode}): ${message}${also ? ` (${also})` : ''}; ${hint}`,
+    { cause },
+  );
+}
+
+/** Per resolved source: the transport that last worked, so a run's other connections start there. */
+const lastWorked = new WeakMap<SourceConnection, number>();
+
+/**
+ * Connects as libpq would for the sslmode: the attempts of `transports`, falling back from one to the next the way
+ * libpq does (prefer: TLS failed in any way but a network error → plain; allow: the server refused plain → TLS).
+ */
+async function openClient(source: SourceConnection): Promise<pg.Client> {
+  const attempts = transports(source);
+  const start = lastWorked.get(source) ?? 0;
+  const order = [...attempts.slice(start), ...attempts.slice(0, start)];
+  const failures: { tls: boolean; error: unknown }[] = [];
+  for (const [i, transport] of order.entries()) {
+    const settings = transport.tls ? transport.options() : undefined;
+    const client = new pg.Client({
+      host: source.host,
+      port: source.port,
+      database: source.database,
+      user: source.user,
+      password: source.password,
+      ssl: settings ? settings.node : false,
+      application_name: 'ingesta',
+      types: RAW_TEXT_TYPES,
+      connectionTimeoutMillis: 15_000,
+      // a network that dies silently (no FIN/RST: a failover, a dropped NAT entry) would leave a COPY waiting forever;
+      // TCP keepalive probes after 30 s of silence make the socket fail instead (libpq has keepalives on by default too)
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
+    });
+    // an error after connect (server restart, cut connection) must not crash the process: the pending query rejects
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      lastWorked.set(source, attempts.indexOf(transport));
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      failures.push({ tls: transport.tls, error });
+      const code = (error as { code?: string }).code;
+      const network = (code !== undefined && NETWORK_CODES.has(code)) || /connection timeout/i.test(messageOf(error));
+      // prefer: any failure of TLS but an unreachable server → plain; allow: only a server's refusal → TLS
+      const retry = i < order.length - 1 && !network && (transport.tls || error instanceof pg.DatabaseError);
+      if (!retry) break;
+    }
+  }
+  // report the server's own reason first (over TLS if it gave one), and the other attempt after it
+  const meaningful = failures.filter((f) => messageOf(f.error) !== NO_SSL);
+  const pool = meaningful.length > 0 ? meaningful : failures;
+  const verifyFailed = (f: (typeof pool)[number]) => f.tls && /CERT|SIGNATURE|ALTNAME|INVALID_CA/.test(String((f.error as { code?: string }).code));
+  const main =
+    pool.find((f) => f.tls && f.error instanceof pg.DatabaseError) ??
+    pool.find(verifyFailed) ??
+    pool.find((f) => f.error instanceof pg.DatabaseError) ??
+    pool[pool.length - 1]!;
+  const other = pool.find((f) => f !== main);
+  throw connectionError(source, main.error, other ? `${other.tls ? 'with' : 'without'} TLS: ${messageOf(other.error)}` : undefined);
+}
+
+/** The driver's ways of saying the session is gone: a cut socket, a server restart (57P01-57P03), a closed client. */
+export function isConnectionLost(cause: unknown): boolean {
+  const { code } = cause as { code?: string };
+  if (code !== undefined && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED', '57P01', '57P02', '57P03', '08006', '08003', '08000'].includes(code)) return true;
+  return /Connection terminated|not queryable|terminating connection|server closed the connection/i.test(messageOf(cause));
+}
+
+/**
+ * A failed source statement as one SourceError: what was being done (naming the table), the server's reason, and
+ * what to do for the faults a run meets in practice (lost connection, statement timeout, lock timeout, cancel).
+ * `what` reads like "Extracting table public.accounts"; the message ends by saying the destination is unchanged.
+ */
+export function sourceQueryError(what: string, cause: unknown): SourceError {
+  if (cause instanceof SourceError) return cause;
+  const { code } = cause as { code?: string };
+  const reason = messageOf(cause);
+  const hint = isConnectionLost(cause)
+    ? 'the connection to PostgreSQL was lost (server restarted, network cut or session terminated); run again once the server is reachable'
+    : code === '57014' && /statement timeout/i.test(reason)
+      ? 'the statement ran longer than statement_timeout; raise --statement-timeout (INGESTA_STATEMENT_TIMEOUT, 0 = no limit) or run when the source is less busy'
+      : code === '55P03'
+        ? 'another session holds a conflicting lock on the table (ALTER TABLE, DROP, TRUNCATE, VACUUM FULL, LOCK TABLE, …) for longer than lock_timeout; run again once it is released, or raise --lock-timeout (INGESTA_LOCK_TIMEOUT)'
+        : code === '57014'
+          ? 'the query was cancelled on the server (pg_cancel_backend or an administrator); run again'
+          : undefined;
+  return new SourceError(`${what} failed: ${reason}${hint ? ` (${hint})` : ''}. Nothing was loaded; the destination is unchanged.`, { cause });
 }
 
 /**
@@ -63,25 +266,7 @@ export function connectionError(source: SourceConnection, cause: unknown): Sourc
  * UTC time zone (timestamptz arrives with +00), ISO dates, exact floats, hex bytea.
  */
 export async function connectSource(source: SourceConnection, limits: SessionLimits): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: source.host,
-    port: source.port,
-    database: source.database,
-    user: source.user,
-    password: source.password,
-    ssl: sslOptions(source),
-    application_name: 'ingesta',
-    types: RAW_TEXT_TYPES,
-    connectionTimeoutMillis: 15_000,
-  });
-  // an error after connect (server restart, cut connection) must not crash the process: the pending query rejects
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (cause) {
-    await client.end().catch(() => undefined);
-    throw connectionError(source, cause);
-  }
+  const client = await openClient(source);
   try {
     await client.query(
       [
@@ -108,7 +293,9 @@ export async function connectSource(source: SourceConnection, limits: SessionLim
  * source is being written. READ ONLY: ingesta never writes to the source.
  */
 export async function beginSnapshot(client: pg.Client): Promise<void> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').catch((cause: unknown) => {
+    throw sourceQueryError('Starting the source snapshot', cause);
+  });
 }
 
 /**
@@ -116,13 +303,21 @@ export async function beginSnapshot(client: pg.Client): Promise<void> {
  * exporting transaction stays open.
  */
 export async function exportSnapshot(client: pg.Client): Promise<string> {
-  return (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+  try {
+    return (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+  } catch (cause) {
+    throw sourceQueryError('Exporting the source snapshot to the other reader connections', cause);
+  }
 }
 
 /** Starts a READ ONLY transaction on a snapshot exported by another session: both see exactly the same rows. */
 export async function joinSnapshot(client: pg.Client, snapshotId: string): Promise<void> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
+  } catch (cause) {
+    throw sourceQueryError('Joining the source snapshot from another reader connection', cause);
+  }
 }
 
 /** Ends the snapshot; the source holds no lock or snapshot of ours afterwards. */

@@ -52,7 +52,9 @@ export async function nextCursor(
   }
   const now = `now()::${cursorType}`;
   const result = await client.query<{ v: string | null; future: string }>(
-    `SELECT least(max(${c}), ${now})::text AS v, (SELECT count(*) FROM ${from} WHERE ${c} > ${now})::text AS future FROM ${from}`,
+    // least() skips NULLs: an empty table (or one whose cursors are all NULL) must keep a NULL cursor, not now()
+    `SELECT CASE WHEN max(${c}) IS NULL THEN NULL ELSE least(max(${c}), ${now}) END::text AS v, ` +
+      `(SELECT count(*) FROM ${from} WHERE ${c} > ${now})::text AS future FROM ${from}`,
   );
   return { value: result.rows[0]?.v ?? null, futureRows: Number(result.rows[0]?.future ?? 0) };
 }

@@ -1,0 +1,126 @@
+import { hostname } from 'node:os';
+import { parseDuration } from '../../config/config.js';
+import { ConfigError, DestinationError, messageOf } from '../../errors.js';
+
+/** The conditional JSON writes the lock needs (S3Store provides them). */
+export interface LockStore {
+  getJson<T>(key: string): Promise<{ value: T; etag: string | undefined } | undefined>;
+  /** 'absent': If-None-Match: *; { etag }: If-Match. Refused preconditions throw. Returns the new ETag. */
+  putJson(key: string, value: unknown, expect?: 'absent' | { etag: string }): Promise<string | undefined>;
+  deleteKey(key: string): Promise<void>;
+  url(key: string): string;
+}
+
+interface LockBody {
+  readonly run_id: string | null;
+  readonly host: string;
+  readonly pid: number;
+  readonly started_at: string;
+  /** Renewed every heartbeat while the run lives; absent in locks written by older versions. */
+  readonly heartbeat_at?: string;
+}
+
+export interface LockTiming {
+  /** How often a live run renews its lock. */
+  readonly heartbeatMs: number;
+  /** A lock not renewed for this long belongs to a dead run (SIGKILL, OOM, a stopped task) and is taken over. */
+  readonly staleMs: number;
+}
+
+/** 30 s renewals; stale after 5 minutes without one (ten missed renewals, and room for clock skew between hosts). */
+export const DEFAULT_LOCK_TIMING: LockTiming = Object.freeze({ heartbeatMs: 30_000, staleMs: 5 * 60_000 });
+
+/** INGESTA_LOCK_STALE_AFTER (a duration) sets when a silent lock is taken over; renewals come ten times as often. */
+export function lockTimingFromEnv(env: NodeJS.ProcessEnv = process.env): LockTiming {
+  const value = env.INGESTA_LOCK_STALE_AFTER?.trim();
+  if (!value) return DEFAULT_LOCK_TIMING;
+  const staleMs = parseDuration(value, 'INGESTA_LOCK_STALE_AFTER') * 1000;
+  if (!(staleMs >= 1000)) throw new ConfigError(`INGESTA_LOCK_STALE_AFTER must be at least 1 second, not "${value}".`);
+  return Object.freeze({ staleMs, heartbeatMs: Math.min(DEFAULT_LOCK_TIMING.heartbeatMs, Math.floor(staleMs / 10)) });
+}
+
+/**
+ * One run at a time per dataset, across hosts, in S3: the lock object is read first (a store that ignores
+ * conditional writes still sees a live lock), then written with If-None-Match: * (or If-Match on a stale lock's ETag),
+ * so two runs racing for it cannot both win. While held it is renewed (If-Match on its own ETag) so a run killed
+ * without releasing it is recognised within minutes, not hours.
+ */
+export class DatasetLock {
+  private etag: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private body: LockBody | undefined;
+  private renewing: Promise<void> = Promise.resolve();
+  /** Set when a renewal was refused: another run took the lock over. */
+  lost: string | undefined;
+
+  constructor(
+    private readonly store: LockStore,
+    private readonly key: string,
+    private readonly dataset: string,
+    private readonly timing: LockTiming = DEFAULT_LOCK_TIMING,
+    private readonly warn: (message: string) => void = (m) => process.stderr.write(`ingesta: warning: ${m}\n`),
+  ) {}
+
+  async take(runId: string | undefined): Promise<void> {
+    const now = new Date().toISOString();
+    const body: LockBody = { run_id: runId ?? null, host: hostname(), pid: process.pid, started_at: now, heartbeat_at: now };
+    const current = await this.store.getJson<LockBody>(this.key);
+    if (current) {
+      const seen = Date.parse(current.value.heartbeat_at ?? current.value.started_at);
+      const silentMs = Date.now() - seen;
+      if (!(silentMs > this.timing.staleMs) || !current.etag) {
+        throw new DestinationError(
+          `Dataset ${this.dataset} is locked by another ingesta run (${current.value.host}, pid ${current.value.pid}, since ${current.value.started_at}, ` +
+            `last renewed ${current.value.heartbeat_at ?? current.value.started_at}). Wait for it to finish; a lock not renewed for ` +
+            `${this.timing.staleMs >= 60_000 ? `${Math.round(this.timing.staleMs / 60_000)} minutes` : `${Math.round(this.timing.staleMs / 1000)} s`} belongs to a dead run and is taken over, or delete ${this.store.url(this.key)} if you are sure it died.`,
+        );
+      }
+      this.warn(
+        `taking over the lock of run ${current.value.run_id ?? '?'} (${current.value.host}, pid ${current.value.pid}): not renewed since ` +
+          `${current.value.heartbeat_at ?? current.value.started_at}, so that run died; the next steps clean up what it left`,
+      );
+    }
+    this.etag = (await this.store.putJson(this.key, body, current?.etag ? { etag: current.etag } : 'absent')) ?? 'held';
+    this.body = body;
+    this.timer = setInterval(() => {
+      this.renewing = this.renew();
+    }, this.timing.heartbeatMs);
+    this.timer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.body || !this.etag) return;
+    const body = { ...this.body, heartbeat_at: new Date().toISOString() };
+    try {
+      this.etag = (await this.store.putJson(this.key, body, this.etag === 'held' ? undefined : { etag: this.etag })) ?? this.etag;
+    } catch (error) {
+      // refused: another run decided this one was dead and took over; stop renewing, say so
+      this.stopRenewing();
+      this.lost = messageOf(error);
+      this.warn(`the lock ${this.store.url(this.key)} could not be renewed (${this.lost}); another run may have taken it over`);
+    }
+  }
+
+  private stopRenewing(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  get held(): boolean {
+    return this.etag !== undefined;
+  }
+
+  async release(): Promise<void> {
+    this.stopRenewing();
+    // a renewal in flight must land before the delete, or it would write the lock again
+    await this.renewing;
+    if (!this.etag || this.lost) {
+      this.etag = undefined;
+      return;
+    }
+    this.etag = undefined;
+    await this.store.deleteKey(this.key).catch((error: unknown) => {
+      this.warn(`could not release the lock ${this.store.url(this.key)}: ${messageOf(error)}`);
+    });
+  }
+}

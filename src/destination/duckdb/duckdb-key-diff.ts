@@ -1,0 +1,98 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { KeyDiff, KeyDiffRequest, MergeCountRequest } from '../destination.js';
+import { DataError, messageOf } from '../../errors.js';
+import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
+import { keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
+
+/**
+ * Key reconciliation on DuckDB (see pipeline/reconcile.ts). Runs on its own connection, which sees the committed
+ * tables only, so it can work while the run's load transaction fills other tables on the main connection.
+ * The source's keys are read as text and cast to the destination's declared types; the cursor is compared the same
+ * way (a value that does not cast, such as a BC date kept as text, counts as different and is simply re-read).
+ */
+export async function diffKeys(connection: DuckDBConnection, ref: DatasetRef, request: KeyDiffRequest): Promise<KeyDiff> {
+  const target = ref.table(request.table);
+  const types = await columnTypes(connection, ref, request.table);
+  const keys = request.keyColumns.map((c) => c.name);
+  const cursor = request.cursorColumn.name;
+  const cursorIsKey = keys.includes(cursor);
+  const typeOf = (name: string) => {
+    const type = types.get(name);
+    if (type === undefined) throw new DataError(`Table ${request.table}: column ${name} is missing in the destination; reconcile needs the key and cursor columns. Run with --full-refresh ${request.table}.`);
+    return type;
+  };
+  // CSV columns are named by position (k0, k1, …, c): no source name reaches the SQL unquoted
+  const csvColumns = [...keys.map((_, i) => `k${i}`), ...(cursorIsKey ? [] : ['c'])];
+  const csv = readCsvSql(request.keysFile, csvColumns.map((name) => ({ name, csvType: 'VARCHAR' })));
+  const typed = [
+    ...keys.map((k, i) => `k${i} AS s${i}, TRY_CAST(k${i} AS ${typeOf(k)}) AS v${i}`),
+    `TRY_CAST(${cursorIsKey ? `k${keys.indexOf(cursor)}` : 'c'} AS ${typeOf(cursor)}) AS vc`,
+  ];
+  const stage = '"_ingesta_keys"';
+  const match = (left: string) => keys.map((k, i) => `${left}.${quoteIdent(k)} = ${stage}.v${i}`).join(' AND ');
+  try {
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${typed.join(', ')} FROM ${csv}`);
+    const missing = await connection.runAndReadAll(
+      `SELECT ${keys.map((_, i) => `${stage}.s${i}`).join(', ')} FROM ${stage}
+       LEFT JOIN (SELECT ${keys.map((k) => quoteIdent(k)).join(', ')}, ${quoteIdent(cursor)} AS _cursor, true AS _present FROM ${target}) t ON ${match('t')}
+       WHERE ${stage}.v0 IS NOT NULL AND (t._present IS NULL OR ${stage}.vc IS DISTINCT FROM t._cursor)`,
+    );
+    const refetch = missing.getRows().map((row) => row.map((v) => String(v)));
+    const deleted = await connection.runAndReadAll(
+      `COPY (SELECT ${keys.map((k) => `t.${quoteIdent(k)}`).join(', ')} FROM ${target} t WHERE NOT EXISTS (SELECT 1 FROM ${stage} WHERE ${match('t')}))
+       TO ${quoteLiteral(request.deletesFile)} (FORMAT csv, HEADER false)`,
+    );
+    return { refetch, deleted: Number(deleted.getRows()[0]?.[0] ?? 0) };
+  } catch (cause) {
+    if (cause instanceof DataError) throw cause;
+    throw new DataError(`Reconciling the keys of ${request.table} failed: ${messageOf(cause).split('\n')[0]}. Nothing was written.`, { cause });
+  } finally {
+    await connection.run(`DROP TABLE IF EXISTS ${stage}`).catch(() => undefined);
+  }
+}
+
+/**
+ * Rows `request.table` would hold after merging the batch: its committed rows plus the batch's distinct keys it
+ * lacks. The batch is read as text (keys cast to the table's types); undefined when it cannot be read or compared.
+ */
+export async function countAfterMerge(connection: DuckDBConnection, ref: DatasetRef, request: MergeCountRequest): Promise<number | undefined> {
+  const target = ref.table(request.table);
+  try {
+    const [current] = (await connection.runAndReadAll(`SELECT count(*)::BIGINT FROM ${target}`)).getRows();
+    const stored = Number(current?.[0] ?? 0);
+    if (request.batchRows === 0) return stored;
+    const types = await columnTypes(connection, ref, request.table);
+    const keys = request.keyColumns.map((c) => c.name);
+    // every column as text, by position: nothing is parsed but the keys; a long record gets a limit that fits it
+    const csv = readCsvSql(
+      request.batchFile,
+      request.columns.map((_, i) => ({ name: `c${i}`, csvType: 'VARCHAR' })),
+      Math.min(Math.max(request.batchBytes + 1024, 2 ** 21), 2 ** 31 - 1),
+    );
+    const position = (k: string) => request.columns.findIndex((c) => c.name === k);
+    const batchKeys = keys.map((k, i) => `TRY_CAST(c${position(k)} AS ${types.get(k)}) AS v${i}`).join(', ');
+    const match = keys.map((k, i) => `t.${quoteIdent(k)} = b.v${i}`).join(' AND ');
+    const [added] = (
+      await connection.runAndReadAll(`SELECT count(*)::BIGINT FROM (SELECT DISTINCT ${batchKeys} FROM ${csv}) b WHERE NOT EXISTS (SELECT 1 FROM ${target} t WHERE ${match})`)
+    ).getRows();
+    return stored + Number(added?.[0] ?? 0);
+  } catch {
+    return undefined;
+  }
+}
+
+async function columnTypes(connection: DuckDBConnection, ref: DatasetRef, table: string): Promise<Map<string, string>> {
+  const reader = await connection.runAndReadAll(
+    'SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3',
+    [ref.database, ref.dataset, table],
+  );
+  return new Map(reader.getRowObjectsJS().map((r) => [String(r.column_name), String(r.data_type)]));
+}
+
+/** Deletes from `table` the keys listed in a deletes file written by diffKeys (same key columns, same types). */
+export function deleteKeysSql(ref: DatasetRef, table: string, keyColumns: readonly { name: string; type: string }[], deletesFile: string): string {
+  const target = ref.table(table);
+  const csv = readCsvSql(deletesFile, keyColumns.map((k) => ({ name: k.name, csvType: k.type })));
+  const keys = keyColumns.map((k) => k.name);
+  return `DELETE FROM ${target} USING (SELECT * FROM ${csv}) AS "_ingesta_deleted" WHERE ${keyJoin(target, '"_ingesta_deleted"', keys)}`;
+}
