@@ -257,7 +257,11 @@ export function sourceQueryError(what: string, cause: unknown): SourceError {
         ? 'another session holds a conflicting lock on the table (ALTER TABLE, DROP, TRUNCATE, VACUUM FULL, LOCK TABLE, …) for longer than lock_timeout; run again once it is released, or raise --lock-timeout (INGESTA_LOCK_TIMEOUT)'
         : code === '57014'
           ? 'the query was cancelled on the server (pg_cancel_backend or an administrator); run again'
-          : undefined;
+          : code === '22021'
+            ? 'the table holds bytes that are not valid UTF-8 (typical of a SQL_ASCII database fed by clients in another encoding): ' +
+              "find the rows with a byte-wise check such as WHERE col !~ '^[\\x01-\\x7f]*$' on each text column, convert them in the source " +
+              "(convert_from(convert_to(col, 'SQL_ASCII'), 'LATIN1') for Latin-1 text, for example), or leave the table out with --tables"
+            : undefined;
   return new SourceError(`${what} failed: ${reason}${hint ? ` (${hint})` : ''}. Nothing was loaded; the destination is unchanged.`, { cause });
 }
 
