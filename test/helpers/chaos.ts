@@ -480,7 +480,9 @@ export async function applyRandomChanges(
     const contentMax = maxContent + newContents;
     for (let k = n(); k > 0; k -= 1) {
       const decimal = rng.chance(0.5);
-      await exec('inserted', 'INSERT INTO content_attributes VALUES ($1, $2, $3, $4, $5::numeric, $6::date, now(), now())', [
+      // the content at or after a random id (earlier rounds may have deleted the one drawn)
+      const existing = '(SELECT coalesce((SELECT content_id FROM contents WHERE content_id >= $2 ORDER BY content_id LIMIT 1), (SELECT max(content_id) FROM contents)))';
+      await exec('inserted', `INSERT INTO content_attributes VALUES ($1, ${existing}, $3, $4, $5::numeric, $6::date, now(), now())`, [
         maxAttr + k, rng.int(1, contentMax), decimal ? 'Duración' : 'Categoría', decimal ? null : text(),
         decimal ? (rng.int(0, 10_000_000) / 1000).toString() : null, decimal ? `2020-01-${String(rng.int(1, 28)).padStart(2, '0')}` : null,
       ]);
