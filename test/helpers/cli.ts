@@ -19,8 +19,20 @@ const DEFAULT_CWD = mkdtempSync(path.join(tmpdir(), 'ingesta-cwd-'));
 
 /** Runs the built CLI as a user would, with a clean environment plus `env`, in a scratch folder unless `cwd`. */
 export function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd: string = DEFAULT_CWD): Promise<CliResult> {
+  return spawnCli(process.execPath, [CLI, ...args], env, cwd);
+}
+
+/** runCli under GNU time: also the peak RSS of the ingesta process, in kB (NaN if time did not report it). */
+export async function runCliMeasured(args: string[], env: Record<string, string | undefined> = {}, cwd: string = DEFAULT_CWD): Promise<CliResult & { maxRssKb: number }> {
+  const r = await spawnCli('/usr/bin/time', ['-f', 'INGESTA_TEST_MAXRSS=%M', process.execPath, CLI, ...args], env, cwd);
+  const m = /INGESTA_TEST_MAXRSS=(\d+)\s*$/.exec(r.stderr);
+  const stderr = r.stderr.replace(/(Command exited with non-zero status \d+\n)?INGESTA_TEST_MAXRSS=\d+\s*$/, '');
+  return { ...r, stderr, maxRssKb: m ? Number(m[1]) : NaN };
+}
+
+function spawnCli(command: string, args: string[], env: Record<string, string | undefined>, cwd: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(command, args, {
       cwd,
       // text output by default in tests (off a terminal ingesta writes JSON lines); a test may ask for json
       env: { PATH: process.env.PATH, HOME: process.env.HOME, INGESTA_LOG_FORMAT: 'text', ...env } as NodeJS.ProcessEnv,

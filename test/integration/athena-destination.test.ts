@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
+import type { FakeAws } from '../helpers/fake-aws.js';
+import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { KEYS } from '../helpers/datavision.js';
 
@@ -16,31 +16,14 @@ const DATASET = 'raw_datavision_dev';
 
 let db: TestDatabase;
 let dir: string;
-let s3rver: S3rver;
-let s3url: string;
+let lake: Lakehouse;
 let fake: FakeAws;
 let s3: S3Client;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   const url = new URL(db.url);
   url.password = ''; // trust auth: the password below is never needed, but must never be printed
-  return {
-    DATABASE_URL: url.toString(),
-    PGPASSWORD: SECRET,
-    BUCKET_URL: 's3://lake/raw',
-    QUERY_RESULT_BUCKET: 's3://lake/athena-results/',
-    ATHENA_WORK_GROUP: 'primary',
-    AWS_DATA_CATALOG: 'AwsDataCatalog',
-    REGION_NAME: 'us-east-1',
-    AWS_ENDPOINT_URL_S3: s3url,
-    AWS_ENDPOINT_URL_ATHENA: fake.url,
-    AWS_ENDPOINT_URL_GLUE: fake.url,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    // no checksum settings: uploads go through lib-storage and JSON as Buffers, which s3rver stores correctly with
-    // the SDK's default checksums (FINDINGS.md: only streamed PutObject bodies were corrupted)
-    ...extra,
-  };
+  return lake.env(url.toString(), { PGPASSWORD: SECRET, ...extra });
 }
 
 async function listKeys(prefix: string): Promise<string[]> {
@@ -74,16 +57,12 @@ beforeAll(async () => {
   db = await createTestDatabase();
   await seedDataVision(db, 60);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-athena-'));
-  s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(dir, 's3'), configureBuckets: [{ name: 'lake' }] });
-  const { port } = await s3rver.run();
-  s3url = `http://127.0.0.1:${port}`;
-  fake = await startFakeAws();
-  s3 = new S3Client({ region: 'us-east-1', endpoint: s3url, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  lake = await startLakehouse(dir);
+  ({ fake, s3 } = lake);
 });
 
 afterAll(async () => {
-  await s3rver?.close();
-  await fake?.stop();
+  await lake?.stop();
   await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });

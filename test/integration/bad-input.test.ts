@@ -1,11 +1,11 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/index.js';
-import { CLI, runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, runCliMeasured, type CliResult } from '../helpers/cli.js';
 import { duckQuery, duckTable, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { ADMIN_URL, connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
@@ -343,26 +343,7 @@ describe('data the destination cannot take', () => {
     expectNoPackage(path.join(path.dirname(file), '.ingesta', 'packages'));
   });
 
-  /** Runs the CLI under /usr/bin/time to get its peak RSS (kB). */
-  function runMeasured(args: string[], env: Record<string, string>): Promise<CliResult & { maxRssKb: number }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn('/usr/bin/time', ['-f', 'INGESTA_TEST_MAXRSS=%M', process.execPath, CLI, ...args], {
-        cwd: dir,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, INGESTA_LOG_FORMAT: 'text', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        const m = /INGESTA_TEST_MAXRSS=(\d+)\s*$/.exec(stderr);
-        const cleaned = stderr.replace(/(Command exited with non-zero status \d+\n)?INGESTA_TEST_MAXRSS=\d+\s*$/, '');
-        resolve({ code, signal, stdout, stderr: cleaned, maxRssKb: m ? Number(m[1]) : NaN });
-      });
-    });
-  }
+  const runMeasured = (args: string[], env: Record<string, string>) => runCliMeasured(args, env, dir);
 
   const bigValue = async (table: string, tail: string) => {
     // 100 MiB of text, then a distinctive tail; small rows around it

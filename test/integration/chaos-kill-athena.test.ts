@@ -4,7 +4,6 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import {
@@ -12,7 +11,8 @@ import {
   recoveredBy, runAndKill, runToEnd, tablesOf, tally, withReplayInfo, writeReliabilitySummary, type ChangeCounts, type KilledRun, type RunRecord,
 } from '../helpers/chaos.js';
 import { KEYS } from '../helpers/datavision.js';
-import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
+import type { FakeAws } from '../helpers/fake-aws.js';
+import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 
 /**
@@ -38,8 +38,7 @@ const FULL = DATAVISION_TABLES.filter((t) => !INCREMENTAL.includes(t));
 let db: TestDatabase;
 let dir: string;
 let packageDir: string;
-let s3rver: S3rver;
-let s3url: string;
+let lake: Lakehouse;
 let fake: FakeAws;
 let s3: S3Client;
 
@@ -53,19 +52,7 @@ interface IcebergOp {
 const icebergOps: IcebergOp[] = [];
 
 function env(): Record<string, string> {
-  return {
-    DATABASE_URL: db.url,
-    BUCKET_URL: 's3://lake/raw',
-    QUERY_RESULT_BUCKET: 's3://lake/athena-results/',
-    ATHENA_WORK_GROUP: 'primary',
-    AWS_DATA_CATALOG: 'AwsDataCatalog',
-    REGION_NAME: 'us-east-1',
-    AWS_ENDPOINT_URL_S3: s3url,
-    AWS_ENDPOINT_URL_ATHENA: fake.url,
-    AWS_ENDPOINT_URL_GLUE: fake.url,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  };
+  return lake.env(db.url);
 }
 
 const cliArgs = (extra: string[], lag: string, dataset = DATASET) => ['--env', 'dev', '--dataset', dataset, '--package-dir', packageDir, '--lag', lag, ...extra];
@@ -240,14 +227,11 @@ beforeAll(async () => {
   await seedDataVision(db, ACCOUNTS);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-chaos-athena-'));
   packageDir = path.join(dir, 'packages');
-  s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(dir, 's3'), configureBuckets: [{ name: 'lake' }] });
-  const { port } = await s3rver.run();
-  s3url = `http://127.0.0.1:${port}`;
-  fake = await startFakeAws();
+  lake = await startLakehouse(dir);
+  ({ fake, s3 } = lake);
   simInstance = await DuckDBInstance.create(':memory:');
   sim = await simInstance.connect();
   await sim.run("SET TimeZone = 'UTC'");
-  s3 = new S3Client({ region: 'us-east-1', endpoint: s3url, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   // record, as Athena receives them, the statements that change an Iceberg table and the batch each one read
   const push = fake.statements.push.bind(fake.statements);
   const quoted = '"((?:[^"]|"")+)"';
@@ -273,8 +257,7 @@ beforeAll(async () => {
 afterAll(async () => {
   sim?.closeSync();
   simInstance?.closeSync();
-  await s3rver?.close();
-  await fake?.stop();
+  await lake?.stop();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

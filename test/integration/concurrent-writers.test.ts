@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { KEYS } from '../helpers/datavision.js';
+import { KEYS, RELATIONSHIPS } from '../helpers/datavision.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -25,15 +25,6 @@ const ACCOUNTS = 2000;
 const ANCHOR = '2026-01-15 12:00:00';
 const TABLES = [...DATAVISION_TABLES, 'chaos_log'];
 const KEY: Record<string, string> = { ...KEYS, chaos_log: 'seq' };
-const RELATIONSHIPS: [string, string, string, string][] = [
-  ['contents', 'account_id', 'accounts', 'account_id'],
-  ['content_attributes', 'content_id', 'contents', 'content_id'],
-  ['accounts_subscription', 'account_id', 'accounts', 'account_id'],
-  ['accounts_subscription', 'subscription_id', 'subscriptions', 'subscription_id'],
-  ['subscription_payments', 'account_subscription_id', 'accounts_subscription', 'account_subscription_id'],
-  ['account_premium_features', 'account_id', 'accounts', 'account_id'],
-  ['account_premium_features', 'feature_id', 'premium_features', 'feature_id'],
-];
 
 let db: TestDatabase;
 let replay: TestDatabase;

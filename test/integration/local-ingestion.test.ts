@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli } from '../helpers/cli.js';
 import { duckColumnTypes, duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
-import { KEYS } from '../helpers/datavision.js';
+import { KEYS, RELATIONSHIPS } from '../helpers/datavision.js';
 import { useDataVisionFixture } from '../helpers/fixture.js';
 
 const DATASET = 'raw_datavision_local';
@@ -151,15 +151,7 @@ describe('ingesta --env local on the DataVision tables', () => {
       expect(Number(r[0]!.d), `${table} unique`).toBe(0);
       expect(Number(r[0]!.n), `${table} not null`).toBe(0);
     }
-    const relationships: [string, string, string, string][] = [
-      ['contents', 'account_id', 'accounts', 'account_id'],
-      ['content_attributes', 'content_id', 'contents', 'content_id'],
-      ['accounts_subscription', 'account_id', 'accounts', 'account_id'],
-      ['accounts_subscription', 'subscription_id', 'subscriptions', 'subscription_id'],
-      ['subscription_payments', 'account_subscription_id', 'accounts_subscription', 'account_subscription_id'],
-      ['account_premium_features', 'account_id', 'accounts', 'account_id'],
-      ['account_premium_features', 'feature_id', 'premium_features', 'feature_id'],
-    ];
+    const relationships = RELATIONSHIPS;
     for (const [child, fk, parent, pk] of relationships) {
       const r = await duckQuery(
         fx.duckdbPath,
