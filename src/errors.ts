@@ -96,7 +96,7 @@ export function asTypedError(error: unknown): unknown {
   const name = typeof code === 'string' ? code : error.name;
   return new DestinationError(
     `The cloud destination refused a request (HTTP ${status}, ${name}): ${error.message.split('\n')[0]}. ` +
-      'Check the task role or credentials, BUCKET_URL, QUERY_RESULT_BUCKET and the region. Nothing of this run was committed.',
+      'Check the task role or credentials, BUCKET_URL, QUERY_RESULT_BUCKET and the region.',
     { cause: error },
   );
 }

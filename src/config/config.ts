@@ -131,8 +131,12 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
   const fullRefresh: FullRefresh = selection(o.fullRefresh);
   const reconcileOption = o.reconcile ?? reconcileFromEnv(env.INGESTA_RECONCILE);
   const reconcile = selection(reconcileOption === false ? undefined : reconcileOption);
-  // --full-refresh a b / --reconcile a b: those tables are loaded too (as in the original: "recarga completa de tablas")
-  const named = [...(fullRefresh.kind === 'tables' ? fullRefresh.tables : []), ...(reconcile.kind === 'tables' ? reconcile.tables : [])];
+  // --full-refresh a b / --reconcile a b: those tables are loaded too (as in the original: "recarga completa de tablas");
+  // INGESTA_RECONCILE=a,b only says how a and b are loaded when they are (a scheduled task keeps its table list)
+  const named = [
+    ...(fullRefresh.kind === 'tables' ? fullRefresh.tables : []),
+    ...(o.reconcile !== undefined && reconcile.kind === 'tables' ? reconcile.tables : []),
+  ];
   const tables = o.tables && o.tables.length > 0 ? unique([...o.tables, ...named]) : named.length > 0 ? unique(named) : undefined;
   return Object.freeze({
     env: envName,

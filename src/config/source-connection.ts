@@ -11,7 +11,7 @@ export interface SourceConnection {
   readonly password: string | undefined;
   readonly sslMode: SslMode;
   /**
-   * CA file for verifying the server (PGSSLROOTCERT or `sslrootcert` in the URL); `system` = the system's trusted roots
+   * CA file for verifying the server (PGSSLROOTCERT or `sslrootcert` in the URL); `system` = Node's bundled Mozilla roots (libpq: the OS store)
    * (then sslmode is verify-full). Unset: `~/.postgresql/root.crt` if it exists, as libpq.
    */
   readonly sslRootCert: string | undefined;
@@ -42,9 +42,11 @@ interface Partial {
 const URL_PARAMETERS = ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'];
 /** libpq parameters that change nothing for ingesta's connections (it sets its own application name and session). */
 const IGNORED_URL_PARAMETERS = [
-  'application_name', 'fallback_application_name', 'connect_timeout', 'client_encoding', 'options', 'keepalives',
+  'application_name', 'fallback_application_name', 'connect_timeout', 'client_encoding', 'keepalives',
   'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout', 'target_session_attrs', 'sslsni',
-  'sslcompression', 'gssencmode', 'krbsrvname', 'gsslib', 'service', 'load_balance_hosts',
+  'sslcompression', 'gssencmode', 'krbsrvname', 'gsslib', 'load_balance_hosts',
+  // not here, so refused: `service` (a pg_service.conf entry ingesta does not read: the defaults would be used
+  // instead) and `options` (session settings ingesta would silently drop)
 ];
 
 function fromUrl(url: string, origin: string): Partial {
@@ -84,8 +86,8 @@ function fromUrl(url: string, origin: string): Partial {
   const hostParam = params.get('host'); // unix socket dirs come as ?host=/path
   return {
     host: hostParam ?? (parsed.hostname ? decode(parsed.hostname.replace(/^\[|\]$/g, ''), 'host') : undefined),
-    port: parsed.port || params.get('port') || undefined,
     // as libpq, a query parameter beats the same field in the authority or path
+    port: nonEmpty(params.get('port')) ?? (parsed.port || undefined),
     database: nonEmpty(params.get('dbname')) ?? (parsed.pathname.length > 1 ? decode(parsed.pathname.slice(1), 'database name') : undefined),
     user: nonEmpty(params.get('user')) ?? (parsed.username ? decode(parsed.username, 'user name') : undefined),
     password: nonEmpty(params.get('password')) ?? (parsed.password ? decode(parsed.password, 'password') : undefined),
@@ -140,7 +142,7 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
     throw new ConfigError(`Source port "${portText}" is not a valid TCP port (1-65535). Check DATABASE_PORT / PGPORT / the URL.`);
   }
   const sslRootCert = pick('sslRootCert');
-  // libpq 16: sslrootcert=system (the system's trusted roots) makes verify-full the default and refuses weaker modes
+  // libpq 16: sslrootcert=system (trusted public roots: Node's bundled Mozilla list) makes verify-full the default and refuses weaker modes
   const sslMode = (pick('sslMode') ?? (sslRootCert === 'system' ? 'verify-full' : 'prefer')) as SslMode;
   if (!SSL_MODES.includes(sslMode)) {
     throw new ConfigError(`sslmode "${sslMode}" is not one of ${SSL_MODES.join(', ')}.`);

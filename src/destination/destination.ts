@@ -29,6 +29,8 @@ export interface KeyDiffRequest {
   /** CSV of every source key with its cursor value (the key columns, then the cursor unless it is a key column). */
   readonly keysFile: string;
   readonly keyRows: number;
+  /** The incremental read's lower bound (PostgreSQL text of the cursor's type); null when it read from the start. */
+  readonly lowerBound: string | null;
   /** Where to write the keys the destination holds but the source no longer has (CSV, destination types). */
   readonly deletesFile: string;
 }
@@ -48,7 +50,6 @@ export interface MergeCountRequest {
   readonly columns: readonly ColumnMapping[];
   readonly batchFile: string;
   readonly batchRows: number;
-  readonly batchBytes: number;
 }
 
 /** Compares the source's keys with the destination's committed rows. */

@@ -35,8 +35,9 @@ export interface PackageTable {
   rows: number;
   bytes: number;
   /**
-   * Rows the source table held at the snapshot (for the quality gate's row count): the rows read for a full load;
-   * for an incremental read, counted only when the gate runs after the load (null otherwise: a full scan saved).
+   * Rows the source table held at the snapshot (for the quality gate's row count): the rows read for a full load; for
+   * an incremental read, counted when the gate runs after the load or the automatic reconciliation needs it (or the
+   * key scan of a reconciliation), else null.
    */
   sourceRowCount: number | null;
   /**

@@ -13,7 +13,7 @@ import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../sour
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
 import { crashPoint } from '../faults/crash-points.js';
-import { needsReconciliation, reconcileRead } from './reconcile.js';
+import { needsReconciliation, reconcileRead, unreadableKeys, unreadableKeysError } from './reconcile.js';
 import type { ReconcileMode } from './resolve-tables.js';
 
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
@@ -138,9 +138,16 @@ export async function planReads(
     } catch (cause) {
       throw sourceQueryError(`Planning the read of ${t.schema}.${t.name}`, cause);
     }
+    let reconcile: ReconcileMode | 'never' = (incremental && input.reconcile?.get(t.name)) || 'never';
+    const unreadable = reconcile === 'never' ? [] : unreadableKeys(columns, t.primaryKey.map(destinationOf));
+    if (unreadable.length > 0) {
+      // asked for: refused before anything is read; automatic: this table is simply not reconciled
+      if (reconcile === 'always') throw unreadableKeysError(t.name, unreadable);
+      reconcile = 'never';
+    }
     reads.push({
       mode: incremental ? 'incremental' : 'full',
-      reconcile: (incremental && input.reconcile?.get(t.name)) || 'never',
+      reconcile,
       where,
       select: extractSelect(t.schema, t.name, columns, where),
       entry: {
@@ -184,7 +191,8 @@ export async function extractTables(
       const file = path.join(packageDir, t.file);
       const copied = await copyToFile(client, read.select, file, (bytes) => emit({ type: 'extract_progress', table: t.name, bytes }));
       await syncFile(file);
-      const counted = read.mode === 'full' || (!countIncremental && read.reconcile !== 'auto') ? null : await countRows(client, t.sourceSchema, t.sourceName);
+      // an incremental read is counted for the gate or the automatic reconciliation (a reconciliation's key scan counts)
+      const counted = read.mode === 'full' || read.reconcile === 'always' || (!countIncremental && read.reconcile !== 'auto') ? null : await countRows(client, t.sourceSchema, t.sourceName);
       const sourceRowCount = read.mode === 'full' ? copied.rows : counted;
       emit({ type: 'extract_finished', table: t.name, rows: copied.rows, bytes: copied.bytes, ms: performance.now() - started });
       crashPoint('during-extract');

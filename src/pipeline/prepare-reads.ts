@@ -7,7 +7,7 @@ import type { EventListener } from './events.js';
 import { compareWithSource, introspectAll, planReads, type TableRead } from './extract.js';
 import type { RunPlan } from './run.js';
 import { checkSchemas } from './schema-check.js';
-import { reconciledTables, type ReconcileMode } from './resolve-tables.js';
+import { reconciledTables, selectedTables, type ReconcileMode } from './resolve-tables.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -43,8 +43,9 @@ export async function prepareReads(
   );
   const modes = reconciledTables(plan.config.reconcile, plan.config.reconcileAuto, tables);
   if (plan.config.reconcile.kind === 'tables') {
+    const named = selectedTables(plan.config.reconcile, tables);
     for (const t of tables) {
-      if (plan.config.reconcile.tables.includes(t.name) && modes.get(t.name) !== 'always') {
+      if (named.has(t.name) && modes.get(t.name) !== 'always') {
         emit({ type: 'warning', table: t.name, message: `--reconcile ${t.name}: not an incremental table with a key; its full load already equals the source` });
       }
     }

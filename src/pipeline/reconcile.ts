@@ -6,6 +6,7 @@ import { syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { extractSelect } from '../source/postgres/table-query.js';
 import { quoteIdent, quoteLiteral } from '../sql/quote.js';
+import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import type { EventListener } from './events.js';
 import type { TableRead } from './extract.js';
 
@@ -35,13 +36,6 @@ export async function reconcileRead(
 ): Promise<PackageTable> {
   const cursor = table.cursor!;
   const keyColumns = table.primaryKey.map((k) => table.columns.find((c) => c.name === k)!);
-  const transformed = keyColumns.filter((c) => c.selectSql !== quoteIdent(c.sourceName) && c.guard !== 'bc_dates');
-  if (transformed.length > 0) {
-    throw new ConfigError(
-      `Table ${table.name}: key reconciliation needs key columns whose text PostgreSQL can read back; ${transformed.map((c) => `${c.sourceName} (${c.sourceType})`).join(', ')} cannot. ` +
-        `Leave ${table.name} out of --reconcile, or reload it with --full-refresh ${table.name}.`,
-    );
-  }
   const cursorColumn = table.columns.find((c) => c.sourceName === cursor.column)!;
   const compared = keyColumns.includes(cursorColumn) ? keyColumns : [...keyColumns, cursorColumn];
   const base = table.file.replace(/\.csv$/, '');
@@ -55,6 +49,7 @@ export async function reconcileRead(
     cursorColumn,
     keysFile: path.join(packageDir, keysFile),
     keyRows: keys.rows,
+    lowerBound: cursor.lowerBound,
     deletesFile: path.join(packageDir, deletesFile),
   });
   let rows = table.rows;
@@ -70,6 +65,24 @@ export async function reconcileRead(
   emit({ type: 'table_reconciled', table: table.name, sourceKeys: keys.rows, refetched: rows - table.rows, deleted: diff.deleted });
   // every key was read at the snapshot: the source's row count comes for free
   return { ...table, rows, bytes, sourceRowCount: keys.rows, reconcile: { deletesFile: diff.deleted > 0 ? deletesFile : undefined, deleted: diff.deleted, refetched: rows - table.rows } };
+}
+
+/**
+ * Key columns whose extracted text PostgreSQL reads back as the same value (the refetch names keys by that text):
+ * not those extracted through an expression (bytea as base64, intervals, …). Empty when every key column qualifies.
+ */
+export function unreadableKeys(columns: readonly ColumnMapping[], primaryKey: readonly string[]): ColumnMapping[] {
+  return primaryKey
+    .map((k) => columns.find((c) => c.name === k)!)
+    .filter((c) => c.selectSql !== quoteIdent(c.sourceName) && c.guard !== 'bc_dates');
+}
+
+/** The planning-time refusal of --reconcile on such a table. */
+export function unreadableKeysError(table: string, columns: readonly ColumnMapping[]): ConfigError {
+  return new ConfigError(
+    `Table ${table}: key reconciliation needs key columns whose text PostgreSQL can read back; ${columns.map((c) => `${c.sourceName} (${c.sourceType})`).join(', ')} cannot. ` +
+      `Leave ${table} out of --reconcile, or reload it with --full-refresh ${table}.`,
+  );
 }
 
 /**
@@ -89,7 +102,7 @@ export async function needsReconciliation(
   if (read.reconcile === 'never' || read.mode !== 'incremental') return false;
   if (read.reconcile === 'always') return true;
   const keyColumns = table.primaryKey.map((k) => table.columns.find((c) => c.name === k)!);
-  const predicted = await reconciler.countAfterMerge({ table: table.name, keyColumns, columns: table.columns, batchFile: file, batchRows: table.rows, batchBytes: table.bytes });
+  const predicted = await reconciler.countAfterMerge({ table: table.name, keyColumns, columns: table.columns, batchFile: file, batchRows: table.rows });
   if (predicted === sourceRows) return false;
   emit({
     type: 'warning',

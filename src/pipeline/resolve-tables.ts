@@ -88,7 +88,7 @@ export function reconciledTables(reconcile: TableSelection, auto: boolean, table
 }
 
 /** The resolved tables a table-list flag names (or all of them). */
-function selectedTables(selection: TableSelection, tables: readonly CatalogTable[]): Set<string> {
+export function selectedTables(selection: TableSelection, tables: readonly CatalogTable[]): Set<string> {
   if (selection.kind === 'none') return new Set();
   if (selection.kind === 'all') return new Set(tables.map((t) => t.name));
   const refs = selection.tables.map(parseTableRef);

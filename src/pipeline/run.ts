@@ -139,31 +139,33 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const onExtracted = (table: PackageTable) => {
       if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
     };
-    const extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load', reconciler)).catch(async (error: unknown) => {
-      await loading;
-      await session?.abort();
-      throw error;
-    });
-    manifest.tables.push(...extracted);
-    manifest.state = 'extracted';
-    await writeManifest(packageDir, manifest);
-    crashPoint('after-extract');
-    // the snapshot is released before committing: the source holds nothing of ours while the destination finishes
-    for (const c of extraClients) await closeSource(c);
-    await closeSource(client);
-
     const onTable = (r: TableLoadResult) => {
       for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
       emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination });
     };
-    let loaded: TableLoadResult[];
-    if (session) {
+    let extracted: PackageTable[];
+    let loaded: TableLoadResult[] | undefined;
+    try {
+      extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load', reconciler));
+      manifest.tables.push(...extracted);
+      manifest.state = 'extracted';
+      await writeManifest(packageDir, manifest);
+      crashPoint('after-extract');
+      // the snapshot is released before committing: the source holds nothing of ours while the destination finishes
+      for (const c of extraClients) await closeSource(c);
+      await closeSource(client);
+      if (session) {
+        await loading;
+        loaded = await session.commit(manifest, onTable);
+      }
+    } catch (error) {
+      // whatever failed (a reader, the manifest on a full disk, the commit): the loads in flight finish, then the load
+      // transaction is rolled back before anything else uses the destination (the failure record among others)
       await loading;
-      loaded = await session.commit(manifest, onTable).catch(async (error: unknown) => {
-        await session.abort();
-        throw error;
-      });
-    } else {
+      await session?.abort();
+      throw error;
+    }
+    if (!session) {
       emit({ type: 'load_started', tables: extracted.length });
       loaded = await destination.loadPackage(manifest, packageDir, onTable);
     }
@@ -185,7 +187,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
       tables: extracted.map((t): TableSummary => {
-        const l = loaded.find((x) => x.table === t.name)!;
+        const l = loaded!.find((x) => x.table === t.name)!;
         return {
           table: t.name,
           mode: l.mode,

@@ -137,4 +137,20 @@ describe('late commits and hard deletes: what an incremental run misses, the aut
     expect(second.code, second.stderr).toBe(0);
     await expectTableEqualsSource(fx.db, fx.duckdbPath, DATASET, 'empty_inc', ['id']);
   });
+
+  it('a table keyed by bytea is not reconciled automatically (regression: the automatic mode failed the run with exit 2), and --reconcile on it is refused before anything is read', async () => {
+    await fx.db.query(`CREATE TABLE blob_keyed (k bytea PRIMARY KEY, v text, updated_at timestamp)`);
+    await fx.db.query(`INSERT INTO blob_keyed VALUES ('\\x01', 'a', now()), ('\\x02', 'b', now())`);
+    const catalog = path.join(fx.dir, 'blob.yaml');
+    writeFileSync(catalog, `version: 1\ndataset_prefix: raw_datavision\ntables:\n  blob_keyed:\n    write_disposition: merge\n    incremental:\n      cursor_column: updated_at\n`);
+    const run = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', fx.duckdbPath, '--catalog', catalog, ...args], { DATABASE_URL: fx.db.url });
+    expect((await run()).code).toBe(0);
+    await fx.db.query(`DELETE FROM blob_keyed WHERE k = '\\x01'`);
+    const plain = await run();
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).not.toContain('reconcil');
+    const asked = await run('--reconcile');
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toContain('key reconciliation needs key columns whose text PostgreSQL can read back; k (bytea) cannot');
+  });
 });

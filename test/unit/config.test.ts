@@ -301,5 +301,10 @@ describe('resolveConfig: reconcile', () => {
     expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents, content_attributes' }).reconcile).toEqual({ kind: 'tables', tables: ['contents', 'content_attributes'] });
     expect(resolveConfig({}, { INGESTA_RECONCILE: 'false' }).reconcile).toEqual({ kind: 'none' });
     expect(resolveConfig({ reconcile: ['contents'] }, { INGESTA_RECONCILE: 'all' }).reconcile).toEqual({ kind: 'tables', tables: ['contents'] });
+    // the variable says how those tables are loaded, not which are (regression: it narrowed a scheduled run to them)
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents' }).tables).toBeUndefined();
+    expect(resolveConfig({ reconcile: false }, {}).reconcileAuto).toBe(false);
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'off' }).reconcileAuto).toBe(false);
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents' }).reconcileAuto).toBe(true);
   });
 });

@@ -15,8 +15,9 @@ function memoryStore() {
     },
     async putJson(key, value, expect) {
       const o = objects.get(key);
-      if (expect === 'absent' && o) throw new DestinationError(`${key} exists`);
-      if (expect && expect !== 'absent' && o?.etag !== expect.etag) throw new DestinationError(`${key} changed`);
+      // as S3Store reports a refused If-None-Match / If-Match
+      if (expect === 'absent' && o) throw new DestinationError(`${key} exists (conditional write refused)`);
+      if (expect && expect !== 'absent' && o?.etag !== expect.etag) throw new DestinationError(`${key} changed (conditional write refused)`);
       n += 1;
       store.puts += 1;
       const etag = `"e${n}"`;
@@ -76,6 +77,49 @@ describe('the dataset lock in S3', () => {
     await lock.release();
     // releasing a lost lock must not delete the other run's lock
     expect(JSON.parse(store.objects.get('lock.json')!.body).run_id).toBe('other');
+  });
+
+  it('a renewal slower than the interval never overlaps the next (regression: the second sent a stale ETag and the lock counted as lost)', async () => {
+    const store = memoryStore();
+    const slow: LockStore = {
+      ...store,
+      async putJson(key, value, expect) {
+        await sleep(60); // three intervals
+        return store.putJson(key, value, expect);
+      },
+    };
+    const warnings: string[] = [];
+    const lock = new DatasetLock(slow, 'lock.json', 'raw', timing, (m) => warnings.push(m));
+    await lock.take('slow-store');
+    await sleep(300);
+    expect(lock.lost).toBeUndefined();
+    expect(warnings).toEqual([]);
+    expect(store.puts).toBeGreaterThan(2);
+    await lock.release();
+    expect(store.objects.has('lock.json')).toBe(false);
+  });
+
+  it('a renewal failing for another reason than a refused condition (S3 unreachable) keeps the lock and tries again', async () => {
+    const store = memoryStore();
+    let failing = true;
+    const flaky: LockStore = {
+      ...store,
+      async putJson(key, value, expect) {
+        if (failing && expect !== 'absent') throw new Error('connect ECONNREFUSED');
+        return store.putJson(key, value, expect);
+      },
+    };
+    const warnings: string[] = [];
+    const lock = new DatasetLock(flaky, 'lock.json', 'raw', timing, (m) => warnings.push(m));
+    await lock.take('flaky');
+    await sleep(60);
+    expect(lock.lost).toBeUndefined();
+    expect(warnings.some((w) => w.includes('trying again'))).toBe(true);
+    failing = false;
+    const before = store.puts;
+    await sleep(60);
+    expect(store.puts).toBeGreaterThan(before);
+    await lock.release();
   });
 
   it('release waits for a renewal in flight, so the lock is not written again after it is deleted', async () => {

@@ -150,6 +150,15 @@ describe('resolveSourceConnection: URL details', () => {
     expect(c.port).toBe(5444);
   });
 
+  it('?port= beats the port of the authority part, as every other field (regression: the authority won)', () => {
+    expect(resolveSourceConnection({}, 'postgres://h:5444/d?port=6543').port).toBe(6543);
+  });
+
+  it('?service= and ?options= are refused, not silently ignored (regression: service fell back to the defaults)', () => {
+    expect(() => resolveSourceConnection({}, 'postgres://h/d?service=prod')).toThrow(/does not support: "service"/);
+    expect(() => resolveSourceConnection({}, 'postgres://h/d?options=-c%20search_path%3Dx')).toThrow(/does not support: "options"/);
+  });
+
   it('?sslmode=require is read', () => {
     expect(resolveSourceConnection({}, 'postgres://h/d?sslmode=require').sslMode).toBe('require');
   });

@@ -155,6 +155,7 @@ export class AthenaDestination implements Destination {
         const file = path.join(packageDir, `${table.name}.parquet`);
         await scratch.copyToParquet(table.name, columns.map(([name, type]) => `${athenaColumnType(name, type).parquetSql} AS ${quoteIdent(name)}`).join(', '), file);
         const glueColumns: GlueColumn[] = columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType }));
+        this.assertLockHeld();
         const next = table.writeDisposition === 'merge'
           ? await this.mergeIceberg(manifest, table, file, columns, glueColumns)
           : await this.replaceParquet(manifest, table, file, glueColumns);
@@ -185,12 +186,7 @@ export class AthenaDestination implements Destination {
     }
     // the data is in place: now, and only now, the state and the run record
     crashPoint('before-commit');
-    if (this.lock.lost) {
-      throw new DestinationError(
-        `This run lost its lock on ${this.dataset} (${this.lock.lost}): another run took it over, so this one does not write its state. ` +
-          'Its files are cleaned up by the next run; run again once the other has finished.',
-      );
-    }
+    this.assertLockHeld();
     const state: AthenaState = { version: 1, tables };
     this.stateEtag = await this.s3.putJson(this.keys.state, state, this.stateEtag ? { etag: this.stateEtag } : 'absent');
     const previous = this.state;
@@ -209,6 +205,15 @@ export class AthenaDestination implements Destination {
   }
 
   /** Full table: new files in a new folder, then the Glue table is created or repointed there (atomic for readers). */
+  /** Before each table is published, and before the state: a run whose lock was taken over stops there. */
+  private assertLockHeld(): void {
+    if (!this.lock.lost) return;
+    throw new DestinationError(
+      `This run lost its lock on ${this.dataset} (${this.lock.lost}): another run took it over, so this one publishes nothing more and writes ` +
+        'no state (tables it already published stay readable; the other run, or the next one, brings them in line). Run again once the other has finished.',
+    );
+  }
+
   private async replaceParquet(manifest: Manifest, table: PackageTable, file: string, columns: GlueColumn[]) {
     const folder = this.keys.dataFolder(table.name, manifest.runId);
     await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);

@@ -27,10 +27,16 @@ export interface LockTiming {
   readonly staleMs: number;
 }
 
+/** A conditional write refused (HTTP 412/409): the object is not the one this run wrote. */
+function refusedPrecondition(error: unknown): boolean {
+  const status = (error as { cause?: { $metadata?: { httpStatusCode?: number } } } | null)?.cause?.$metadata?.httpStatusCode;
+  return status === 412 || status === 409 || (error instanceof DestinationError && /conditional write refused/.test(error.message));
+}
+
 /** 30 s renewals; stale after 5 minutes without one (ten missed renewals, and room for clock skew between hosts). */
 export const DEFAULT_LOCK_TIMING: LockTiming = Object.freeze({ heartbeatMs: 30_000, staleMs: 5 * 60_000 });
 
-/** INGESTA_LOCK_STALE_AFTER (a duration) sets when a silent lock is taken over; renewals come ten times as often. */
+/** INGESTA_LOCK_STALE_AFTER (a duration) sets when a silent lock is taken over; renewals every tenth of it, at most 30 s. */
 export function lockTimingFromEnv(env: NodeJS.ProcessEnv = process.env): LockTiming {
   const value = env.INGESTA_LOCK_STALE_AFTER?.trim();
   if (!value) return DEFAULT_LOCK_TIMING;
@@ -82,8 +88,15 @@ export class DatasetLock {
     }
     this.etag = (await this.store.putJson(this.key, body, current?.etag ? { etag: current.etag } : 'absent')) ?? 'held';
     this.body = body;
-    this.timer = setInterval(() => {
-      this.renewing = this.renew();
+    this.schedule();
+  }
+
+  /** One renewal at a time: the next is scheduled when the previous one has finished (a slow PUT never overlaps). */
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.renewing = this.renew().then(() => {
+        if (this.timer !== undefined && !this.lost) this.schedule();
+      });
     }, this.timing.heartbeatMs);
     this.timer.unref();
   }
@@ -94,20 +107,21 @@ export class DatasetLock {
     try {
       this.etag = (await this.store.putJson(this.key, body, this.etag === 'held' ? undefined : { etag: this.etag })) ?? this.etag;
     } catch (error) {
+      if (!refusedPrecondition(error)) {
+        // S3 unreachable for a while (retries exhausted): the lock is still ours; the next renewal tries again
+        this.warn(`the lock ${this.store.url(this.key)} could not be renewed this time (${messageOf(error)}); trying again`);
+        return;
+      }
       // refused: another run decided this one was dead and took over; stop renewing, say so
       this.stopRenewing();
       this.lost = messageOf(error);
-      this.warn(`the lock ${this.store.url(this.key)} could not be renewed (${this.lost}); another run may have taken it over`);
+      this.warn(`the lock ${this.store.url(this.key)} could not be renewed (${this.lost}); another run has taken it over`);
     }
   }
 
   private stopRenewing(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-  }
-
-  get held(): boolean {
-    return this.etag !== undefined;
   }
 
   async release(): Promise<void> {

@@ -14,7 +14,7 @@ import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, LoadSession, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
 import {
-  DatasetRef, LOADS_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, metadataDdl, readCsvSql,
+  DatasetRef, LOADS_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, castList, childTableName, unnestSelect, columnList, createTableSql, keyJoin, lineLimitFor, metadataDdl, readCsvSql,
 } from './duckdb-sql.js';
 import { DuckDBHistory } from './duckdb-history.js';
 import { countAfterMerge, deleteKeysSql, diffKeys } from './duckdb-key-diff.js';
@@ -237,6 +237,7 @@ export class DuckDBDestination implements Destination {
       commit: async (complete, onTable) => {
         if (failure instanceof TextFallback) {
           await this.conn.run('ROLLBACK').catch(() => undefined);
+          await this.restoreMemoryLimit();
           this.adjustments.add(failure.key);
           return this.loadWithRetries(complete, packageDir, onTable);
         }
@@ -253,6 +254,7 @@ export class DuckDBDestination implements Destination {
       },
       abort: async () => {
         await this.conn.run('ROLLBACK').catch(() => undefined);
+        await this.restoreMemoryLimit();
       },
     };
   }
@@ -272,12 +274,13 @@ export class DuckDBDestination implements Destination {
 
   private async loadTable(manifest: Manifest, packaged: PackageTable, file: string): Promise<TableLoadResult> {
     this.notes = [];
+    this.intDigits = new Map();
     const target = this.ref.table(packaged.name);
     const existing = await this.describeTable(packaged.name);
     const table = this.withTextFallbacks(packaged, existing);
     const longLines = this.adjustments.has(`${table.name}\u0000\u0000max_line_size`);
     // a record longer than DuckDB's default 2 MB line limit: the limit (and the read buffer) sized to the whole file
-    const lineLimit = longLines ? Math.min(Math.max(table.bytes + 1024, 2 ** 21), 2 ** 31 - 1 - 2 ** 20) : undefined;
+    const lineLimit = longLines ? lineLimitFor(table.bytes) : undefined;
     const csv = (columns: readonly ColumnMapping[]) => (table.rows > 0 ? readCsvSql(file, columns, lineLimit) : undefined);
     // reading such a record needs about four buffers of it: the memory limit is raised for this table only
     if (lineLimit) await this.conn.run(`SET memory_limit = '${Math.max(this.memoryLimitBytes, 4 * (lineLimit + 2 ** 20))}B'`);
@@ -326,7 +329,7 @@ export class DuckDBDestination implements Destination {
       }
       // a record longer than DuckDB's default line limit (a very large text value) fails to parse, or is dropped
       // silently (DuckDB 1.5): the whole package is loaded again with a limit and a buffer that fit the file
-      const tooLong = /maximum line size|unterminated quote|out of memory/i.test(messageOf(cause)) && table.bytes > 2 ** 21;
+      const tooLong = /unterminated quote/i.test(messageOf(cause)) && table.bytes > 2 ** 21;
       if (!longLines && (cause instanceof ShortRead || /maximum line size/i.test(messageOf(cause)) || tooLong)) {
         throw new TextFallback(`${table.name}\u0000\u0000max_line_size`, new DataError(`Table ${table.name}: a record is too long to load: ${messageOf(cause).split('\n')[0]}`, { cause }));
       }
@@ -345,7 +348,8 @@ export class DuckDBDestination implements Destination {
         { cause },
       );
     } finally {
-      if (lineLimit) await this.conn.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
+      // (inside a failed transaction this SET fails too: abort() restores the limit after its ROLLBACK)
+      if (lineLimit) await this.restoreMemoryLimit();
     }
     const count = await this.query(`SELECT count(*)::BIGINT AS n FROM ${target}`);
     await this.recordSchema(manifest.runId, table, table.name, table.columns);
@@ -372,6 +376,10 @@ export class DuckDBDestination implements Destination {
       }
     }
     return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...this.notes] };
+  }
+
+  private async restoreMemoryLimit(): Promise<void> {
+    await this.conn.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
   }
 
   /** Every record of the package file must have become a row: DuckDB's CSV reader can drop an over-long last record. */

@@ -7,8 +7,10 @@ import { keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
 /**
  * Key reconciliation on DuckDB (see pipeline/reconcile.ts). Runs on its own connection, which sees the committed
  * tables only, so it can work while the run's load transaction fills other tables on the main connection.
- * The source's keys are read as text and cast to the destination's declared types; the cursor is compared the same
- * way (a value that does not cast, such as a BC date kept as text, counts as different and is simply re-read).
+ * The source's keys are read as text and cast to the destination's declared types (a key that does not cast stops the
+ * reconciliation: nothing would match it, and its row would be deleted); the cursor is compared the same way (a value
+ * that does not cast, such as a BC date kept as text, counts as different and is simply re-read). Keys inside the
+ * incremental window (cursor ≥ its lower bound, or NULL) are left out of the refetch: the batch already holds them.
  */
 export async function diffKeys(connection: DuckDBConnection, ref: DatasetRef, request: KeyDiffRequest): Promise<KeyDiff> {
   const target = ref.table(request.table);
@@ -24,18 +26,33 @@ export async function diffKeys(connection: DuckDBConnection, ref: DatasetRef, re
   // CSV columns are named by position (k0, k1, …, c): no source name reaches the SQL unquoted
   const csvColumns = [...keys.map((_, i) => `k${i}`), ...(cursorIsKey ? [] : ['c'])];
   const csv = readCsvSql(request.keysFile, csvColumns.map((name) => ({ name, csvType: 'VARCHAR' })));
+  const cursorText = cursorIsKey ? `k${keys.indexOf(cursor)}` : 'c';
   const typed = [
     ...keys.map((k, i) => `k${i} AS s${i}, TRY_CAST(k${i} AS ${typeOf(k)}) AS v${i}`),
-    `TRY_CAST(${cursorIsKey ? `k${keys.indexOf(cursor)}` : 'c'} AS ${typeOf(cursor)}) AS vc`,
+    `${cursorText} AS sc, TRY_CAST(${cursorText} AS ${typeOf(cursor)}) AS vc`,
   ];
   const stage = '"_ingesta_keys"';
   const match = (left: string) => keys.map((k, i) => `${left}.${quoteIdent(k)} = ${stage}.v${i}`).join(' AND ');
   try {
     await connection.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${typed.join(', ')} FROM ${csv}`);
+    const [bad] = (
+      await connection.runAndReadAll(
+        `SELECT ${keys.map((_, i) => `s${i}`).join(` || ', ' || `)} FROM ${stage} WHERE ${keys.map((_, i) => `(s${i} IS NOT NULL AND v${i} IS NULL)`).join(' OR ')} LIMIT 1`,
+      )
+    ).getRows();
+    if (bad) {
+      throw new DataError(
+        `Reconciling the keys of ${request.table}: the source key (${String(bad[0])}) does not convert to the destination's key type, so the keys cannot ` +
+          `be compared. Nothing was written. Run with --no-reconcile, or rebuild the table with --full-refresh ${request.table}.`,
+      );
+    }
+    // rows the incremental read already took: cursor NULL or at/after its lower bound (as PostgreSQL compared them)
+    const bound = request.lowerBound === null ? undefined : await castedBound(connection, request.lowerBound, typeOf(cursor));
+    const inWindow = request.lowerBound === null ? 'false' : `(${stage}.sc IS NULL${bound ? ` OR ${stage}.vc >= ${bound}` : ''})`;
     const missing = await connection.runAndReadAll(
       `SELECT ${keys.map((_, i) => `${stage}.s${i}`).join(', ')} FROM ${stage}
        LEFT JOIN (SELECT ${keys.map((k) => quoteIdent(k)).join(', ')}, ${quoteIdent(cursor)} AS _cursor, true AS _present FROM ${target}) t ON ${match('t')}
-       WHERE ${stage}.v0 IS NOT NULL AND (t._present IS NULL OR ${stage}.vc IS DISTINCT FROM t._cursor)`,
+       WHERE NOT ${inWindow} AND (t._present IS NULL OR ${stage}.vc IS DISTINCT FROM t._cursor)`,
     );
     const refetch = missing.getRows().map((row) => row.map((v) => String(v)));
     const deleted = await connection.runAndReadAll(
@@ -51,6 +68,12 @@ export async function diffKeys(connection: DuckDBConnection, ref: DatasetRef, re
   }
 }
 
+/** The incremental lower bound as a DuckDB literal of the cursor's type, or undefined when it does not convert. */
+async function castedBound(connection: DuckDBConnection, bound: string, type: string): Promise<string | undefined> {
+  const [row] = (await connection.runAndReadAll(`SELECT TRY_CAST(${quoteLiteral(bound)} AS ${type}) IS NOT NULL`)).getRows();
+  return row?.[0] === true ? `CAST(${quoteLiteral(bound)} AS ${type})` : undefined;
+}
+
 /**
  * Rows `request.table` would hold after merging the batch: its committed rows plus the batch's distinct keys it
  * lacks. The batch is read as text (keys cast to the table's types); undefined when it cannot be read or compared.
@@ -63,12 +86,9 @@ export async function countAfterMerge(connection: DuckDBConnection, ref: Dataset
     if (request.batchRows === 0) return stored;
     const types = await columnTypes(connection, ref, request.table);
     const keys = request.keyColumns.map((c) => c.name);
-    // every column as text, by position: nothing is parsed but the keys; a long record gets a limit that fits it
-    const csv = readCsvSql(
-      request.batchFile,
-      request.columns.map((_, i) => ({ name: `c${i}`, csvType: 'VARCHAR' })),
-      Math.min(Math.max(request.batchBytes + 1024, 2 ** 21), 2 ** 31 - 1),
-    );
+    // every column as text, by position: nothing is parsed but the keys (a record over the default line limit fails
+    // here, and the caller reconciles rather than guess)
+    const csv = readCsvSql(request.batchFile, request.columns.map((_, i) => ({ name: `c${i}`, csvType: 'VARCHAR' })));
     const position = (k: string) => request.columns.findIndex((c) => c.name === k);
     const batchKeys = keys.map((k, i) => `TRY_CAST(c${position(k)} AS ${types.get(k)}) AS v${i}`).join(', ');
     const match = keys.map((k, i) => `t.${quoteIdent(k)} = b.v${i}`).join(' AND ');

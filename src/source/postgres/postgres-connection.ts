@@ -5,6 +5,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { ConfigError, SourceError, messageOf } from '../../errors.js';
 import { describeSource, type SourceConnection } from '../../config/source-connection.js';
+import { quoteLiteral } from '../../sql/quote.js';
 
 /** Session limits that protect the transactional source. */
 export interface SessionLimits {
@@ -65,7 +66,7 @@ function readIfExists(file: string, what: string): string | undefined {
 /**
  * TLS settings as libpq derives them (fe-secure-openssl.c): the root file (sslrootcert, else ~/.postgresql/root.crt)
  * must exist for verify-ca/verify-full; when it exists the chain is verified in every mode (so `require` with a root
- * file is verify-ca); `system` uses the system's trusted roots. A client certificate (sslcert, else
+ * file is verify-ca); `system` uses Node's bundled Mozilla roots. A client certificate (sslcert, else
  * ~/.postgresql/postgresql.crt) is sent if the file exists, with its key (sslkey, else ~/.postgresql/postgresql.key),
  * which must not be readable by group or others.
  */
@@ -81,7 +82,7 @@ export function tlsSettings(source: SourceConnection, home: string = homedir()):
     if (ca === undefined && verify !== 'none') {
       throw new ConfigError(
         `root certificate file "${rootFile}" does not exist (sslmode=${source.sslMode}). Either provide the file (PGSSLROOTCERT or ` +
-          '?sslrootcert= in the URL), use the system\'s trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.',
+          '?sslrootcert= in the URL), use the public roots with sslrootcert=system, or change sslmode to disable server certificate verification.',
       );
     }
     if (ca !== undefined) {
@@ -131,7 +132,7 @@ const NO_SSL = 'The server does not support SSL connections';
 
 /** What to do about a failed connection, from the driver's code and message. */
 function connectionHint(source: SourceConnection, code: string | undefined, message: string): string {
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || /connection timeout/i.test(message)) {
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || /connection timeout|timeout expired/i.test(message)) {
     return 'is the server running and reachable at that host and port?';
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve; check DATABASE_HOST / PGHOST / the URL.';
@@ -155,11 +156,12 @@ function connectionHint(source: SourceConnection, code: string | undefined, mess
     return `the server's certificate is not issued for "${source.host}" (sslmode=verify-full): connect with a host name the certificate names, or use sslmode=verify-ca.`;
   }
   if (code !== undefined && TLS_VERIFY_CODES.has(code)) {
-    const roots = source.sslRootCert === 'system' ? "the system's trusted roots" : `"${source.sslRootCert ?? '~/.postgresql/root.crt'}"`;
+    const roots = source.sslRootCert === 'system' ? "the public roots (Node's bundled Mozilla list)" : `"${source.sslRootCert ?? '~/.postgresql/root.crt'}"`;
     return `the server's certificate was not signed by the CA in ${roots} (sslmode=${source.sslMode}): check PGSSLROOTCERT / ?sslrootcert=.`;
   }
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return "the server's certificate is outside its validity period.";
-  if (/Connection terminated unexpectedly|error establishing an SSL connection/.test(message)) {
+  // (a hang-up can also surface as a reset, depending on timing: the TLS attempt of sslmode=prefer on a busy machine)
+  if (code === 'ECONNRESET' || code === 'EPIPE' || /Connection terminated unexpectedly|error establishing an SSL connection|socket disconnected before secure TLS/i.test(message)) {
     return 'the other end closed the connection without a PostgreSQL answer: is a PostgreSQL server (not a proxy or another service) listening at that host and port?';
   }
   return 'check the connection settings.';
@@ -318,7 +320,7 @@ export async function exportSnapshot(client: pg.Client): Promise<string> {
 export async function joinSnapshot(client: pg.Client, snapshotId: string): Promise<void> {
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId.replace(/'/g, "''")}'`);
+    await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotId)}`);
   } catch (cause) {
     throw sourceQueryError('Joining the source snapshot from another reader connection', cause);
   }
