@@ -228,7 +228,8 @@ export async function extractInParallel(
   const queue = [...reads];
   const done: PackageTable[] = [];
   let failure: { error: unknown } | undefined;
-  const outcomes = await Promise.allSettled(
+  // every reader stops before this returns (allSettled); a rejection always records itself in `failure` first
+  await Promise.allSettled(
     clients.map(async (client) => {
       try {
         for (let next = queue.shift(); next; next = queue.shift()) done.push(...(await extract(client, [next])));
@@ -242,7 +243,6 @@ export async function extractInParallel(
     }),
   );
   if (failure) throw failure.error;
-  for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
   const order = new Map(reads.map((r, i) => [r.entry.name, i]));
   return done.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
 }

@@ -11,3 +11,13 @@ export function configError(fn: () => unknown): ConfigError {
   }
   throw new Error('expected a ConfigError, nothing was thrown');
 }
+
+/** Awaits `promise`, expects it to reject, and returns the rejection for further checks. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, the promise resolved');
+}

@@ -12,6 +12,7 @@ import { duckQuery } from '../helpers/duckdb.js';
 import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { TEST_SECRETS, leakedSecrets } from '../helpers/secrets.js';
+import { rejection } from '../helpers/expect-error.js';
 
 /**
  * Least privilege and secrets, against a private cluster with SCRAM passwords: a role holding only CONNECT, USAGE and
@@ -260,15 +261,6 @@ describe('secrets: the password appears in nothing ingesta prints, writes or thr
       parts.push(String((e as Error).message), String((e as Error).stack), JSON.stringify(e) ?? '');
     }
     return parts.join('\n');
-  }
-
-  async function rejection(p: Promise<unknown>): Promise<unknown> {
-    try {
-      await p;
-    } catch (error) {
-      return error;
-    }
-    throw new Error('expected a rejection');
   }
 
   it('library API: run() and validate() errors carry no secret (message, stack, cause chain, JSON, inspect)', async () => {

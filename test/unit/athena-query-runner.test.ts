@@ -23,6 +23,7 @@ import {
   withRetries,
 } from '../../src/destination/athena/aws-errors.js';
 import { DestinationError, InterruptedError } from '../../src/errors.js';
+import { rejection } from '../helpers/expect-error.js';
 
 const athena = mockClient(AthenaClient);
 const client = new AthenaClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'not-a-secret' } });
@@ -55,15 +56,6 @@ const accessDenied = () =>
     $metadata: { httpStatusCode: 400 },
     message: 'User is not authorized to perform: athena:StartQueryExecution',
   });
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection, the promise resolved');
-}
 
 beforeEach(() => {
   athena.reset();

@@ -17,6 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GlueCatalog, type GlueColumn } from '../../src/destination/athena/glue-catalog.js';
 import { DestinationError } from '../../src/errors.js';
+import { rejection } from '../helpers/expect-error.js';
 
 const glue = mockClient(GlueClient);
 const client = new GlueClient({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'not-a-secret' } });
@@ -36,15 +37,6 @@ const GLUE_COLUMNS = [
   { Name: 'balance', Type: 'decimal(10,2)' },
   { Name: 'tags', Type: 'array<string>' },
 ];
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection, the promise resolved');
-}
 
 beforeEach(() => glue.reset());
 
