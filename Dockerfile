@@ -6,9 +6,9 @@
 #   docker run --rm --env-file prod.env ingesta:0.1.0                      # default: --env prod --validar-calidad-datos
 #   docker run --rm --env-file prod.env ingesta:0.1.0 --env prod --tables accounts --dry-run
 #
-# Base image: Debian bookworm "slim" with Node 20 (the version the tests run on), pinned to an exact tag. For
-# production pin the digest as well (deploy/README.md shows how): NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:…
-# Node 20 is past its end of life (April 2026): see deploy/README.md before choosing the next base.
+# Base image: Debian bookworm "slim" with Node 24 (the current LTS line; CI runs a smoke subset of the tests on it,
+# `npm run test:other-node`, beside the whole suite on the machine's Node 20), pinned to an exact tag. For production
+# pin the digest as well (deploy/README.md shows how): NODE_IMAGE=node:24.22.3-bookworm-slim@sha256:…
 # Needs BuildKit (the default builder since Docker 23) for COPY --chmod.
 #
 # Why Debian (glibc) and not Alpine (musl): DuckDB's native library comes from the npm package
@@ -19,7 +19,7 @@
 # compressed (~200 MB on disk, mostly the node binary and npm); production node_modules are ~145 MB on disk
 # (~37 MB compressed: DuckDB's native library ~70 MB, PGlite ~28 MB, AWS SDK ~33 MB); dist/ and schemas/ < 2 MB.
 # Total ≈ 350 MB on disk, ≈ 115 MB compressed in ECR.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------------------- build
 FROM ${NODE_IMAGE} AS build

@@ -13,6 +13,7 @@ import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
+import { nodeSupportWarning } from './node-support.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -135,6 +136,8 @@ function buildProgram(setExit: (code: number) => void): Command {
           throw new ConfigError('--report-json / --report-html need the quality gate: add --validar-calidad-datos or --solo-validar.');
         }
         const onEvent = (e: PipelineEvent) => renderer.event(e);
+        const nodeWarning = nodeSupportWarning(plan.config.env !== 'local');
+        if (nodeWarning) onEvent({ type: 'warning', message: nodeWarning });
         if (plan.config.dryRun) {
           await dryRun(plan, onEvent);
           setExit(0);
@@ -165,6 +168,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     try {
       renderer = createRenderer(logFormat(opts.logFormat));
       const config = resolveConfig({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
+      const nodeWarning = nodeSupportWarning(config.env !== 'local');
+      if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
       renderer.status(await datasetStatus(config, Number(opts.runs ?? 10) || 10));
       setExit(0);
     } catch (error) {
@@ -184,6 +189,8 @@ function buildProgram(setExit: (code: number) => void): Command {
       const config = resolveConfig({
         env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath as string | undefined, dataset: opts.dataset as string | undefined, catalog: opts.catalog as string | undefined,
       });
+      const nodeWarning = nodeSupportWarning(config.env !== 'local');
+      if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
       const result = await resetTables(config, splitTableList(opts.tables as string[]));
       renderer.info(
         result.reset.length > 0
