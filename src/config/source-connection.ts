@@ -19,7 +19,15 @@ export interface SourceConnection {
   readonly sslCert?: string | undefined;
   /** Client certificate's private key (PGSSLKEY / `sslkey`); unset: `~/.postgresql/postgresql.key`. */
   readonly sslKey?: string | undefined;
+  /**
+   * Limit for the whole connection attempt, every TLS/plain attempt of the sslmode included (`connect_timeout` in
+   * the URL, else PGCONNECT_TIMEOUT; seconds, as libpq). 0 waits for ever. Default 10 s.
+   */
+  readonly connectTimeoutMs?: number;
 }
+
+/** connect_timeout when none is given: libpq waits for ever; a scheduled job should not. */
+export const DEFAULT_CONNECT_TIMEOUT_S = 10;
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -36,13 +44,14 @@ interface Partial {
   sslRootCert?: string | undefined;
   sslCert?: string | undefined;
   sslKey?: string | undefined;
+  connectTimeout?: string | undefined;
 }
 
 /** URL query parameters ingesta reads (libpq's names). */
-const URL_PARAMETERS = ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey'];
+const URL_PARAMETERS = ['host', 'port', 'dbname', 'user', 'password', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout'];
 /** libpq parameters that change nothing for ingesta's connections (it sets its own application name and session). */
 const IGNORED_URL_PARAMETERS = [
-  'application_name', 'fallback_application_name', 'connect_timeout', 'client_encoding', 'keepalives',
+  'application_name', 'fallback_application_name', 'client_encoding', 'keepalives',
   'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout', 'target_session_attrs', 'sslsni',
   'sslcompression', 'gssencmode', 'krbsrvname', 'gsslib', 'load_balance_hosts',
   // not here, so refused: `service` (a pg_service.conf entry ingesta does not read: the defaults would be used
@@ -95,6 +104,7 @@ function fromUrl(url: string, origin: string): Partial {
     sslRootCert: params.get('sslrootcert'),
     sslCert: params.get('sslcert'),
     sslKey: params.get('sslkey'),
+    connectTimeout: nonEmpty(params.get('connect_timeout')),
   };
 }
 
@@ -130,6 +140,7 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
     sslRootCert: nonEmpty(env.PGSSLROOTCERT),
     sslCert: nonEmpty(env.PGSSLCERT),
     sslKey: nonEmpty(env.PGSSLKEY),
+    connectTimeout: nonEmpty(env.PGCONNECT_TIMEOUT),
   });
   const pick = <K extends keyof Partial>(key: K): string | undefined => {
     for (const layer of layers) if (layer[key] !== undefined) return layer[key];
@@ -152,11 +163,23 @@ export function resolveSourceConnection(env: Env, sourceUrl?: string): SourceCon
   }
   const host = pick('host') ?? 'localhost';
   const database = pick('database') ?? user;
-  const connection = { host, port, database, user, sslMode, sslRootCert, sslCert: pick('sslCert'), sslKey: pick('sslKey') };
+  const connection = {
+    host, port, database, user, sslMode, sslRootCert, sslCert: pick('sslCert'), sslKey: pick('sslKey'), connectTimeoutMs: connectTimeoutMs(pick('connectTimeout')),
+  };
   // as libpq: the password file is consulted for the connection actually made, when nothing else gave one.
   // Not enumerable: JSON.stringify, console.log / util.inspect and spreads of a config or plan never show it
   Object.defineProperty(connection, 'password', { value: pick('password') ?? readPassFile(env, host, String(port), database, user), enumerable: false });
   return Object.freeze(connection) as SourceConnection;
+}
+
+/** connect_timeout / PGCONNECT_TIMEOUT in milliseconds: whole seconds as libpq reads them (values 1 and 2 mean 2 s). */
+function connectTimeoutMs(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CONNECT_TIMEOUT_S * 1000;
+  if (!/^\s*\d{1,6}\s*$/.test(text)) {
+    throw new ConfigError(`connect_timeout "${text}" is not a whole number of seconds (0 = no limit). Check ?connect_timeout= in the URL or PGCONNECT_TIMEOUT.`);
+  }
+  const seconds = Number(text);
+  return seconds === 0 ? 0 : Math.max(2, seconds) * 1000;
 }
 
 /** host, port, database and user: what a person needs to find the problem. Never the password. */

@@ -20,6 +20,7 @@ describe('resolveSourceConnection: defaults (libpq)', () => {
       password: undefined,
       sslMode: 'prefer',
       sslRootCert: undefined,
+      connectTimeoutMs: 10_000,
     });
   });
 
@@ -380,5 +381,20 @@ describe('PGPASSFILE', () => {
     const c = resolveSourceConnection({ PGPASSFILE: file });
     expect(c.user).toBe(OS_USER);
     expect(c.password).toBeUndefined();
+  });
+});
+
+describe('resolveSourceConnection: connect_timeout (regression: ignored, a silent listener hung a run 36 s)', () => {
+  it('defaults to 10 s for the whole attempt', () => {
+    expect(resolveSourceConnection({}).connectTimeoutMs).toBe(10_000);
+  });
+  it('comes from ?connect_timeout= in the URL, else PGCONNECT_TIMEOUT, in seconds as libpq (1 means 2, 0 no limit)', () => {
+    expect(resolveSourceConnection({ PGCONNECT_TIMEOUT: '7' }, 'postgres://u@h/db?connect_timeout=3').connectTimeoutMs).toBe(3000);
+    expect(resolveSourceConnection({ PGCONNECT_TIMEOUT: '7' }).connectTimeoutMs).toBe(7000);
+    expect(resolveSourceConnection({}, 'postgres://u@h/db?connect_timeout=1').connectTimeoutMs).toBe(2000);
+    expect(resolveSourceConnection({}, 'postgres://u@h/db?connect_timeout=0').connectTimeoutMs).toBe(0);
+  });
+  it('a value that is not a whole number of seconds is a configuration error naming where it came from', () => {
+    expect(configError(() => resolveSourceConnection({ PGCONNECT_TIMEOUT: '5s' })).message).toMatch(/connect_timeout "5s".*PGCONNECT_TIMEOUT/);
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { ConfigError, SourceError, messageOf } from '../../errors.js';
-import { describeSource, type SourceConnection } from '../../config/source-connection.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, describeSource, type SourceConnection } from '../../config/source-connection.js';
 import { quoteLiteral } from '../../sql/quote.js';
 
 /** Session limits that protect the transactional source. */
@@ -177,6 +177,14 @@ export function connectionError(source: SourceConnection, cause: unknown, also?:
   );
 }
 
+/** The connection attempt ran past connect_timeout (the whole attempt, not one transport). */
+class ConnectTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(limitMs: number, cause?: unknown) {
+    super(`no answer within connect_timeout (${limitMs / 1000} s)`, { cause });
+  }
+}
+
 /** Per resolved source: the transport that last worked, so a run's other connections start there. */
 const lastWorked = new WeakMap<SourceConnection, number>();
 
@@ -189,7 +197,12 @@ async function openClient(source: SourceConnection): Promise<pg.Client> {
   const start = lastWorked.get(source) ?? 0;
   const order = [...attempts.slice(start), ...attempts.slice(0, start)];
   const failures: { tls: boolean; error: unknown }[] = [];
+  // connect_timeout bounds the whole attempt, the fallback of prefer/allow included (libpq: per host, all its tries)
+  const limitMs = source.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_S * 1000;
+  const deadline = limitMs > 0 ? Date.now() + limitMs : Infinity;
   for (const [i, transport] of order.entries()) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break; // the attempt before this one used the time up (and said why)
     const settings = transport.tls ? transport.options() : undefined;
     const client = new pg.Client({
       host: source.host,
@@ -200,7 +213,8 @@ async function openClient(source: SourceConnection): Promise<pg.Client> {
       ssl: settings ? settings.node : false,
       application_name: 'ingesta',
       types: RAW_TEXT_TYPES,
-      connectionTimeoutMillis: 15_000,
+      // pg: 0 = no limit; its own timer covers the TCP connect, TLS and the startup exchange
+      connectionTimeoutMillis: Number.isFinite(remaining) ? Math.max(1, Math.round(remaining)) : 0,
       // a network that dies silently (no FIN/RST: a failover, a dropped NAT entry) would leave a COPY waiting forever;
       // TCP keepalive probes after 30 s of silence make the socket fail instead (libpq has keepalives on by default too)
       keepAlive: true,
@@ -214,9 +228,10 @@ async function openClient(source: SourceConnection): Promise<pg.Client> {
       return client;
     } catch (error) {
       await client.end().catch(() => undefined);
-      failures.push({ tls: transport.tls, error });
-      const code = (error as { code?: string }).code;
-      const network = (code !== undefined && NETWORK_CODES.has(code)) || /connection timeout/i.test(messageOf(error));
+      const failure = /connection timeout|timeout expired/i.test(messageOf(error)) ? new ConnectTimeout(limitMs, error) : error;
+      failures.push({ tls: transport.tls, error: failure });
+      const code = (failure as { code?: string }).code;
+      const network = code !== undefined && NETWORK_CODES.has(code);
       // prefer: any failure of TLS but an unreachable server → plain; allow: only a server's refusal → TLS
       const retry = i < order.length - 1 && !network && (transport.tls || error instanceof pg.DatabaseError);
       if (!retry) break;
