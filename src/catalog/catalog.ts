@@ -264,10 +264,23 @@ export function sourceOnlyTable(catalog: Catalog, schema: string, name: string, 
   });
 }
 
-/** Message for a name found neither in the catalog nor in the source. */
-export function unknownTableMessage(catalog: Catalog, names: readonly string[]): string {
+/** Message for a name found neither in the catalog nor in the source: where it was looked for and what exists. */
+export function unknownTableMessage(
+  catalog: Catalog,
+  names: readonly string[],
+  source?: { readonly database: string; readonly user: string; readonly tables: readonly string[]; readonly suggest: (name: string) => string | undefined },
+): string {
+  const MAX_LISTED = 40;
+  const hints = source ? names.map((n) => [n, source.suggest(n)] as const).filter(([, s]) => s !== undefined) : [];
+  const listed = source
+    ? source.tables.length === 0
+      ? ` The source database ${source.database} shows user ${source.user} no table at all: check the database and user (DATABASE_URL / PGDATABASE / PGUSER) and the user's SELECT rights.`
+      : ` Tables in the source database ${source.database} visible to user ${source.user} (${source.tables.length}): ${source.tables.slice(0, MAX_LISTED).join(', ')}${source.tables.length > MAX_LISTED ? ', …' : ''}.`
+    : '';
   return (
-    `Unknown table${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')}: not in the catalog and not found in the source. ` +
-    `Known tables in ${catalog.path}: ${catalog.tables.map((t) => t.name).join(', ')}.`
+    `Unknown table${names.length > 1 ? 's' : ''} ${names.map((n) => `"${n}"`).join(', ')}: not in the catalog and not found in the source.` +
+    hints.map(([n, s]) => ` Did you mean ${s} for "${n}"?`).join('') +
+    listed +
+    ` Catalog tables (${catalog.path}): ${catalog.tables.map((t) => t.name).join(', ')}.`
   );
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type pg from 'pg';
+import { listSourceTables } from '../source/postgres/source-tables.js';
 import type { Catalog, CatalogTable } from '../catalog/catalog.js';
 import { parseDuration } from '../config/config.js';
 import type { KeyReconciler, TableState } from '../destination/destination.js';
@@ -38,8 +39,13 @@ export async function introspectAll(client: pg.Client, tables: readonly CatalogT
       throw sourceQueryError(`Reading the definition of table ${t.schema}.${t.name}`, cause);
     });
     if (!source) {
+      // name where it was looked for: without DATABASE_URL, libpq's defaults pick the OS user and a database of its name
+      const where = await listSourceTables(client).then(
+        (l) => `database ${l.database} as user ${l.user}${l.tables.length === 0 ? ', which sees no table at all there' : ''}`,
+        () => 'database',
+      );
       throw new SourceError(
-        `Table ${t.schema}.${t.name} does not exist in the source database (or this user cannot see it): it was dropped or renamed, or the catalog or --tables names it wrongly. ` +
+        `Table ${t.schema}.${t.name} does not exist in the source ${where} (or this user cannot see it): it was dropped or renamed, the connection points at another database, or the catalog or --tables names it wrongly. ` +
           'Nothing was loaded; the destination is unchanged (its last load of the table is kept). Recreate the table, or leave it out with --tables.',
       );
     }

@@ -5,6 +5,7 @@ import type { FullRefresh, TableSelection } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { findTable, introspectTable } from '../source/postgres/postgres-introspector.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { closestName, listSourceTables } from '../source/postgres/source-tables.js';
 
 /**
  * Turns the run's table requests into catalog tables, before any snapshot or destination is touched: names not in
@@ -40,7 +41,11 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
     const source = await lookUp(`${found.schema}.${found.name}`, introspectTable(client, found.schema, found.name));
     resolved.push(sourceOnlyTable(catalog, found.schema, found.name, source?.primaryKey ?? []));
   }
-  if (unknown.length > 0) throw new ConfigError(unknownTableMessage(catalog, unknown));
+  if (unknown.length > 0) {
+    const listing = await lookUp('the source tables', listSourceTables(client));
+    const known = [...listing.tables, ...catalog.tables.map((t) => t.name)];
+    throw new ConfigError(unknownTableMessage(catalog, unknown, { ...listing, suggest: (name) => closestName(name, known) }));
+  }
 
   const unique: CatalogTable[] = [];
   const byDestination = new Map<string, CatalogTable>();

@@ -26,6 +26,19 @@ const noSecret = (r: { stdout: string; stderr: string }) => {
   expect(r.stderr).not.toContain(SECRET);
 };
 
+describe('help', () => {
+  it('--help ends with examples and the exit codes; `ingesta help status` shows the command\'s help (regression: an error)', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Examples:\n  ingesta --env local /);
+    for (const code of ['0', '1', '2', '3', '4', '5', '6', '130']) expect(help.stdout).toMatch(new RegExp(`\n  ${code} +\\w`));
+    const status = await runCli(['help', 'status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain('Usage: ingesta status [options]');
+    expect(status.stdout).toContain('--runs <n>');
+  });
+});
+
 describe('bad input: a clear message, a non-zero exit, nothing written', () => {
   it('an unknown table lists the known ones and creates nothing', async () => {
     const file = path.join(dir, 'unknown.duckdb');
@@ -54,7 +67,29 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('database=no_such_db_ingesta');
     expect(r.stderr).toContain('does not exist');
+    // regression: 'database "x" does not exist; the database does not exist' said it twice
+    expect(r.stderr.match(/does not exist/g)).toHaveLength(1);
     noSecret(r);
+  });
+
+  it('an unknown table lists the tables the source has, and suggests the closest name (regression: catalog tables only)', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS side_notes (id int PRIMARY KEY)');
+    const r = await runCli(['--env', 'local', '--duckdb-path', path.join(dir, 'u2.duckdb'), '--tables', 'side_ntoes'], { DATABASE_URL: db.url });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('Did you mean public.side_notes for "side_ntoes"?');
+    expect(r.stderr).toMatch(new RegExp(`Tables in the source database ${db.name} visible to user postgres \\(\\d+\\): .*public\\.side_notes`));
+  });
+
+  it('a catalog table missing from the source names the database and user the run connected to (regression: neither was named)', async () => {
+    const empty = await createTestDatabase();
+    try {
+      const r = await runCli(['--env', 'local', '--duckdb-path', path.join(dir, 'e.duckdb'), '--tables', 'accounts'], { DATABASE_URL: empty.url });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain(`Table public.accounts does not exist in the source database ${empty.name} as user postgres, which sees no table at all there`);
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('the original container variables (DATABASE_*) are used, and their password stays hidden on failure', async () => {

@@ -248,6 +248,17 @@ describe('TLS to PostgreSQL, as libpq does it (server: TLS only, SCRAM passwords
     expect(r.stderr).toContain('password authentication failed for user "ingest"');
   });
 
+  it('a missing password: one line saying the server asked for one, not the driver\'s internals (regression: "SASL: … client password must be a string")', async () => {
+    const duckdb = file();
+    const r = await runCli(['--env', 'local', '--duckdb-path', duckdb, ...TABLES], {
+      DATABASE_URL: cluster.url('ingest', undefined, 'dv', { sslmode: 'verify-full', sslrootcert: cluster.tls!.caCert }),
+    });
+    expectRefused(r, duckdb);
+    expect(r.stderr).toContain('the server asks for a password and none was given');
+    expect(r.stderr).toContain('set DATABASE_PASSWORD or PGPASSWORD');
+    expect(r.stderr).not.toMatch(/SASL|must be a string/);
+  });
+
   it('a misspelt URL parameter is refused (exit 2), never silently ignored: ?sslmdoe=require', async () => {
     const duckdb = file();
     const r = await runCli(['--env', 'local', '--duckdb-path', duckdb, ...TABLES], { DATABASE_URL: `${url()}?sslmdoe=require` });

@@ -137,9 +137,7 @@ function connectionHint(source: SourceConnection, code: string | undefined, mess
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve; check DATABASE_HOST / PGHOST / the URL.';
   if (code === '28P01') return 'check the user and password (DATABASE_PASSWORD / PGPASSWORD / the URL).';
-  if (/password must be a string/i.test(message)) {
-    return 'the server asks for a password and none was given: set DATABASE_PASSWORD or PGPASSWORD, put it in the URL, or in a PGPASSFILE line.';
-  }
+  if (/password must be a string/i.test(message)) return 'set DATABASE_PASSWORD or PGPASSWORD, put it in the URL, or in a PGPASSFILE line.';
   if (code === '28000' && /no encryption/.test(message)) {
     return "the server accepts only TLS connections from here: use sslmode=require, or verify-full with the server's CA in PGSSLROOTCERT / ?sslrootcert=.";
   }
@@ -148,7 +146,7 @@ function connectionHint(source: SourceConnection, code: string | undefined, mess
     return 'the server wants a client certificate: give it with sslcert / sslkey in the URL or PGSSLCERT / PGSSLKEY (signed by a CA the server trusts, CN = the user).';
   }
   if (code === '28000') return "check the user and password (DATABASE_PASSWORD / PGPASSWORD / the URL), and the server's pg_hba.conf.";
-  if (code === '3D000') return 'the database does not exist; check DATABASE_NAME / PGDATABASE / the URL.';
+  if (code === '3D000') return 'check DATABASE_NAME / PGDATABASE / the URL (with none set, the database is named like the user, as in libpq).';
   if (message === NO_SSL) {
     return `the server has TLS turned off but sslmode=${source.sslMode} requires it: turn ssl on in the server, or use sslmode=prefer or disable.`;
   }
@@ -169,8 +167,11 @@ function connectionHint(source: SourceConnection, code: string | undefined, mess
 
 /** Translates a driver error on connect into one clear line (never the password) with what to do. */
 export function connectionError(source: SourceConnection, cause: unknown, also?: string): SourceError {
-  const message = messageOf(cause);
-  const hint = connectionHint(source, (cause as { code?: string }).code, message);
+  // node-postgres words a missing password as its own internals ("SASL: SCRAM-SERVER-FIRST-MESSAGE: client password
+  // must be a string"): say what the server asked for instead
+  const raw = messageOf(cause);
+  const message = /password must be a string/i.test(raw) ? 'the server asks for a password and none was given' : raw;
+  const hint = connectionHint(source, (cause as { code?: string }).code, raw);
   return new SourceError(
     `Cannot connect to PostgreSQL (${describeSource(source)} sslmode=${source.sslMode}): ${message}${also ? ` (${also})` : ''}; ${hint}`,
     { cause },
