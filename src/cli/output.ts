@@ -136,6 +136,9 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
           clear();
           out.write(`warning: ${event.table ? `${event.table}: ` : ''}${event.message}\n`);
           break;
+        case 'note':
+          if (verbosity === 'verbose') out.write(`note: ${event.message}\n`);
+          break;
         case 'snapshot_taken':
           out.write(`source snapshot at ${event.snapshotAt}\n`);
           break;

@@ -6,6 +6,8 @@ export type PipelineEvent =
   | { type: 'run_started'; runId: string; env: string; dataset: string; destination: string; tables: string[] }
   | { type: 'package_recovered'; runId: string; action: 'completed' | 'discarded' | 'removed'; reason: string }
   | { type: 'warning'; table?: string; message: string }
+  /** Worth knowing, not worth a warning: text output shows it with --verbose only. */
+  | { type: 'note'; message: string }
   | { type: 'snapshot_taken'; snapshotAt: string }
   | { type: 'extract_started'; table: string; mode: TableMode; filter: string | undefined }
   | { type: 'extract_progress'; table: string; bytes: number }

@@ -4,7 +4,7 @@ import type { Destination } from '../destination/destination.js';
 import { beginSnapshot, sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import type { EventListener } from './events.js';
-import { compareWithSource, introspectAll, planReads, type TableRead } from './extract.js';
+import { reportSourceComparison, introspectAll, planReads, type TableRead } from './extract.js';
 import type { RunPlan } from './run.js';
 import { checkSchemas } from './schema-check.js';
 import { reconciledTables, selectedTables, type ReconcileMode } from './resolve-tables.js';
@@ -32,7 +32,7 @@ export async function prepareReads(
   ).rows[0]!.now;
   emit({ type: 'snapshot_taken', snapshotAt });
   const sources = await introspectAll(client, tables);
-  for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+  reportSourceComparison(emit, plan.catalog, tables, sources);
   const columnsByTable = await checkSchemas(
     {
       tables, sources, refresh,

@@ -12,7 +12,7 @@ import { beginSnapshot, closeSource, connectSource, sourceQueryError } from '../
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
 import type { EventListener, QualityReport } from './events.js';
-import { compareWithSource, introspectAll } from './extract.js';
+import { reportSourceComparison, introspectAll } from './extract.js';
 
 /**
  * The gate after a load: checks run on the destination just committed; source counts come from the extraction
@@ -57,7 +57,7 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];
     await beginSnapshot(client);
     const sources = await introspectAll(client, tables);
-    for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+    reportSourceComparison(emit, plan.catalog, tables, sources);
     const counts = new Map<string, SourceCount>();
     for (const t of tables) {
       const cursor = t.incremental ? state.get(t.name) : undefined;
