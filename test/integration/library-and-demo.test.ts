@@ -39,6 +39,12 @@ describe('library API and demo', () => {
     const r = await runCli(['demo', '--size', '40', '--duckdb-path', file], {}, dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('subscription_payments');
+    // the quality gate runs, and a few loaded rows are shown through ingesta itself (regression: no gate, and a
+    // suggested `duckdb` command the user does not have)
+    expect(r.stdout).toMatch(/quality gate PASSED: \d+ pass/);
+    expect(r.stdout).toMatch(/raw_datavision_local\.contents \(120 rows; the first 5, read back from .*\):\ncontent_id +account_id +title/);
+    expect(r.stdout).toMatch(/\n +1 +\d+ +Content 1 /);
+    expect(r.stdout).not.toMatch(/^\s*duckdb /m);
     const counts = await duckQuery(file, `SELECT count(*) AS n FROM raw_datavision_local.content_attributes`);
     expect(Number(counts[0]!.n)).toBe(expectedRowCounts(40).content_attributes);
   });
