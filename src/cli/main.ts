@@ -13,6 +13,7 @@ import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
+import { checkNames } from './gate-output.js';
 import { nodeSupportWarning } from './node-support.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -175,8 +176,12 @@ function buildProgram(setExit: (code: number) => void): Command {
           if (reports.json) writeJsonReport(reports.json, report);
           if (reports.html) writeHtmlReport(reports.html, report);
           if (gateFailed(report.checks)) {
-            const failed = report.checks.filter((c) => c.status === 'fail').length;
-            throw new QualityError(`The quality gate failed: ${failed} check${failed === 1 ? '' : 's'} failed (see the table above${reports.json ? ` and ${reports.json}` : ''}).`);
+            const failed = checkNames(report.checks, 'fail');
+            const files = [reports.html, reports.json].filter((f): f is string => Boolean(f));
+            throw new QualityError(
+              `The quality gate failed: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.join('; ')}. ` +
+                (files.length > 0 ? `Report: ${files.join(', ')}.` : 'Details above; --report-html FILE writes a report.'),
+            );
           }
         }
         setExit(0);

@@ -1,5 +1,7 @@
-import type { PipelineEvent, QualityReport, RunSummary } from '../pipeline/events.js';
+import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import type { StatusReport } from '../pipeline/operations.js';
+import type { CheckResult } from '../quality/check-types.js';
+import { gateText } from './gate-output.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -71,15 +73,10 @@ export function summaryTable(summary: RunSummary): string {
   return textTable(['table', 'mode', 'rows read', 'bytes', 'rows in destination', 'cursor'], rows, new Set([2, 3, 4]));
 }
 
-export function qualityTable(report: QualityReport): string {
-  const rows = report.checks.map((c) => [c.check, c.table, c.status.toUpperCase(), c.observed === null ? '' : String(c.observed), c.expected === null ? '' : String(c.expected), c.message]);
-  const counts = { pass: 0, warn: 0, fail: 0, skip: 0 };
-  for (const c of report.checks) counts[c.status] += 1;
-  const verdict = counts.fail > 0 ? 'FAILED' : counts.warn > 0 ? 'PASSED with warnings' : 'PASSED';
-  return (
-    `${textTable(['check', 'table', 'status', 'observed', 'expected', 'message'], rows, new Set([3, 4]))}\n\n` +
-    `quality gate ${verdict}: ${counts.pass} pass, ${counts.warn} warn, ${counts.fail} fail, ${counts.skip} skip`
-  );
+/** Every check of a gate as one table (--verbose). */
+export function qualityTable(checks: readonly CheckResult[]): string {
+  const rows = checks.map((c) => [c.check, c.table, c.status.toUpperCase(), c.observed === null ? '' : String(c.observed), c.expected === null ? '' : String(c.expected), c.message]);
+  return textTable(['check', 'table', 'status', 'observed', 'expected', 'message'], rows, new Set([3, 4]));
 }
 
 export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal', out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Renderer {
@@ -186,12 +183,12 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
           break;
         }
         case 'quality_finished':
-          if (event.report.mode === 'only') out.write(`\n${qualityTable(event.report)}\n`);
+          if (event.report.mode === 'only') out.write(`\n${gateText(event.report, verbosity, qualityTable)}\n`);
           break;
         case 'run_finished':
           if (quiet) out.write(`run ${event.summary.runId} loaded ${event.summary.tables.length} tables in ${formatMs(event.summary.durationMs)}\n`);
           else out.write(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
-          if (event.summary.quality) out.write(`\n${qualityTable(event.summary.quality)}\n`);
+          if (event.summary.quality) out.write(`\n${gateText(event.summary.quality, verbosity, qualityTable)}\n`);
           break;
       }
     },

@@ -78,6 +78,23 @@ describe('quality gate', () => {
     const r = await ingest('--solo-validar', '--report-json', json);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('quality gate failed');
+    // what a person reads (regression: a 33-row table with the FAIL rows mixed in, and a last line naming nothing):
+    // failures first with their offending keys, passes collapsed to one line, a verdict and an error line naming the
+    // failed checks and the report
+    const out = r.stdout.trim().split('\n');
+    const failLines = out.filter((l) => l.startsWith('FAIL  '));
+    expect(failLines.length).toBeGreaterThanOrEqual(5);
+    expect(out.indexOf(failLines[0]!)).toBeLessThan(out.findIndex((l) => l.startsWith('pass  ')));
+    expect(failLines.find((l) => l.startsWith('FAIL  referential_integrity  content_attributes: '))).toContain('88888888');
+    expect(out.filter((l) => /\bPASS\b/.test(l))).toEqual([]);
+    expect(out.find((l) => l.startsWith('pass  '))).toMatch(/^pass  \d+ checks: row_count ×\d+, duplicates ×\d+/);
+    expect(out.at(-1)).toMatch(/^quality gate FAILED: \d+ of \d+ checks failed \(.*\) — \d+ pass, 0 warn, \d+ fail, 2 skip$/);
+    for (const name of ['duplicates contents', 'row_count accounts', 'referential_integrity content_attributes', 'freshness subscriptions']) expect(out.at(-1)).toContain(name);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^ingesta: error: The quality gate failed: \\d+ checks failed: .*duplicates contents.*\\. Report: ${json.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.$`));
+    const quiet = await ingest('--solo-validar', '-q');
+    expect(quiet.code).toBe(6);
+    expect(quiet.stdout).not.toMatch(/^pass /m);
+    expect(quiet.stdout).toMatch(/^FAIL  duplicates  contents: /m);
     const report = readReport(json);
     expect(find(report, 'duplicates', 'contents')[0]!.status).toBe('fail');
     expect(find(report, 'duplicates', 'contents')[0]!.message).toContain('10');
