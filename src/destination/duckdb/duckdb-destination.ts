@@ -74,7 +74,6 @@ class TextFallback extends Error {
   }
 }
 
-
 /** DuckDB read fewer rows from a package file than were extracted into it. */
 class ShortRead extends Error {}
 
