@@ -197,6 +197,23 @@ describe('numeric', () => {
 });
 
 describe('timestamps', () => {
+  it('a BC date in a frozen table stops the run before anything is written, naming the row\'s key, never the value', async () => {
+    await db.query(`CREATE TABLE frozen_d (id integer PRIMARY KEY, d date, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await db.query(`INSERT INTO frozen_d (id, d) VALUES (1, '2024-02-29')`);
+    const t = target('frozen_d', mergeCatalog('frozen_d', '    schema_contract: freeze\n'));
+    const first = await t.run();
+    expect(first.code, first.stderr).toBe(0);
+    const before = await duckTableDigest(t.file, DATASET, 'frozen_d', 'id');
+    await db.query(`INSERT INTO frozen_d (id, d) VALUES (5, '0044-03-15 BC')`);
+    const bad = await t.run();
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toMatch(/Table frozen_d, column d: the row with key \(id\) = \(5\)/);
+    expect(bad.stderr).toMatch(/schema_contract/);
+    expect(bad.stderr).not.toContain('0044');
+    expect(await duckTableDigest(t.file, DATASET, 'frozen_d', 'id')).toBe(before);
+  });
+
+
   it('a timestamp beyond DuckDB\'s range (year 294276) keeps its exact text with a warning (regression: the run failed with no fallback)', async () => {
     await db.query(`CREATE TABLE far (id integer PRIMARY KEY, ts timestamp, tz timestamptz, d date)`);
     await db.query(`INSERT INTO far VALUES (1, '294276-12-31 23:59:59.999999', '294276-12-31 23:59:59.999999+00', '5874897-12-31'),
