@@ -74,7 +74,7 @@ export async function reconcileRead(
 export function unreadableKeys(columns: readonly ColumnMapping[], primaryKey: readonly string[]): ColumnMapping[] {
   return primaryKey
     .map((k) => columns.find((c) => c.name === k)!)
-    .filter((c) => c.selectSql !== quoteIdent(c.sourceName) && c.guard !== 'bc_dates');
+    .filter((c) => c.selectSql !== quoteIdent(c.sourceName) && c.guard !== 'text_fallback');
 }
 
 /** The planning-time refusal of --reconcile on such a table. */

@@ -66,8 +66,8 @@ export function diffColumns(existing: ReadonlyMap<string, string>, wanted: reado
     // unconstrained numeric is measured per load: DECIMAL(38, s) of any scale, or VARCHAR once a value needed the
     // lossless text form; the loader widens within those
     if (c.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(normalizeType(c.destinationType)) && /^(DECIMAL\(38,\d+\)|VARCHAR)$/.test(normalizeType(current))) continue;
-    // a date/timestamp column that already fell back to exact text (BC dates) stays text
-    if (c.guard === 'bc_dates' && normalizeType(current) === 'VARCHAR') continue;
+    // a date/timestamp or numeric(p,s) column that already fell back to exact text stays text
+    if (c.guard === 'text_fallback' && normalizeType(current) === 'VARCHAR') continue;
     if (normalizeType(current) === normalizeType(c.destinationType)) continue;
     changes.push(
       isWidening(current, c.destinationType)

@@ -94,8 +94,10 @@ describe('values keep their exact value and type (regression: a dataset named li
     await db.query(`INSERT INTO edge (id, n) VALUES (7, 12345678901234567890123456789012.0123456789)`);
     const r = await ingest();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('edge.n (numeric without precision) holds 12345678901234567890123456789012.0123456789');
-    expect(r.stdout).toContain('loaded as VARCHAR');
+    expect(r.stdout).toContain('edge.n holds a number no DuckDB DECIMAL holds exactly');
+    expect(r.stdout).toContain('changed to VARCHAR');
+    // the warning never shows a value
+    expect(r.stdout).not.toContain('12345678901234567890123456789012.0123456789');
     expect((await duckColumnTypes(duckdbPath, DATASET, 'edge')).n).toBe('VARCHAR');
     const rows = await duckQuery(duckdbPath, `SELECT n FROM edges.${DATASET}.edge WHERE id = 7`);
     expect(rows[0]!.n).toBe('12345678901234567890123456789012.0123456789');
@@ -126,14 +128,15 @@ describe('values keep their exact value and type (regression: a dataset named li
     await db.query(`INSERT INTO dates VALUES (2, '{2024-01-01,"0044-03-15 BC"}', NULL)`);
     const bad = await runCli(args, { DATABASE_URL: db.url });
     expect(bad.code).toBe(4);
-    expect(bad.stderr).toContain('BC date not representable');
+    expect(bad.stderr).toContain('column ds holds a date or timestamp outside DuckDB\'s range');
+    expect(bad.stderr).not.toContain('0044');
   });
 
   it('a BC date is kept as exact text, never shifted to AD (lossless rule), and the column stays text on merge', async () => {
     await db.query(`INSERT INTO edge (id, d) VALUES (5, '0044-03-15 BC')`);
     const r = await ingest();
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('edge.d holds a BC date');
+    expect(r.stdout).toContain('edge.d holds a date or timestamp outside DuckDB\'s range');
     expect((await duckColumnTypes(duckdbPath, DATASET, 'edge')).d).toBe('VARCHAR');
     const rows = await duckQuery(duckdbPath, `SELECT id, d FROM edges.${DATASET}.edge WHERE id IN (1, 2, 5) ORDER BY id`);
     expect(rows.map((x) => x.d)).toEqual(['2024-02-29', 'infinity', '0044-03-15 BC']);

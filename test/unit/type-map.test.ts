@@ -55,7 +55,7 @@ describe('mapColumn: types with a direct DuckDB equivalent', () => {
 });
 
 describe('mapColumn: numeric', () => {
-  it('numeric(10,2) -> DECIMAL(10,2), read directly', () => {
+  it('numeric(10,2) -> DECIMAL(10,2), read directly, exact text if a NaN shows up', () => {
     const m = mapColumn(col('numeric', { name: 'amount', formatType: 'numeric(10,2)', typeCategory: 'N', numericPrecision: 10, numericScale: 2 }));
     expect(m).toMatchObject({
       sourceType: 'numeric(10,2)',
@@ -63,7 +63,7 @@ describe('mapColumn: numeric', () => {
       csvType: 'DECIMAL(10,2)',
       selectSql: '"amount"',
       castSql: '"amount"',
-      guard: undefined,
+      guard: 'text_fallback',
     });
   });
 
@@ -113,18 +113,26 @@ describe('mapColumn: dates and timestamps', () => {
     ['timestamptz', 'timestamp with time zone', 'TIMESTAMPTZ'],
     ['timestamp', 'timestamp without time zone', 'TIMESTAMP'],
     ['date', 'date', 'DATE'],
-  ])('%s -> %s, read directly', (typeName, formatType, duck) => {
+  ])('%s -> %s, guarded (exact text when DuckDB refuses a value)', (typeName, formatType, duck) => {
     const m = mapColumn(col(typeName, { name: 'ts', formatType }));
     expect(m.destinationType).toBe(duck);
-    expect(m.csvType).toBe(duck);
-    expect(m.castSql).toBe('"ts"');
-    expect(m.guard).toBe('bc_dates');
+    // DuckDB's CSV reader turns a TIMESTAMPTZ it cannot parse into NULL silently: read as text and cast instead
+    expect(m.csvType).toBe(duck === 'TIMESTAMPTZ' ? 'VARCHAR' : duck);
+    expect(m.castSql).toBe(duck === 'TIMESTAMPTZ' ? 'CAST("ts" AS TIMESTAMPTZ)' : '"ts"');
+    expect(m.guard).toBe('text_fallback');
   });
 
-  it.each(['timestamptz', 'timestamp', 'date'])('%s: the select marks BC values so DuckDB refuses them', (typeName) => {
+  it('date: the select marks BC values so DuckDB refuses them', () => {
+    const m = mapColumn(col('date', { name: 'd' }));
+    expect(m.selectSql).toBe(
+      `CASE WHEN (("d" < '0001-01-01') AND isfinite("d")) THEN 'not representable in DuckDB: ' || "d"::text ELSE "d"::text END`,
+    );
+  });
+
+  it.each(['timestamptz', 'timestamp'])('%s: the select marks BC values and years past DuckDB\'s range (294246)', (typeName) => {
     const m = mapColumn(col(typeName, { name: 'd' }));
     expect(m.selectSql).toBe(
-      `CASE WHEN "d" < '0001-01-01' AND isfinite("d") THEN 'BC date not representable: ' || "d"::text ELSE "d"::text END`,
+      `CASE WHEN (("d" < '0001-01-01' OR "d" >= '294247-01-01') AND isfinite("d")) THEN 'not representable in DuckDB: ' || "d"::text ELSE "d"::text END`,
     );
   });
 
@@ -137,13 +145,13 @@ describe('mapColumn: dates and timestamps', () => {
 });
 
 describe('mapColumn: binary, arrays, everything else', () => {
-  it('bytea travels as base64 and is decoded into a BLOB', () => {
+  it('bytea travels as hex (base64 would wrap lines) and is decoded into a BLOB', () => {
     const m = mapColumn(col('bytea', { name: 'payload' }));
     expect(m).toMatchObject({
       destinationType: 'BLOB',
       csvType: 'VARCHAR',
-      selectSql: `encode("payload", 'base64')`,
-      castSql: 'from_base64("payload")',
+      selectSql: `encode("payload", 'hex')`,
+      castSql: 'unhex("payload")',
       guard: undefined,
     });
   });
@@ -226,7 +234,7 @@ describe('mapColumn: interval and multi-dimensional arrays', () => {
 
   it('the destination name is used on the DuckDB side, the source name in the SELECT', () => {
     const m = mapColumn(col('bytea', { name: 'Data', typeCategory: 'U' }), 'Data__2');
-    expect(m).toMatchObject({ name: 'Data__2', sourceName: 'Data', selectSql: `encode("Data", 'base64')`, castSql: 'from_base64("Data__2")' });
+    expect(m).toMatchObject({ name: 'Data__2', sourceName: 'Data', selectSql: `encode("Data", 'hex')`, castSql: 'unhex("Data__2")' });
   });
 });
 
@@ -250,7 +258,7 @@ describe('mapColumn: column names are quoted', () => {
     const q = '"say ""hi"""';
     expect(mapColumn(col('int4', { name }))).toMatchObject({ name, selectSql: q, castSql: q });
     expect(mapColumn(col('inet', { name })).selectSql).toBe(`${q}::text`);
-    expect(mapColumn(col('bytea', { name })).castSql).toBe(`from_base64(${q})`);
+    expect(mapColumn(col('bytea', { name })).castSql).toBe(`unhex(${q})`);
     expect(mapColumn(col('numeric', { name })).castSql).toBe(`CAST(${q} AS DECIMAL(38,9))`);
     expect(mapColumn(arrayCol('int4', { name })).selectSql).toBe(`to_json(${q})::text`);
   });

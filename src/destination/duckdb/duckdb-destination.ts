@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DataError, DestinationError, messageOf } from '../../errors.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
-import { BC_DATE_MARKER, type ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import type { CheckResult } from '../../quality/check-types.js';
 import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
@@ -18,6 +18,10 @@ import {
 } from './duckdb-sql.js';
 import { DuckDBHistory } from './duckdb-history.js';
 import { countAfterMerge, deleteKeysSql, diffKeys } from './duckdb-key-diff.js';
+import { describeDuckdbFailure } from './duckdb-errors.js';
+import {
+  cannotChange, cannotChangeError, measureNumerics, mergeNumeric, refusedColumn, textKey, textNote, withTextFallbacks, type NumericStats,
+} from './duckdb-type-policy.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: true,
@@ -51,15 +55,11 @@ function parseDuckdbSize(text: string): number {
   return Math.round(Number(m[1]) * (scale[unit] ?? 1));
 }
 
-/** A stored DECIMAL(38,s) of an unconstrained numeric that this load measured wider: widened, not a contract change. */
+/** A stored DECIMAL(38,s) of an unconstrained numeric that this load measured at another scale: not a contract change. */
 function isMeasuredDecimal(columns: readonly ColumnMapping[], name: string, existing: ReadonlyMap<string, string>): boolean {
   const c = columns.find((x) => x.name === name);
-  return c?.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(existing.get(name) ?? '');
+  return c?.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(existing.get(name) ?? '') && /^DECIMAL\(38,\d+\)$/.test(c.destinationType);
 }
-
-/** The prefix postgres-type-map puts before a BC value so DuckDB refuses it instead of reading it as AD. */
-const BC_MARKER = BC_DATE_MARKER;
-const TEMPORAL_TYPES = new Set(['DATE', 'TIMESTAMP', 'TIMESTAMPTZ']);
 
 /**
  * Thrown inside a load when the package must be loaded again with an adjustment (a column as exact text, a larger
@@ -74,21 +74,6 @@ class TextFallback extends Error {
   }
 }
 
-/** A column loaded as its exact text (VARCHAR), as staged. */
-function asText(column: ColumnMapping): ColumnMapping {
-  return { ...column, destinationType: 'VARCHAR', csvType: 'VARCHAR', castSql: quoteIdent(column.name) };
-}
-
-/**
- * An unconstrained numeric column declared as DECIMAL(38, scale). When every value has at most 18 significant digits
- * at that scale (`intDigits` measured), the CSV reader parses it as DECIMAL(18, scale) — 64-bit, ~6× cheaper than
- * its 128-bit DECIMAL(38) parser — and it is widened exactly; otherwise it is read as text and cast.
- */
-function decimalColumn(column: ColumnMapping, scale: number, intDigits: number): ColumnMapping {
-  const type = `DECIMAL(38,${scale})`;
-  return { ...column, destinationType: type, csvType: intDigits + scale <= 18 ? `DECIMAL(18,${scale})` : 'VARCHAR', castSql: `CAST(${quoteIdent(column.name)} AS ${type})` };
-}
-
 /** DuckDB read fewer rows from a package file than were extracted into it. */
 class ShortRead extends Error {}
 
@@ -101,8 +86,9 @@ export class DuckDBDestination implements Destination {
   private reader: DuckDBConnection | undefined;
   private diffing: Promise<unknown> = Promise.resolve();
   private datasetRef: DatasetRef | undefined;
-  /** What this package must be loaded with, found by a failed attempt: "table\0column" of date columns that hold BC
-   * dates (loaded as text), "table\0\0max_line_size" for tables with records over the default CSV line limit. */
+  /** What this package must be loaded with, found by a failed attempt: "table\0column" of columns holding a value
+   * DuckDB refused (a BC date, NaN in numeric(p,s): loaded as text, see duckdb-type-policy.ts), "table\0\0max_line_size"
+   * for tables with records over the default CSV line limit. */
   private adjustments = new Set<string>();
   /** ingesta's own tables in the dataset: state, run history, quality results, schema versions. */
   private readonly history: DuckDBHistory;
@@ -111,8 +97,8 @@ export class DuckDBDestination implements Destination {
   private committed = false;
   /** The session's memory limit, in bytes (restored after a table read with a raised one). */
   private memoryLimitBytes = 128 * 2 ** 20;
-  /** Integer digits of each unconstrained numeric column measured in the table being loaded. */
-  private intDigits = new Map<string, number>();
+  /** What was measured of each unconstrained numeric column of the table being loaded. */
+  private numericStats = new Map<string, NumericStats>();
   /** What the last load decided on its own (a lossless type fallback, …), for the run's warnings. */
   private notes: string[] = [];
 
@@ -259,25 +245,12 @@ export class DuckDBDestination implements Destination {
     };
   }
 
-  /**
-   * Date/timestamp columns that hold a BC date (DuckDB cannot) are loaded as PostgreSQL's exact text instead (lossless
-   * rule): those found in this package, and those a previous load already turned into text (a merge table stays text).
-   */
-  private withTextFallbacks(table: PackageTable, existing: ReadonlyMap<string, string>): PackageTable {
-    const columns = table.columns.map((c) =>
-      c.guard === 'bc_dates' && (this.adjustments.has(`${table.name}\u0000${c.name}`) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
-        ? { ...c, destinationType: 'VARCHAR', csvType: 'VARCHAR', castSql: `regexp_replace(${quoteIdent(c.name)}, '^${BC_MARKER}', '')` }
-        : c,
-    );
-    return { ...table, columns };
-  }
-
   private async loadTable(manifest: Manifest, packaged: PackageTable, file: string): Promise<TableLoadResult> {
     this.notes = [];
-    this.intDigits = new Map();
+    this.numericStats = new Map();
     const target = this.ref.table(packaged.name);
     const existing = await this.describeTable(packaged.name);
-    const table = this.withTextFallbacks(packaged, existing);
+    const table = withTextFallbacks(packaged, existing, this.adjustments);
     const longLines = this.adjustments.has(`${table.name}\u0000\u0000max_line_size`);
     // a record longer than DuckDB's default 2 MB line limit: the limit (and the read buffer) sized to the whole file
     const lineLimit = longLines ? lineLimitFor(table.bytes) : undefined;
@@ -290,6 +263,10 @@ export class DuckDBDestination implements Destination {
       const measured = table.rows > 0 ? await this.measureNumerics(table, csv(table.columns)!) : [...table.columns];
       if (existing.size > 0 && table.schemaContract === 'freeze') {
         const changes = diffColumns(existing, measured).filter((c) => c.kind !== 'widened' || !isMeasuredDecimal(measured, c.column, existing));
+        // a value no stored type holds: the column would have to become text, which the contract forbids
+        const toText = changes.map((c) => measured.find((m) => m.name === c.column && m.guard !== undefined && m.destinationType === 'VARCHAR' && c.kind === 'widened'));
+        const refused = toText.find((m) => m !== undefined);
+        if (refused) throw await this.cannotChangeError(table, file, lineLimit, refused, existing.get(refused.name)!, 'freeze');
         if (changes.length > 0) throw schemaFrozenError(table.name, changes);
       }
       if (table.replaceAll) {
@@ -311,7 +288,7 @@ export class DuckDBDestination implements Destination {
           await this.conn.run(`CREATE OR REPLACE TABLE ${target} (${defs.join(', ')})`);
         }
       } else {
-        const columns = existing.size === 0 ? measured : await this.evolveColumns(table, existing, measured);
+        const columns = existing.size === 0 ? measured : await this.evolveColumns(table, existing, measured, file, lineLimit);
         if (existing.size === 0) await this.conn.run(createTableSql(this.ref, table.name, columns, false));
         const from = csv(columns);
         if (from) {
@@ -331,18 +308,19 @@ export class DuckDBDestination implements Destination {
       // silently (DuckDB 1.5): the whole package is loaded again with a limit and a buffer that fit the file
       const tooLong = /unterminated quote/i.test(messageOf(cause)) && table.bytes > 2 ** 21;
       if (!longLines && (cause instanceof ShortRead || /maximum line size/i.test(messageOf(cause)) || tooLong)) {
-        throw new TextFallback(`${table.name}\u0000\u0000max_line_size`, new DataError(`Table ${table.name}: a record is too long to load: ${messageOf(cause).split('\n')[0]}`, { cause }));
+        throw new TextFallback(`${table.name}\u0000\u0000max_line_size`, new DataError(`Table ${table.name}: a record is too long to load: ${describeDuckdbFailure(messageOf(cause))}`, { cause }));
       }
-      const bc = new RegExp(`converting column "([^"]+)"[\\s\\S]*${BC_MARKER}`).exec(messageOf(cause));
-      const column = bc ? table.columns.find((c) => c.name === bc[1] && c.guard === 'bc_dates' && TEMPORAL_TYPES.has(c.destinationType)) : undefined;
+      // a value DuckDB refuses (a BC date, a timestamp past its range, NaN in numeric(p,s)): the column becomes text
+      const column = refusedColumn(messageOf(cause), table);
       if (column) {
         throw new TextFallback(
-          `${table.name}\u0000${column.name}`,
-          new DataError(`Table ${table.name}, column ${column.name}: a BC date cannot be held by DuckDB and the column could not fall back to text.`, { cause }),
+          textKey(table.name, column.name),
+          new DataError(`Table ${table.name}, column ${column.name}: DuckDB cannot hold a value of it and the column could not fall back to text.`, { cause }),
         );
       }
+      // DuckDB's message quotes the value (and the CSV record): only what failed and where is kept
       throw new DataError(
-        `Loading table ${table.name} into DuckDB failed: ${messageOf(cause).split('\n').slice(0, 3).join(' ')}. ` +
+        `Loading table ${table.name} into DuckDB failed: ${describeDuckdbFailure(messageOf(cause))}. ` +
           (/out of memory/i.test(messageOf(cause)) ? 'Raise INGESTA_DUCKDB_MEMORY_LIMIT. ' : '') +
           'Nothing was committed; the previous data and state are intact.',
         { cause },
@@ -371,9 +349,7 @@ export class DuckDBDestination implements Destination {
     ] as never);
     await this.conn.run('DROP TABLE IF EXISTS "_ingesta_merge"');
     for (const c of packaged.columns) {
-      if (this.adjustments.has(`${table.name}\u0000${c.name}`)) {
-        this.notes.push(`${table.name}.${c.name} holds a BC date, which DuckDB cannot store: the column is loaded as VARCHAR with PostgreSQL's exact text`);
-      }
+      if (this.adjustments.has(textKey(table.name, c.name))) this.notes.push(textNote(table.name, c, !table.replaceAll && existing.get(c.name) !== 'VARCHAR'));
     }
     return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...this.notes] };
   }
@@ -423,7 +399,7 @@ export class DuckDBDestination implements Destination {
         await this.conn.run(`INSERT INTO ${child} ${unnestSelect(merged, table.primaryKey, column, isJson)}`);
       }
     } catch (cause) {
-      throw new DataError(`Unnesting ${table.name}.${column} into ${name} failed: ${messageOf(cause).split('\n')[0]}`, { cause });
+      throw new DataError(`Unnesting ${table.name}.${column} into ${name} failed: ${describeDuckdbFailure(messageOf(cause))}`, { cause });
     }
     const keyColumns = table.columns.filter((c) => table.primaryKey.includes(c.name));
     await this.recordSchema(runId, { ...table, writeDisposition: table.writeDisposition }, name, keyColumns, { table: table.name, column });
@@ -451,46 +427,20 @@ export class DuckDBDestination implements Destination {
     await this.conn.run(`INSERT INTO ${this.ref.table(SCHEMA_TABLE)} VALUES ($1, $2, $3::JSON, $4, now())`, [name, hash, JSON.stringify(doc), runId] as never);
   }
 
-  /**
-   * Columns of `numeric` without declared precision are measured over `from` (their text, in one pass): each becomes
-   * DECIMAL(38, s) with s = max(9, the largest scale present), so no value is ever rounded. When a value cannot be held
-   * by any DECIMAL (more than 38 significant digits, NaN, ±Infinity) the column is loaded as VARCHAR holding
-   * PostgreSQL's exact text, and the load says so.
-   */
+  /** Unconstrained numerics measured on the package file (see duckdb-type-policy.ts); a full load notes a text column. */
   private async measureNumerics(table: PackageTable, from: string): Promise<ColumnMapping[]> {
-    const numerics = table.columns.filter((x) => x.guard === 'unconstrained_numeric');
-    this.intDigits = new Map();
-    if (numerics.length === 0) return [...table.columns];
-    const aggregates = numerics.map((c, i) => {
-      const q = quoteIdent(c.name);
-      const intDigits = `length(regexp_extract(${q}, '^-?0*([0-9]*)', 1))`;
-      const fracDigits = `length(rtrim(regexp_extract(${q}, '\\.([0-9]+)$', 1), '0'))`;
-      return (
-        `coalesce(max(${intDigits}), 0) AS i${i}, coalesce(max(${fracDigits}), 0) AS f${i}, ` +
-        `max(${q}) FILTER (WHERE NOT regexp_full_match(${q}, '-?[0-9]+(\\.[0-9]+)?') OR ${intDigits} + ${fracDigits} > 38) AS b${i}`
-      );
-    });
-    const [stats = {}] = await this.query(`SELECT ${aggregates.join(', ')} FROM ${from}`);
-    const scales = new Map<string, number>();
-    numerics.forEach((c, i) => {
-      if (stats[`b${i}`] != null) {
-        // lossless rule: the column keeps PostgreSQL's exact text rather than a rounded number
-        scales.set(c.name, -1);
-        this.notes.push(
-          `${table.name}.${c.name} (numeric without precision) holds ${String(stats[`b${i}`]).slice(0, 60)}, which no DuckDB DECIMAL holds exactly ` +
-            '(more than 38 digits, NaN or Infinity): the column is loaded as VARCHAR with the exact text',
-        );
-        return;
-      }
-      const intDigits = Number(stats[`i${i}`] ?? 0);
-      this.intDigits.set(c.name, intDigits);
-      scales.set(c.name, Math.min(Math.max(9, Number(stats[`f${i}`] ?? 0)), 38 - intDigits));
-    });
-    return table.columns.map((c) => {
-      const scale = scales.get(c.name);
-      if (scale === undefined) return c;
-      return scale < 0 ? asText(c) : decimalColumn(c, scale, this.intDigits.get(c.name) ?? 38);
-    });
+    const { columns, stats } = await measureNumerics((sql) => this.query(sql), table, from);
+    this.numericStats = stats;
+    for (const c of columns) {
+      if (c.guard === 'unconstrained_numeric' && c.destinationType === 'VARCHAR' && stats.has(c.name) && table.replaceAll) this.notes.push(textNote(table.name, c, false));
+    }
+    return columns;
+  }
+
+  /** The error of a value a column cannot change for (see cannotChangeError), with the package file read as text. */
+  private cannotChangeError(table: PackageTable, file: string, lineLimit: number | undefined, column: ColumnMapping, current: string, why: 'freeze' | 'key'): Promise<DataError> {
+    const allText = table.rows > 0 ? readCsvSql(file, table.columns.map((c) => ({ name: c.name, csvType: 'VARCHAR' })), lineLimit) : undefined;
+    return cannotChangeError((sql) => this.query(sql), allText, table, column, current, why);
   }
 
   /**
@@ -499,34 +449,21 @@ export class DuckDBDestination implements Destination {
    * widened when every stored value still fits, a dropped column stays (NULL in new rows). Any other type change
    * needs a full refresh. Returns the columns as the table now declares them.
    */
-  private async evolveColumns(table: PackageTable, existing: ReadonlyMap<string, string>, columns: ColumnMapping[]): Promise<ColumnMapping[]> {
+  private async evolveColumns(table: PackageTable, existing: ReadonlyMap<string, string>, columns: ColumnMapping[], file: string, lineLimit: number | undefined): Promise<ColumnMapping[]> {
     const target = this.ref.table(table.name);
     const result: ColumnMapping[] = [];
     for (const c of columns) {
       const current = existing.get(c.name);
-      if (c.guard === 'unconstrained_numeric' && current === 'VARCHAR') {
-        // once a value needed the exact-text form, the column stays text
-        result.push(asText(c));
-        continue;
-      }
-      const storedScale = current ? /^DECIMAL\(38,(\d+)\)$/.exec(current) : null;
-      const wantedScale = /^DECIMAL\(38,(\d+)\)$/.exec(c.destinationType);
-      if (current !== undefined && c.guard === 'unconstrained_numeric' && storedScale && wantedScale) {
-        const stored = Number(storedScale[1]);
-        const wanted = Number(wantedScale[1]);
-        if (wanted <= stored) {
-          result.push(decimalColumn(c, stored, this.intDigits.get(c.name) ?? 38));
-          continue;
+      // an unconstrained numeric keeps its scale, changes it, or becomes exact text (see duckdb-type-policy.ts)
+      if (current !== undefined && c.guard === 'unconstrained_numeric' && /^(DECIMAL\(38,\d+\)|VARCHAR)$/.test(current)) {
+        const merge = await mergeNumeric((sql) => this.query(sql), target, c, current, this.numericStats.get(c.name));
+        if (merge.kind === 'text' && current !== 'VARCHAR') {
+          const why = cannotChange(table, c);
+          if (why) throw await this.cannotChangeError(table, file, lineLimit, c, current, why);
+          this.notes.push(textNote(table.name, c, true));
         }
-        const [r] = await this.query(`SELECT coalesce(max(length(split_part(ltrim(CAST(${quoteIdent(c.name)} AS VARCHAR), '-'), '.', 1))), 0) AS d FROM ${target}`);
-        if (Number(r?.d ?? 0) > 38 - wanted) {
-          throw new DataError(
-            `Table ${table.name}, column ${c.name}: new values need DECIMAL(38,${wanted}) but stored values have too many integer digits for it. ` +
-              `Run with --full-refresh ${table.name}; nothing was written.`,
-          );
-        }
-        await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE DECIMAL(38,${wanted})`);
-        result.push(c);
+        if (merge.kind === 'rescale') await this.conn.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE ${merge.column.destinationType}`);
+        result.push(merge.column);
         continue;
       }
       result.push(c);

@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { KeyDiff, KeyDiffRequest, MergeCountRequest } from '../destination.js';
 import { DataError, messageOf } from '../../errors.js';
+import { describeDuckdbFailure } from './duckdb-errors.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
 
@@ -62,7 +63,7 @@ export async function diffKeys(connection: DuckDBConnection, ref: DatasetRef, re
     return { refetch, deleted: Number(deleted.getRows()[0]?.[0] ?? 0) };
   } catch (cause) {
     if (cause instanceof DataError) throw cause;
-    throw new DataError(`Reconciling the keys of ${request.table} failed: ${messageOf(cause).split('\n')[0]}. Nothing was written.`, { cause });
+    throw new DataError(`Reconciling the keys of ${request.table} failed: ${describeDuckdbFailure(messageOf(cause))}. Nothing was written.`, { cause });
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${stage}`).catch(() => undefined);
   }

@@ -38,9 +38,10 @@ export interface ColumnMapping {
   readonly castSql: string;
   /**
    * Values the destination type may not hold: unconstrained numerics are measured (DECIMAL(38,s) or exact text);
-   * dates/timestamps fall back to exact text when a BC value shows up.
+   * `text_fallback` columns (dates/timestamps, numeric(p,s)) become exact text when DuckDB refuses a value of theirs
+   * (a BC date, a timestamp past DuckDB's range, NaN).
    */
-  readonly guard: 'unconstrained_numeric' | 'bc_dates' | undefined;
+  readonly guard: 'unconstrained_numeric' | 'text_fallback' | undefined;
 }
 
 /** numeric without declared precision: DuckDB's widest exact decimal keeps 29 integer and 9 fraction digits. */
@@ -66,12 +67,18 @@ const SIMPLE: Readonly<Record<string, string>> = {
   timetz: 'TIMETZ',
 };
 
-/** Put before a BC value's text: DuckDB refuses it (it would read '0044-03-15 BC' as year 44 AD), the loader then
- * keeps the column as exact text. */
-export const BC_DATE_MARKER = 'BC date not representable: ';
+/** Put before the text of a date/timestamp DuckDB cannot hold: DuckDB refuses it (it would read '0044-03-15 BC' as
+ * year 44 AD; its timestamps end in 294247, PostgreSQL's in 294276), the loader then keeps the column as exact text. */
+export const OUT_OF_RANGE_MARKER = 'not representable in DuckDB: ';
 
 /** Temporal types whose BC values DuckDB would silently read as AD: they are marked so the cast fails loudly. */
 const TEMPORAL: Readonly<Record<string, string>> = { date: 'DATE', timestamp: 'TIMESTAMP', timestamptz: 'TIMESTAMPTZ' };
+
+/** Whether a value of a temporal type (SQL over `v`) is finite and outside DuckDB's range: BC, or (timestamps) past 294246. */
+function outOfRange(v: string, typeName: string): string {
+  const late = typeName === 'date' ? '' : ` OR ${v} >= '294247-01-01'`;
+  return `((${v} < '0001-01-01'${late}) AND isfinite(${v}))`;
+}
 
 /**
  * Maps one PostgreSQL column to its DuckDB column and the text path between them. `destinationName` is the column's
@@ -86,13 +93,18 @@ export function mapColumn(column: SourceColumn, destinationName: string = column
 
   const temporal = TEMPORAL[column.typeName];
   if (temporal) {
+    // DuckDB's CSV reader turns a TIMESTAMPTZ it cannot parse into NULL without an error (1.5): timestamptz is read as
+    // text and cast, which fails loudly
+    const viaText = temporal === 'TIMESTAMPTZ';
     return {
       ...base,
       destinationType: temporal,
-      csvType: temporal,
-      // DuckDB parses '0044-03-15 BC' as year 44 AD: send BC values with a marker DuckDB refuses to cast
-      guard: 'bc_dates',
-      selectSql: `CASE WHEN ${q} < '0001-01-01' AND isfinite(${q}) THEN '${BC_DATE_MARKER}' || ${q}::text ELSE ${q}::text END`,
+      csvType: viaText ? 'VARCHAR' : temporal,
+      castSql: viaText ? `CAST(${d} AS TIMESTAMPTZ)` : d,
+      // DuckDB parses '0044-03-15 BC' as year 44 AD and refuses years past 294246: such values are sent with a marker
+      // DuckDB refuses to cast, and the loader keeps the column as exact text
+      guard: 'text_fallback',
+      selectSql: `CASE WHEN ${outOfRange(q, column.typeName)} THEN '${OUT_OF_RANGE_MARKER}' || ${q}::text ELSE ${q}::text END`,
     };
   }
   if (column.typeName === 'numeric') {
@@ -100,7 +112,8 @@ export function mapColumn(column: SourceColumn, destinationName: string = column
     const s = column.numericScale;
     if (p !== undefined && s !== undefined && p <= 38 && s >= 0 && s <= p) {
       const t = `DECIMAL(${p},${s})`;
-      return { ...base, destinationType: t, csvType: t };
+      // NaN fits no DECIMAL: DuckDB refuses it and the loader keeps the column as exact text
+      return { ...base, destinationType: t, csvType: t, guard: 'text_fallback' };
     }
     if (p === undefined) {
       return { ...base, destinationType: UNCONSTRAINED_NUMERIC, csvType: 'VARCHAR', castSql: `CAST(${d} AS ${UNCONSTRAINED_NUMERIC})`, guard: 'unconstrained_numeric' };
@@ -124,7 +137,8 @@ export function mapColumn(column: SourceColumn, destinationName: string = column
     return { ...base, destinationType: 'DECIMAL(19,2)', csvType: 'DECIMAL(19,2)', selectSql: `${q}::numeric` };
   }
   if (column.typeName === 'bytea') {
-    return { ...base, destinationType: 'BLOB', csvType: 'VARCHAR', selectSql: `encode(${q}, 'base64')`, castSql: `from_base64(${d})` };
+    // hex, not base64: PostgreSQL's base64 wraps lines every 76 characters, which DuckDB's from_base64 refuses
+    return { ...base, destinationType: 'BLOB', csvType: 'VARCHAR', selectSql: `encode(${q}, 'hex')`, castSql: `unhex(${d})` };
   }
   if (column.typeCategory === 'A' && column.elementTypeName) {
     const element = SIMPLE[column.elementTypeName] ?? TEMPORAL[column.elementTypeName];
@@ -134,7 +148,7 @@ export function mapColumn(column: SourceColumn, destinationName: string = column
       const json = `to_json(${q})::text`;
       // as for scalar dates: a BC element would be read as AD, so the whole value is marked and the cast fails loudly
       const selectSql = TEMPORAL[column.elementTypeName]
-        ? `CASE WHEN EXISTS (SELECT 1 FROM unnest(${q}) AS e(v) WHERE e.v < '0001-01-01' AND isfinite(e.v)) THEN '${BC_DATE_MARKER}' || ${q}::text ELSE ${json} END`
+        ? `CASE WHEN EXISTS (SELECT 1 FROM unnest(${q}) AS e(v) WHERE ${outOfRange('e.v', column.elementTypeName)}) THEN '${OUT_OF_RANGE_MARKER}' || ${q}::text ELSE ${json} END`
         : json;
       return { ...base, destinationType: t, csvType: 'VARCHAR', selectSql, castSql: `CAST(CAST(${d} AS JSON) AS ${t})` };
     }
