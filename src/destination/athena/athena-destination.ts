@@ -21,6 +21,7 @@ import { DestinationError } from '../../errors.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
 import { ddlIdent, icebergMergeSql, icebergPruneSql } from './athena-sql.js';
+import { stagedColumn, stagingRelation, type StagedColumn } from './athena-staging.js';
 
 export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: false,
@@ -153,11 +154,14 @@ export class AthenaDestination implements Destination {
       for (const [i, table] of manifest.tables.entries()) {
         const columns = [...(await scratch.describeTable(table.name))];
         const file = path.join(packageDir, `${table.name}.parquet`);
-        await scratch.copyToParquet(table.name, columns.map(([name, type]) => `${athenaColumnType(name, type).parquetSql} AS ${quoteIdent(name)}`).join(', '), file);
+        // a merge table's batch is staged with exact timestamps (athena-staging.ts); a full table's file is the table
+        const staged = columns.map(([name, type]) => stagedColumn(name, type));
+        const fileSql = table.writeDisposition === 'merge' ? staged.map((c) => c.parquetSql) : columns.map(([name, type]) => athenaColumnType(name, type).parquetSql);
+        await scratch.copyToParquet(table.name, fileSql.map((sql, c) => `${sql} AS ${quoteIdent(columns[c]![0])}`).join(', '), file);
         const glueColumns: GlueColumn[] = columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType }));
         this.assertLockHeld();
         const next = table.writeDisposition === 'merge'
-          ? await this.mergeIceberg(manifest, table, file, columns, glueColumns)
+          ? await this.mergeIceberg(manifest, table, file, staged, glueColumns)
           : await this.replaceParquet(manifest, table, file, glueColumns);
         tables[table.name] = {
           kind: next.kind,
@@ -227,7 +231,7 @@ export class AthenaDestination implements Destination {
    * batches/<run>/ afterwards). A full
    * load merges everything, then deletes the keys the batch does not have (each statement is atomic in Iceberg).
    */
-  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, columns: [string, string][], glueColumns: GlueColumn[]) {
+  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, staged: StagedColumn[], glueColumns: GlueColumn[]) {
     const location = this.s3.url(this.keys.icebergFolder(table.name));
     if (!(await this.glue.getTable(this.dataset, table.name))) {
       await this.glue.createIcebergTable(this.dataset, table.name, glueColumns, location);
@@ -240,13 +244,15 @@ export class AthenaDestination implements Destination {
     }
     const folder = this.keys.batchFolder(table.name, manifest.runId);
     const stage = stagingTableName(table.name);
+    const source = stagingRelation(this.dataset, stage, staged);
     if (table.rows > 0) {
       await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
-      await this.glue.putParquetTable(this.dataset, stage, glueColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
-      await this.athena.execute(icebergMergeSql(this.dataset, table.name, stage, columns.map(([n]) => n), table.primaryKey), { signal: this.abort.signal });
+      const stageColumns = staged.map((c) => ({ name: c.name, type: c.stageType }));
+      await this.glue.putParquetTable(this.dataset, stage, stageColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
+      await this.athena.execute(icebergMergeSql(this.dataset, table.name, source, staged.map((c) => c.name), table.primaryKey), { signal: this.abort.signal });
     }
     if (table.replaceAll) {
-      await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? stage : undefined, table.primaryKey), { signal: this.abort.signal });
+      await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? source : undefined, table.primaryKey), { signal: this.abort.signal });
     }
     // the batch's files stay: the record of what this run merged (and a way to replay it)
     if (table.rows > 0) await this.glue.deleteTable(this.dataset, stage);
@@ -263,12 +269,13 @@ export class AthenaDestination implements Destination {
       ];
     }
     const stage = stagingTableName(table.name);
+    const source = stagingRelation(this.dataset, stage, table.columns.map((c) => stagedColumn(c.name, c.destinationType)));
     return [
       `write the batch as Parquet to ${this.s3.url(this.keys.batchFolder(table.name, runId))}`,
       `create the Iceberg table ${this.dataset}.${table.name} at ${this.s3.url(this.keys.icebergFolder(table.name))} if missing`,
       `Glue staging table ${this.dataset}.${stage} over the batch`,
-      `Athena: ${icebergMergeSql(this.dataset, table.name, stage, columns, table.primaryKey)}`,
-      ...(table.replaceAll ? [`Athena: ${icebergPruneSql(this.dataset, table.name, stage, table.primaryKey)}`] : []),
+      `Athena: ${icebergMergeSql(this.dataset, table.name, source, columns, table.primaryKey)}`,
+      ...(table.replaceAll ? [`Athena: ${icebergPruneSql(this.dataset, table.name, source, table.primaryKey)}`] : []),
       `drop ${this.dataset}.${stage}; write state.json (If-Match) and the run record`,
     ];
   }
