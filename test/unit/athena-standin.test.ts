@@ -80,8 +80,8 @@ describe('Athena stand-in: parsed by the engine grammar, type-checked, executed'
     const created = await rejection(glue.send(icebergTable('tiny', [col('id', 'bigint'), col('flag', 'tinyint')])));
     expect(created.name).toBe('InvalidInputException');
     expect((await rejection(glue.send(icebergTable('wide', [col('id', 'decimal(39,0)')])))).message).toMatch(/precision must be between 1 and 38/);
-    await query('ALTER TABLE `target` ADD COLUMNS (`extra` int)');
-    expect(lake.aws.tables.get(`${DB}.target`)!.columns.map((c) => c.name)).toEqual(['id', 'at', 'name', 'extra']);
+    await query('ALTER TABLE `target` ADD COLUMNS (`extra` int, `price` decimal(10,2), `tags` array<string>)');
+    expect(lake.aws.tables.get(`${DB}.target`)!.columns.map((c) => c.name)).toEqual(['id', 'at', 'name', 'extra', 'price', 'tags']);
   });
 
   it('refuses a string literal compared with a date column (TYPE_MISMATCH); a DATE literal or a CAST passes', async () => {
@@ -153,6 +153,18 @@ describe('S3 conditional layer', () => {
     });
     expect(status(await rejection(s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'c/lost.json', Body: '{}', IfNoneMatch: '*' }))))).toBe(500);
     expect(status(await rejection(s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'c/lost.json', Body: '{}', IfNoneMatch: '*' }))))).toBe(412);
+    s3.destroy();
+  });
+
+  it('injects a connection reset after a successful write', async () => {
+    lake.proxy.loseResponse('PUT', /^c\/reset\.json$/, 1, 'reset');
+    const s3 = new (await import('@aws-sdk/client-s3')).S3Client({
+      region: 'us-east-1', endpoint: lake.s3url, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const lost = await rejection(s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'c/reset.json', Body: '{"v":1}' })));
+    expect(status(lost)).toBeUndefined();
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: 'lake', Key: 'c/reset.json' }))).Body!.transformToString();
+    expect(JSON.parse(body)).toEqual({ v: 1 });
     s3.destroy();
   });
 

@@ -58,7 +58,7 @@ export class AthenaStandin {
           QueryExecution: {
             QueryExecutionId: e.id,
             Query: e.sql,
-            StatementType: grammarOf(e.sql) === 'hive' ? 'DDL' : e.header ? 'DML' : 'DML',
+            StatementType: grammarOf(e.sql) === 'hive' ? 'DDL' : 'DML',
             Status: {
               State: e.state,
               ...(e.reason ? { StateChangeReason: e.reason, AthenaError: { ErrorCategory: 2, ErrorType: 1006, Retryable: false, ErrorMessage: e.reason } } : {}),
