@@ -29,9 +29,10 @@ function examples(d: QualityDialect, select: string): string {
 
 /**
  * The one query of a check: it returns a single row whose columns the evaluator reads
- * (n, dup_keys, dup_rows, null_keys, orphans, bad, examples, max_value, age_seconds).
+ * (n, dup_keys, dup_rows, null_keys, orphans, bad, examples, max_value, age_seconds). `columnType` (the checked
+ * column's destination type) types the literals of accepted_values, min and max.
  */
-export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind): string {
+export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind, columnType?: string): string {
   const t = d.table(spec.table);
   switch (spec.kind) {
     case 'row_count':
@@ -65,8 +66,8 @@ export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind
       const c = d.ident(spec.column);
       const where =
         spec.kind === 'accepted_values'
-          ? `${c} NOT IN (${spec.values.map((v) => d.literal(v)).join(', ')})`
-          : `${c} ${spec.kind === 'min' ? '<' : '>'} ${d.literal(spec.bound)}`;
+          ? `${c} NOT IN (${spec.values.map((v) => d.literal(v, columnType)).join(', ')})`
+          : `${c} ${spec.kind === 'min' ? '<' : '>'} ${d.literal(spec.bound, columnType)}`;
       return (
         `SELECT (SELECT count(*) FROM ${t} WHERE ${c} IS NOT NULL AND ${where}) AS bad, ` +
         `${examples(d, `SELECT DISTINCT ${d.text(c)} AS e FROM ${t} WHERE ${c} IS NOT NULL AND ${where}`)} AS examples`

@@ -1,3 +1,4 @@
+import { athenaColumnType } from '../destination/athena/athena-type-map.js';
 import { quoteIdent, quoteLiteral } from '../sql/quote.js';
 
 /** The kind of time a freshness column holds, read from its destination type. */
@@ -11,7 +12,12 @@ export interface QualityDialect {
   /** A destination table, fully qualified and quoted. */
   table(name: string): string;
   ident(name: string): string;
-  literal(value: string | number | boolean): string;
+  /**
+   * A literal to compare with a column of destination type `columnType` (ingesta's DuckDB spelling, from state), typed
+   * as that column where the engine needs it: Trino refuses `date_col < '2020-01-01'` (a type mismatch), so Athena
+   * gets `DATE '2020-01-01'`; without a type, the value's own kind.
+   */
+  literal(value: string | number | boolean, columnType?: string): string;
   /** An expression as text. */
   text(expr: string): string;
   /** Aggregate: the values of a text expression joined with '; '. */
@@ -51,7 +57,14 @@ export function athenaDialect(tableRef: (name: string) => string): QualityDialec
   return {
     table: tableRef,
     ident: quoteIdent,
-    literal: (v) => (typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'TRUE' : 'FALSE') : String(v)),
+    literal: (v, columnType) => {
+      const plain = typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'TRUE' : 'FALSE') : String(v);
+      const type = columnType === undefined ? undefined : trinoScalarType(athenaColumnType('c', columnType).athenaType);
+      if (type === undefined) return plain;
+      if (type === 'varchar') return quoteLiteral(String(v));
+      if (typeof v !== 'string') return type === 'date' || type.startsWith('timestamp') ? `CAST(${quoteLiteral(String(v))} AS ${type})` : plain;
+      return type === 'date' ? `DATE ${plain}` : `CAST(${plain} AS ${type})`;
+    },
     text: (e) => `CAST(${e} AS VARCHAR)`,
     joinText: (e) => `array_join(array_agg(${e}), '; ')`,
     ageSeconds: (e, kind, tz) => {
@@ -61,4 +74,13 @@ export function athenaDialect(tableRef: (name: string) => string): QualityDialec
     // the gate reads column types from ingesta's state (DuckDB spellings), as for DuckDB
     timeKind: duckdbDialect(tableRef).timeKind,
   };
+}
+
+/** The Trino type of a scalar Glue column type, for typed literals (undefined for arrays, binary and the unknown). */
+function trinoScalarType(glueType: string): string | undefined {
+  if (glueType === 'string') return 'varchar';
+  if (glueType === 'int') return 'integer';
+  if (glueType === 'float') return 'real';
+  if (/^(boolean|tinyint|smallint|bigint|double|date|timestamp|decimal\(\d+,\d+\))$/.test(glueType)) return glueType;
+  return undefined;
 }

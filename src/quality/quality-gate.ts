@@ -117,7 +117,7 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
     case 'min':
     case 'max': {
       if (!types.has(spec.column)) return result(spec, spec.severity, null, 0, `column ${spec.column} does not exist in the destination`);
-      const [row] = await target.query(checkSql(spec, d));
+      const [row] = await target.query(checkSql(spec, d, undefined, types.get(spec.column)));
       const bad = num(row?.bad);
       const rule =
         spec.kind === 'not_null' ? 'is NULL' : spec.kind === 'accepted_values' ? `is not one of ${spec.values.join(', ')}` : spec.kind === 'min' ? `is below ${spec.bound}` : `is above ${spec.bound}`;

@@ -9,7 +9,7 @@ import { datavisionSql } from '../../src/demo/datavision-generator.js';
 import { planRun, resolveConfig, run, validate } from '../../src/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { duckQuery } from '../helpers/duckdb.js';
-import { startFakeAws, type FakeAws } from '../helpers/fake-aws.js';
+import { startAthenaStandin, type AthenaStandinServer } from '../helpers/athena-standin/server.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { TEST_SECRETS, leakedSecrets } from '../helpers/secrets.js';
 import { rejection } from '../helpers/expect-error.js';
@@ -297,7 +297,7 @@ describe('secrets: the password appears in nothing ingesta prints, writes or thr
 
 describe('secrets in dev: the AWS secret key and the database password reach neither output nor the lake', () => {
   let s3: S3rver;
-  let fake: FakeAws;
+  let fake: AthenaStandinServer;
   let s3dir: string;
   let s3url: string;
 
@@ -307,7 +307,7 @@ describe('secrets in dev: the AWS secret key and the database password reach nei
     const options = { port: 0, address: '127.0.0.1', silent: true, directory: s3dir, allowMismatchedSignatures: true, configureBuckets: [{ name: 'lake' }] };
     s3 = new S3rver(options);
     s3url = `http://127.0.0.1:${(await s3.run()).port}`;
-    fake = await startFakeAws();
+    fake = await startAthenaStandin(s3dir);
   });
 
   afterAll(async () => {
@@ -328,7 +328,6 @@ describe('secrets in dev: the AWS secret key and the database password reach nei
   });
 
   it('a dev load: stdout, stderr, every object in S3, every Glue/Athena request body', async () => {
-    // (no quality gate: the Athena stand-in runs no SQL, so its counts would fail)
     const r = await runCli(['--env', 'dev', '--tables', 'accounts', 'contents', '--log-format', 'json'], devEnv());
     expect(r.code, r.stderr + r.stdout.slice(-2000)).toBe(0);
     expectClean(r, 'dev load');

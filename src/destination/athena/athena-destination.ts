@@ -21,6 +21,7 @@ import { DestinationError } from '../../errors.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
 import { ddlIdent, icebergMergeSql, icebergPruneSql } from './athena-sql.js';
+import { stagedColumn, stagingRelation, type StagedColumn } from './athena-staging.js';
 
 export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: false,
@@ -31,6 +32,11 @@ export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   keyReconciliation: false,
 });
 
+/**
+ * The Glue/Athena name of a table: lower case, as Glue stores names and Athena expects them (column names are
+ * lower-cased when they are mapped). State, S3 keys and messages keep the name as the source spells it.
+ */
+const glueName = (table: string) => table.toLowerCase();
 
 /**
  * S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state never runs ahead of data:
@@ -94,7 +100,7 @@ export class AthenaDestination implements Destination {
   async existingTables(): Promise<Set<string>> {
     const tables = await this.glue.listTables(this.dataset).catch(() => []);
     const inGlue = new Set(tables.map((t) => t.Name ?? ''));
-    return new Set(Object.keys(this.state.tables).filter((t) => inGlue.has(t)));
+    return new Set(Object.keys(this.state.tables).filter((t) => inGlue.has(glueName(t))));
   }
 
   async describeTable(table: string): Promise<Map<string, string>> {
@@ -122,7 +128,7 @@ export class AthenaDestination implements Destination {
     }
     for (const [table, t] of Object.entries(this.state.tables)) {
       if (t.kind !== 'parquet') continue;
-      const read = tables.find((g) => g.Name === table)?.StorageDescriptor?.Location ?? t.location;
+      const read = tables.find((g) => g.Name === glueName(table))?.StorageDescriptor?.Location ?? t.location;
       const current = read.replace(`s3://${this.s3.bucket}/`, '').replace(/\/?$/, '/');
       const orphans = new Set(
         (await this.s3.list(this.keys.dataRoot(table)))
@@ -153,11 +159,14 @@ export class AthenaDestination implements Destination {
       for (const [i, table] of manifest.tables.entries()) {
         const columns = [...(await scratch.describeTable(table.name))];
         const file = path.join(packageDir, `${table.name}.parquet`);
-        await scratch.copyToParquet(table.name, columns.map(([name, type]) => `${athenaColumnType(name, type).parquetSql} AS ${quoteIdent(name)}`).join(', '), file);
+        // a merge table's batch is staged with exact timestamps (athena-staging.ts); a full table's file is the table
+        const staged = columns.map(([name, type]) => stagedColumn(name, type));
+        const fileSql = table.writeDisposition === 'merge' ? staged.map((c) => c.parquetSql) : columns.map(([name, type]) => athenaColumnType(name, type).parquetSql);
+        await scratch.copyToParquet(table.name, fileSql.map((sql, c) => `${sql} AS ${quoteIdent(columns[c]![0])}`).join(', '), file);
         const glueColumns: GlueColumn[] = columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType }));
         this.assertLockHeld();
         const next = table.writeDisposition === 'merge'
-          ? await this.mergeIceberg(manifest, table, file, columns, glueColumns)
+          ? await this.mergeIceberg(manifest, table, file, staged, glueColumns)
           : await this.replaceParquet(manifest, table, file, glueColumns);
         tables[table.name] = {
           kind: next.kind,
@@ -218,7 +227,7 @@ export class AthenaDestination implements Destination {
     const folder = this.keys.dataFolder(table.name, manifest.runId);
     await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
     const location = this.s3.url(folder);
-    await this.glue.putParquetTable(this.dataset, table.name, columns, location, { ingesta_run_id: manifest.runId });
+    await this.glue.putParquetTable(this.dataset, glueName(table.name), columns, location, { ingesta_run_id: manifest.runId });
     return { kind: 'parquet' as const, location, rows: table.rows };
   }
 
@@ -227,26 +236,29 @@ export class AthenaDestination implements Destination {
    * batches/<run>/ afterwards). A full
    * load merges everything, then deletes the keys the batch does not have (each statement is atomic in Iceberg).
    */
-  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, columns: [string, string][], glueColumns: GlueColumn[]) {
+  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, staged: StagedColumn[], glueColumns: GlueColumn[]) {
     const location = this.s3.url(this.keys.icebergFolder(table.name));
-    if (!(await this.glue.getTable(this.dataset, table.name))) {
-      await this.glue.createIcebergTable(this.dataset, table.name, glueColumns, location);
+    const name = glueName(table.name);
+    if (!(await this.glue.getTable(this.dataset, name))) {
+      await this.glue.createIcebergTable(this.dataset, name, glueColumns, location);
     } else {
       const known = new Set((this.state.tables[table.name]?.columns ?? []).map(([n]) => n));
       const added = glueColumns.filter((c) => !known.has(c.name));
       if (added.length > 0) {
-        await this.athena.execute(`ALTER TABLE ${ddlIdent(table.name)} ADD COLUMNS (${added.map((c) => `${ddlIdent(c.name)} ${c.type}`).join(', ')})`, { signal: this.abort.signal });
+        await this.athena.execute(`ALTER TABLE ${ddlIdent(name)} ADD COLUMNS (${added.map((c) => `${ddlIdent(c.name)} ${c.type}`).join(', ')})`, { signal: this.abort.signal });
       }
     }
     const folder = this.keys.batchFolder(table.name, manifest.runId);
-    const stage = stagingTableName(table.name);
+    const stage = stagingTableName(name);
+    const source = stagingRelation(this.dataset, stage, staged);
     if (table.rows > 0) {
       await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
-      await this.glue.putParquetTable(this.dataset, stage, glueColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
-      await this.athena.execute(icebergMergeSql(this.dataset, table.name, stage, columns.map(([n]) => n), table.primaryKey), { signal: this.abort.signal });
+      const stageColumns = staged.map((c) => ({ name: c.name, type: c.stageType }));
+      await this.glue.putParquetTable(this.dataset, stage, stageColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
+      await this.athena.execute(icebergMergeSql(this.dataset, name, source, staged.map((c) => c.name), table.primaryKey), { signal: this.abort.signal });
     }
     if (table.replaceAll) {
-      await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? stage : undefined, table.primaryKey), { signal: this.abort.signal });
+      await this.athena.execute(icebergPruneSql(this.dataset, name, table.rows > 0 ? source : undefined, table.primaryKey), { signal: this.abort.signal });
     }
     // the batch's files stay: the record of what this run merged (and a way to replay it)
     if (table.rows > 0) await this.glue.deleteTable(this.dataset, stage);
@@ -258,24 +270,26 @@ export class AthenaDestination implements Destination {
     if (table.writeDisposition !== 'merge') {
       return [
         `write Parquet (zstd) to ${this.s3.url(this.keys.dataFolder(table.name, runId))}`,
-        `create or repoint the Glue table ${this.dataset}.${table.name} to that folder (readers switch at once)`,
+        `create or repoint the Glue table ${this.dataset}.${glueName(table.name)} to that folder (readers switch at once)`,
         'write state.json (If-Match) and the run record, then delete the previous data folder',
       ];
     }
-    const stage = stagingTableName(table.name);
+    const name = glueName(table.name);
+    const stage = stagingTableName(name);
+    const source = stagingRelation(this.dataset, stage, table.columns.map((c) => stagedColumn(c.name, c.destinationType)));
     return [
       `write the batch as Parquet to ${this.s3.url(this.keys.batchFolder(table.name, runId))}`,
-      `create the Iceberg table ${this.dataset}.${table.name} at ${this.s3.url(this.keys.icebergFolder(table.name))} if missing`,
+      `create the Iceberg table ${this.dataset}.${name} at ${this.s3.url(this.keys.icebergFolder(table.name))} if missing`,
       `Glue staging table ${this.dataset}.${stage} over the batch`,
-      `Athena: ${icebergMergeSql(this.dataset, table.name, stage, columns, table.primaryKey)}`,
-      ...(table.replaceAll ? [`Athena: ${icebergPruneSql(this.dataset, table.name, stage, table.primaryKey)}`] : []),
+      `Athena: ${icebergMergeSql(this.dataset, name, source, columns, table.primaryKey)}`,
+      ...(table.replaceAll ? [`Athena: ${icebergPruneSql(this.dataset, name, source, table.primaryKey)}`] : []),
       `drop ${this.dataset}.${stage}; write state.json (If-Match) and the run record`,
     ];
   }
 
   qualityTarget(): GateTarget {
     return {
-      dialect: athenaDialect((name) => `${quoteIdent(this.dataset)}.${quoteIdent(name)}`),
+      dialect: athenaDialect((name) => `${quoteIdent(this.dataset)}.${quoteIdent(glueName(name))}`),
       query: async (sql) => {
         const result = await this.athena.query(sql, { signal: this.abort.signal });
         return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i] ?? null])));
