@@ -11,6 +11,7 @@ import { runQualityGate } from '../quality/quality-gate.js';
 import { beginSnapshot, closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
+import { comparisonType } from '../source/postgres/postgres-type-map.js';
 import type { EventListener, QualityReport } from './events.js';
 import { compareWithSource, introspectAll } from './extract.js';
 
@@ -62,7 +63,8 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     for (const t of tables) {
       const cursor = t.incremental ? state.get(t.name) : undefined;
       const column = cursor?.cursorValue != null ? t.incremental!.cursorColumn : t.freshnessColumn;
-      const columnType = sources.get(t.name)!.columns.find((c) => c.name === column)?.formatType;
+      const found = sources.get(t.name)!.columns.find((c) => c.name === column);
+      const columnType = found ? comparisonType(found) : undefined;
       const since =
         cursor?.cursorValue != null
           ? { cursor: cursor.cursorValue }

@@ -31,6 +31,7 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f
 const COLUMNS_SQL = `
 SELECT a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS format_type,
+       CASE WHEN t.typtype = 'd' THEN format_type(bt.oid, NULLIF(t.typtypmod, -1)) END AS base_format_type,
        bt.typname AS type_name,
        bt.typcategory::text AS type_category,
        et.typname AS element_type_name,
@@ -87,6 +88,7 @@ export async function introspectTable(client: pg.Client, schema: string, name: s
     columns: columns.rows.map((c) => ({
       name: c.name!,
       formatType: c.format_type!,
+      ...(c.base_format_type ? { baseFormatType: c.base_format_type } : {}),
       typeName: c.type_name!,
       typeCategory: c.type_category!,
       elementTypeName: c.element_type_name ?? undefined,
