@@ -8,7 +8,8 @@ import { newRunId } from '../package/load-package.js';
 import { defineChecks } from '../quality/check-definitions.js';
 import type { SourceCount } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
-import { beginSnapshot, closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { beginLockedSnapshot } from '../source/postgres/table-locks.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
 import { comparisonType } from '../source/postgres/postgres-type-map.js';
@@ -56,7 +57,8 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     destination = await createDestination(config, plan.dataset, { readOnly: true });
     await destination.open();
     const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];
-    await beginSnapshot(client);
+    // the tables locked before the snapshot's first query, as in a run: a TRUNCATE cannot make one look empty
+    await beginLockedSnapshot(client, tables);
     const sources = await introspectAll(client, tables);
     for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
     const counts = new Map<string, SourceCount>();
