@@ -8,6 +8,7 @@ import type { EventListener } from './events.js';
 import { compareWithSource, introspectAll, planReads, type TableRead } from './extract.js';
 import type { RunPlan } from './run.js';
 import { checkSchemas } from './schema-check.js';
+import { refuseNullKeys } from './null-keys.js';
 import { reconciledTables, selectedTables, type ReconcileMode } from './resolve-tables.js';
 import { ConfigError } from '../errors.js';
 
@@ -41,6 +42,7 @@ export async function prepareReads(
   await afterSnapshot?.(locked);
   const sources = await introspectAll(client, tables);
   for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
+  await refuseNullKeys(client, tables, sources);
   const columnsByTable = await checkSchemas(
     {
       tables, sources, refresh,
