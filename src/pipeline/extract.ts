@@ -15,6 +15,7 @@ import type { EventListener } from './events.js';
 import { crashPoint } from '../faults/crash-points.js';
 import { needsReconciliation, reconcileRead, unreadableKeys, unreadableKeysError } from './reconcile.js';
 import type { ReconcileMode } from './resolve-tables.js';
+import { backfillRead } from './backfill.js';
 
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
 export interface ExtractPlanInput {
@@ -88,6 +89,8 @@ export interface TableRead {
   readonly where: string | undefined;
   /** Incremental reads: whether key reconciliation follows (pipeline/reconcile.ts), always or on a count mismatch. */
   readonly reconcile: ReconcileMode | 'never';
+  /** Incremental reads: columns new in the source (destination names) whose values the older rows get (backfill.ts). */
+  readonly backfill?: readonly string[];
 }
 
 /**
@@ -202,6 +205,7 @@ export async function extractTables(
       if (reconciler && (await needsReconciliation(read, table, counted, file, reconciler, emit))) {
         table = await reconcileRead(client, read, table, packageDir, reconciler, emit);
       }
+      if (read.backfill && read.backfill.length > 0) table = await backfillRead(client, table, read.backfill, packageDir, emit);
       result.push(table);
       onExtracted?.(table);
     } catch (cause) {

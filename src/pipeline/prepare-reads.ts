@@ -9,6 +9,7 @@ import { compareWithSource, introspectAll, planReads, type TableRead } from './e
 import type { RunPlan } from './run.js';
 import { checkSchemas } from './schema-check.js';
 import { refuseNullKeys } from './null-keys.js';
+import { planBackfills } from './backfill.js';
 import { reconciledTables, selectedTables, type ReconcileMode } from './resolve-tables.js';
 import { ConfigError } from '../errors.js';
 
@@ -43,11 +44,13 @@ export async function prepareReads(
   const sources = await introspectAll(client, tables);
   for (const message of compareWithSource(plan.catalog, tables, sources)) emit({ type: 'warning', message });
   await refuseNullKeys(client, tables, sources);
+  const addedColumns = new Map<string, string[]>();
   const columnsByTable = await checkSchemas(
     {
       tables, sources, refresh,
       naming: { caseSensitive: destination.capabilities.caseSensitiveIdentifiers, lowerCase: destination.capabilities.lowerCaseIdentifiers },
       describe: (table) => destination.describeTable(table),
+      addedColumns,
     },
     emit,
   );
@@ -70,5 +73,6 @@ export async function prepareReads(
   // the automatic mode needs the destination to count and compare keys: without it, plain incremental reads
   const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
   const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
-  return { snapshotAt, sources, reads };
+  // columns new in the source: merge tables fill them into their older rows (backfill.ts)
+  return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit) };
 }

@@ -18,6 +18,7 @@ import {
 } from './duckdb-sql.js';
 import { DuckDBHistory } from './duckdb-history.js';
 import { countAfterMerge, deleteKeysSql, diffKeys } from './duckdb-key-diff.js';
+import { applyBackfill } from './duckdb-backfill.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: true,
@@ -26,6 +27,7 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: false,
   keyReconciliation: true,
+  columnBackfill: true,
 });
 
 type Value = string | number | bigint | boolean | null;
@@ -321,6 +323,7 @@ export class DuckDBDestination implements Destination {
           await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM "_ingesta_merge"`);
         }
         if (table.reconcile?.deletesFile) await this.deleteReconciled(table, path.join(path.dirname(file), table.reconcile.deletesFile));
+        if (table.backfill) await applyBackfill(this.conn, this.ref, table, columns, path.join(path.dirname(file), table.backfill.file));
       }
     } catch (cause) {
       if (cause instanceof DataError) throw cause;
