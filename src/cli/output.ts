@@ -166,6 +166,12 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
               `${nf.format(event.deleted)} keys deleted in the source\n`,
           );
           break;
+        case 'table_backfilled':
+          out.write(
+            `  backfilled ${event.table}: ${event.columns.join(', ')} (new in the source) read for ${nf.format(event.rows)} existing rows with a value, ` +
+              'merged into the older rows in the same transaction\n',
+          );
+          break;
         case 'load_started':
           out.write(`loading ${event.tables} tables in one transaction…\n`);
           break;

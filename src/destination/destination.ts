@@ -18,6 +18,8 @@ export interface DestinationCapabilities {
   readonly lowerCaseIdentifiers: boolean;
   /** Whether the destination can compare the source's keys with its own (--reconcile: late commits, hard deletes). */
   readonly keyReconciliation: boolean;
+  /** Whether a column new in the source is filled into the older rows of a merge table (PackageTable.backfill). */
+  readonly columnBackfill?: boolean;
 }
 
 /** What a destination is asked to compare for key reconciliation (see pipeline/reconcile.ts). */

@@ -45,6 +45,11 @@ export interface PackageTable {
    * keys are in `deletesFile` (inside the package folder) when there are any.
    */
   readonly reconcile?: { readonly deletesFile: string | undefined; readonly deleted: number; readonly refetched: number };
+  /**
+   * Columns new in the source on an incremental read (destination names): their values in every source row that has
+   * one, with the key, in `file` (inside the package folder), merged into the destination's older rows.
+   */
+  readonly backfill?: { readonly file: string; readonly columns: readonly string[]; readonly rows: number };
   /** Incremental state: cursor read from (inclusive, lag applied) and the new cursor (max at the snapshot). */
   readonly cursor:
     | { readonly column: string; readonly columnType: string; readonly previous: string | null; readonly lowerBound: string | null; next: string | null }

@@ -59,6 +59,9 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
                   `compare with ${r.entry.name}; re-read the rows it lacks or holds with another cursor value; delete the keys the source no longer has`,
               ]
             : []),
+          ...(r.backfill && r.backfill.length > 0
+            ? [`backfill: COPY ${r.entry.primaryKey.join(', ')} with ${r.backfill.join(', ')} (new in the source) of every source row that has a value; merged into the older rows`]
+            : []),
           ...dest.plannedSteps(r.entry, runId),
         ],
       })),

@@ -13,6 +13,7 @@ export type PipelineEvent =
   | { type: 'extract_progress'; table: string; bytes: number }
   | { type: 'extract_finished'; table: string; rows: number; bytes: number; ms: number }
   | { type: 'table_reconciled'; table: string; sourceKeys: number; refetched: number; deleted: number }
+  | { type: 'table_backfilled'; table: string; columns: string[]; rows: number }
   | { type: 'load_started'; tables: number }
   | { type: 'table_loaded'; table: string; mode: TableMode; rowsLoaded: number; rowsInDestination: number }
   | { type: 'quality_finished'; report: QualityReport }

@@ -9,13 +9,14 @@ import { packageIoError, syncFile, type PackageTable } from '../package/load-pac
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
-import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import { comparisonType, type ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
 import { crashPoint } from '../faults/crash-points.js';
 import { needsReconciliation, reconcileRead, unreadableKeys, unreadableKeysError } from './reconcile.js';
 import type { ReconcileMode } from './resolve-tables.js';
+import { backfillRead } from './backfill.js';
 
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
 export interface ExtractPlanInput {
@@ -108,6 +109,8 @@ export interface TableRead {
   readonly where: string | undefined;
   /** Incremental reads: whether key reconciliation follows (pipeline/reconcile.ts), always or on a count mismatch. */
   readonly reconcile: ReconcileMode | 'never';
+  /** Incremental reads: columns new in the source (destination names) whose values the older rows get (backfill.ts). */
+  readonly backfill?: readonly string[];
 }
 
 /**
@@ -143,9 +146,11 @@ export async function planReads(
         const column = source.columns.find((c) => c.name === t.incremental!.cursorColumn)!;
         const lag = t.incremental.lag !== undefined ? parseDuration(t.incremental.lag, `Catalog lag of ${t.name}`) : input.defaultLagSeconds;
         const prev = incremental ? previous!.cursorValue : null;
-        const bound = prev !== null ? await lowerBound(client, column.formatType, prev, lag) : null;
-        if (bound !== null) where = incrementalWhere(column.name, column.formatType, bound);
-        const next = await nextCursor(client, t.schema, t.name, column.name, column.formatType);
+        // a domain's base type decides (a domain over timestamptz gets the lag window and the future-time cap)
+        const cursorType = comparisonType(column);
+        const bound = prev !== null ? await lowerBound(client, cursorType, prev, lag) : null;
+        if (bound !== null) where = incrementalWhere(column.name, cursorType, bound);
+        const next = await nextCursor(client, t.schema, t.name, column.name, cursorType);
         if (next.futureRows > 0) {
           emit({
             type: 'warning',
@@ -153,7 +158,7 @@ export async function planReads(
             message: `${next.futureRows} rows have ${column.name} later than the source's current time; the cursor stays at the snapshot time, so they are re-read on every run until then.`,
           });
         }
-        cursor = { column: column.name, columnType: column.formatType, previous: prev, lowerBound: bound, next: next.value };
+        cursor = { column: column.name, columnType: cursorType, previous: prev, lowerBound: bound, next: next.value };
       }
     } catch (cause) {
       throw sourceQueryError(`Planning the read of ${t.schema}.${t.name}`, cause);
@@ -220,6 +225,7 @@ export async function extractTables(
       if (reconciler && (await needsReconciliation(read, table, counted, file, reconciler, emit))) {
         table = await reconcileRead(client, read, table, packageDir, reconciler, emit);
       }
+      if (read.backfill && read.backfill.length > 0) table = await backfillRead(client, table, read.backfill, packageDir, emit);
       result.push(table);
       onExtracted?.(table);
     } catch (cause) {

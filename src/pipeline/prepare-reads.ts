@@ -1,17 +1,21 @@
 import type pg from 'pg';
 import type { CatalogTable } from '../catalog/catalog.js';
 import type { Destination } from '../destination/destination.js';
-import { beginSnapshot, sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { beginLockedSnapshot, type RelationName } from '../source/postgres/table-locks.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import type { EventListener } from './events.js';
 import { reportSourceComparison, introspectAll, planReads, type TableRead } from './extract.js';
 import type { RunPlan } from './run.js';
 import { checkSchemas } from './schema-check.js';
+import { refuseNullKeys } from './null-keys.js';
+import { planBackfills } from './backfill.js';
 import { reconciledTables, selectedTables, type ReconcileMode } from './resolve-tables.js';
 import { ConfigError } from '../errors.js';
 
 /**
- * What a run and a dry run share: read the destination's state, open the source snapshot, introspect every table,
+ * What a run and a dry run share: read the destination's state, open the source snapshot with every table locked
+ * (ACCESS SHARE; `afterSnapshot` then lets other readers join it), introspect every table,
  * report catalog disagreements, check the schemas against the destination (freeze and incompatible changes stop
  * here), and decide each table's read. Nothing is written.
  */
@@ -22,22 +26,31 @@ export async function prepareReads(
   refresh: ReadonlySet<string>,
   destination: Destination,
   emit: EventListener,
+  afterSnapshot?: (locked: readonly RelationName[]) => Promise<void>,
 ): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[] }> {
   const [state, existing] = [await destination.readState(), await destination.existingTables()];
-  await beginSnapshot(client);
+  // every table of the run is locked (ACCESS SHARE) before the snapshot's first query: a TRUNCATE or a rewriting
+  // ALTER TABLE then waits for the run instead of making a table not yet read look empty (table-locks.ts)
+  const locked = await beginLockedSnapshot(client, tables);
   const snapshotAt = (
     await client.query<{ now: string }>('SELECT now()::text AS now').catch((cause: unknown) => {
       throw sourceQueryError('Starting the source snapshot', cause);
     })
   ).rows[0]!.now;
   emit({ type: 'snapshot_taken', snapshotAt });
+  // the run's other reader connections join the snapshot now and take the same locks, before a TRUNCATE can queue
+  // behind ours (a reader asking for its lock behind a queued TRUNCATE would wait for the end of the run)
+  await afterSnapshot?.(locked);
   const sources = await introspectAll(client, tables);
   reportSourceComparison(emit, plan.catalog, tables, sources);
+  await refuseNullKeys(client, tables, sources);
+  const addedColumns = new Map<string, string[]>();
   const columnsByTable = await checkSchemas(
     {
       tables, sources, refresh,
       naming: { caseSensitive: destination.capabilities.caseSensitiveIdentifiers, lowerCase: destination.capabilities.lowerCaseIdentifiers },
       describe: (table) => destination.describeTable(table),
+      addedColumns,
     },
     emit,
   );
@@ -60,5 +73,6 @@ export async function prepareReads(
   // the automatic mode needs the destination to count and compare keys: without it, plain incremental reads
   const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
   const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
-  return { snapshotAt, sources, reads };
+  // columns new in the source: merge tables fill them into their older rows (backfill.ts)
+  return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit) };
 }

@@ -8,9 +8,11 @@ import { newRunId } from '../package/load-package.js';
 import { defineChecks } from '../quality/check-definitions.js';
 import type { SourceCount } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
-import { beginSnapshot, closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { beginLockedSnapshot } from '../source/postgres/table-locks.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
+import { comparisonType } from '../source/postgres/postgres-type-map.js';
 import type { EventListener, QualityReport } from './events.js';
 import { reportSourceComparison, introspectAll } from './extract.js';
 
@@ -55,14 +57,16 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     destination = await createDestination(config, plan.dataset, { readOnly: true });
     await destination.open();
     const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];
-    await beginSnapshot(client);
+    // the tables locked before the snapshot's first query, as in a run: a TRUNCATE cannot make one look empty
+    await beginLockedSnapshot(client, tables);
     const sources = await introspectAll(client, tables);
     reportSourceComparison(emit, plan.catalog, tables, sources);
     const counts = new Map<string, SourceCount>();
     for (const t of tables) {
       const cursor = t.incremental ? state.get(t.name) : undefined;
       const column = cursor?.cursorValue != null ? t.incremental!.cursorColumn : t.freshnessColumn;
-      const columnType = sources.get(t.name)!.columns.find((c) => c.name === column)?.formatType;
+      const found = sources.get(t.name)!.columns.find((c) => c.name === column);
+      const columnType = found ? comparisonType(found) : undefined;
       const since =
         cursor?.cursorValue != null
           ? { cursor: cursor.cursorValue }

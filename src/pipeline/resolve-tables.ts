@@ -6,11 +6,13 @@ import { ConfigError } from '../errors.js';
 import { findTable, introspectTable } from '../source/postgres/postgres-introspector.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { closestName, listSourceTables } from '../source/postgres/source-tables.js';
+import { refuseParentWithPartition } from '../source/postgres/partition-overlap.js';
 
 /**
  * Turns the run's table requests into catalog tables, before any snapshot or destination is touched: names not in
  * the catalog are found in the source (and get its primary key), catalog entries without a declared key take the
- * source's. Unknown names, merges without a key and two tables landing on one destination name are ConfigErrors.
+ * source's. Unknown names, merges without a key, two tables landing on one destination name and a table named with one
+ * of its partitions are ConfigErrors.
  */
 export async function resolveTables(client: pgTypes.Client, catalog: Catalog, requests: readonly TableRequest[]): Promise<CatalogTable[]> {
   const resolved: CatalogTable[] = [];
@@ -65,6 +67,7 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
     byDestination.set(key, t);
     unique.push(t);
   }
+  await refuseParentWithPartition(client, unique);
   return unique;
 }
 

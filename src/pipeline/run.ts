@@ -8,6 +8,7 @@ import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } f
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
 import type pg from 'pg';
 import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../source/postgres/postgres-connection.js';
+import { lockRelations, type RelationName } from '../source/postgres/table-locks.js';
 import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { extractInParallel, extractTables } from './extract.js';
@@ -101,7 +102,22 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
     const recovered = await recoverPackages(destination, packageRoot, emit);
 
-    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit);
+    // more connections read other tables at the same time, all inside the one exported snapshot, each holding the
+    // run's table locks; opened as soon as the snapshot exists (and before the load transaction, so a failure here
+    // leaves no transaction open: the run's failure record must not join it)
+    const readers = [client];
+    const openReaders = async (locked: readonly RelationName[]) => {
+      if (config.maxConnections <= 1 || tables.length <= 1) return;
+      const snapshotId = await exportSnapshot(client);
+      for (let i = 1; i < Math.min(config.maxConnections, tables.length); i += 1) {
+        const extra = await connectSource(config.source, config);
+        extraClients.push(extra);
+        await joinSnapshot(extra, snapshotId);
+        await lockRelations(extra, locked);
+        readers.push(extra);
+      }
+    };
+    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit, openReaders);
 
     packageDir = await createPackageFolder(packageRoot, runId);
     const manifest: Manifest = {
@@ -117,18 +133,6 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     // a transactional destination loads each table as soon as its file is complete, while the next one is extracted;
     // nothing is visible before the commit, which comes only after the whole package is extracted
-    // more connections read other tables at the same time, all inside the one exported snapshot; opened before the
-    // load transaction, so a failure here leaves no transaction open (the run's failure record must not join it)
-    const readers = [client];
-    if (config.maxConnections > 1 && reads.length > 1) {
-      const snapshotId = await exportSnapshot(client);
-      for (let i = 1; i < Math.min(config.maxConnections, reads.length); i += 1) {
-        const extra = await connectSource(config.source, config);
-        extraClients.push(extra);
-        await joinSnapshot(extra, snapshotId);
-        readers.push(extra);
-      }
-    }
     const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
     let loading: Promise<void> = Promise.resolve();
     if (session) emit({ type: 'load_started', tables: reads.length });

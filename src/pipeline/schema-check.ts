@@ -13,6 +13,8 @@ export interface SchemaCheckInput {
   readonly naming: { readonly caseSensitive: boolean; readonly lowerCase: boolean };
   /** The destination table's columns now (empty map: the table does not exist). */
   describe(table: string): Promise<Map<string, string>>;
+  /** Filled with the columns each existing table lacks (destination names), for the backfill of merge tables. */
+  readonly addedColumns?: Map<string, string[]>;
 }
 
 /**
@@ -51,14 +53,15 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
       }
     }
     const added = changes.filter((c) => c.kind === 'added').map((c) => c.column);
+    if (added.length > 0) input.addedColumns?.set(t.name, added);
     const dropped = changes.filter((c) => c.kind === 'dropped').map((c) => c.column);
     if (t.writeDisposition === 'merge' && !rebuilt && added.length > 0 && dropped.length > 0) {
       emit({
         type: 'warning',
         table: t.name,
         message:
-          `${dropped.join(', ')} dropped and ${added.join(', ')} added in the same change: if a column was renamed, the rows this run does not re-read keep NULL ` +
-          `in the new name (and the old value in the old one) until --full-refresh ${t.name}`,
+          `${dropped.join(', ')} dropped and ${added.join(', ')} added in the same change: if a column was renamed, the old name keeps its values in the ` +
+          `older rows (NULL in new rows) and the new name is backfilled from the source where the destination can (else NULL in older rows) until --full-refresh ${t.name}`,
       });
     }
   }

@@ -345,14 +345,14 @@ describe('timeouts on the source', () => {
           return r;
         },
         3,
-        [/Extracting table public\.accounts_subscription failed: canceling statement due to lock timeout/, /--lock-timeout/, unchanged],
+        [/Locking table public\.accounts_subscription .*failed: canceling statement due to lock timeout/, /--lock-timeout/, unchanged],
       );
     } finally {
       await locker.end();
     }
   });
 
-  it('lock_timeout on an incremental table (its cursor is read first): exit 3 naming it', async () => {
+  it('lock_timeout on an incremental table: exit 3 naming it', async () => {
     const locker = await connect(db.url);
     try {
       await fault(
@@ -364,7 +364,7 @@ describe('timeouts on the source', () => {
           return r;
         },
         3,
-        [/Planning the read of public\.content_attributes failed: canceling statement due to lock timeout/, /--lock-timeout/, unchanged],
+        [/Locking table public\.content_attributes .*failed: canceling statement due to lock timeout/, /--lock-timeout/, unchanged],
       );
     } finally {
       await locker.end();
@@ -383,7 +383,7 @@ describe('timeouts on the source', () => {
           return r;
         },
         3,
-        [/Extracting table public\.premium_features failed: canceling statement due to statement timeout/, unchanged],
+        [/Locking table public\.premium_features .*failed: canceling statement due to statement timeout/, unchanged],
       );
     } finally {
       await locker.end();
@@ -442,7 +442,7 @@ describe('a failing reader stops the others', () => {
     expect(ended).toEqual(['a']);
   });
 
-  it('end to end: a lock timeout on one reader while the other copies, destination unchanged', async () => {
+  it('end to end: a table locked by another session, two reader connections: the lock wait at the snapshot times out, destination unchanged', async () => {
     const locker = await connect(db.url);
     try {
       await fault(
@@ -455,7 +455,7 @@ describe('a failing reader stops the others', () => {
           return r;
         },
         3,
-        [/Extracting table public\.subscriptions failed: canceling statement due to lock timeout/, unchanged],
+        [/Locking table public\.subscriptions .*failed: canceling statement due to lock timeout/, unchanged],
       );
     } finally {
       await locker.end();

@@ -22,6 +22,7 @@ import { describeDuckdbFailure } from './duckdb-errors.js';
 import {
   cannotChange, cannotChangeError, measureNumerics, mergeNumeric, refusedColumn, textKey, textNote, withTextFallbacks, type NumericStats,
 } from './duckdb-type-policy.js';
+import { applyBackfill } from './duckdb-backfill.js';
 
 export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: true,
@@ -30,6 +31,7 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: false,
   keyReconciliation: true,
+  columnBackfill: true,
 });
 
 type Value = string | number | bigint | boolean | null;
@@ -298,6 +300,7 @@ export class DuckDBDestination implements Destination {
           await this.conn.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM "_ingesta_merge"`);
         }
         if (table.reconcile?.deletesFile) await this.deleteReconciled(table, path.join(path.dirname(file), table.reconcile.deletesFile));
+        if (table.backfill) await applyBackfill(this.conn, this.ref, table, columns, path.join(path.dirname(file), table.backfill.file));
       }
     } catch (cause) {
       if (cause instanceof DataError) throw cause;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { SourceColumn } from './postgres-type-map.js';
+import { partitionForeignKeys, withPartitionKeys } from './partition-keys.js';
 
 /** A foreign key as the source declares it. */
 export interface SourceForeignKey {
@@ -31,6 +32,7 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f
 const COLUMNS_SQL = `
 SELECT a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS format_type,
+       CASE WHEN t.typtype = 'd' THEN format_type(bt.oid, NULLIF(t.typtypmod, -1)) END AS base_format_type,
        bt.typname AS type_name,
        bt.typcategory::text AS type_category,
        et.typname AS element_type_name,
@@ -80,6 +82,8 @@ export async function introspectTable(client: pg.Client, schema: string, name: s
     await client.query<{ columns: string | null }>(PRIMARY_KEY_SQL, [row.oid]),
     await client.query<Record<string, string>>(FOREIGN_KEYS_SQL, [row.oid]),
   ];
+  // a partitioned table: the foreign keys declared on every one of its partitions are its own too
+  const fromPartitions = row.kind === 'p' ? await partitionForeignKeys(client, row.oid) : [];
   return {
     schema,
     name,
@@ -87,6 +91,7 @@ export async function introspectTable(client: pg.Client, schema: string, name: s
     columns: columns.rows.map((c) => ({
       name: c.name!,
       formatType: c.format_type!,
+      ...(c.base_format_type ? { baseFormatType: c.base_format_type } : {}),
       typeName: c.type_name!,
       typeCategory: c.type_category!,
       elementTypeName: c.element_type_name ?? undefined,
@@ -96,13 +101,16 @@ export async function introspectTable(client: pg.Client, schema: string, name: s
       dimensions: Number(c.dimensions ?? 0),
     })),
     primaryKey: pk.rows[0]?.columns ? (JSON.parse(pk.rows[0].columns) as string[]) : [],
-    foreignKeys: fks.rows.map((f) => ({
-      name: f.name!,
-      columns: JSON.parse(f.columns!) as string[],
-      referencedSchema: f.referenced_schema!,
-      referencedTable: f.referenced_table!,
-      referencedColumns: JSON.parse(f.referenced_columns!) as string[],
-    })),
+    foreignKeys: withPartitionKeys(
+      fks.rows.map((f) => ({
+        name: f.name!,
+        columns: JSON.parse(f.columns!) as string[],
+        referencedSchema: f.referenced_schema!,
+        referencedTable: f.referenced_table!,
+        referencedColumns: JSON.parse(f.referenced_columns!) as string[],
+      })),
+      fromPartitions,
+    ),
   };
 }
 
