@@ -123,7 +123,7 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     for (const k of await listKeys('raw/')) expect(k).not.toContain(SECRET);
   });
 
-  it('second run: incremental batch merged, full tables repointed to new files and the old ones removed', async () => {
+  it('second run: incremental batch merged, full tables repointed to new files; the old ones kept for queries still reading them', async () => {
     const before = (fake.tables.get(`${DATASET}.accounts`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
     await db.query(`UPDATE contents SET title = 'changed', updated_at = now() WHERE content_id % 10 = 0`);
     await db.query(`DELETE FROM subscription_payments WHERE payment_id % 5 = 0`);
@@ -131,9 +131,11 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const after = (fake.tables.get(`${DATASET}.accounts`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
     expect(after).not.toBe(before);
+    // regression: the previous folder was deleted right after the repoint, failing the queries still reading it
     const oldPrefix = before.replace('s3://lake/', '');
-    expect(await listKeys(oldPrefix)).toEqual([]);
-    const payments = await readParquet(`raw/${DATASET}/subscription_payments/`, 'payment_id');
+    expect((await listKeys(oldPrefix)).length).toBeGreaterThan(0);
+    const paymentsAt = (fake.tables.get(`${DATASET}.subscription_payments`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
+    const payments = await readParquet(paymentsAt.replace('s3://lake/', ''), 'payment_id');
     const src = await db.query(`SELECT count(*)::int AS n FROM subscription_payments`);
     expect(payments.length).toBe(Number(src[0]!.n));
     const merges = fake.statements.filter((s) => s.startsWith('MERGE INTO'));
@@ -150,18 +152,21 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     // Glue points at the new files, which exist: readers are fine even though state.json is behind
     const location = (fake.tables.get(`${DATASET}.accounts`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
     expect((await listKeys(location.replace('s3://lake/', ''))).length).toBeGreaterThan(0);
-    // the lock of the killed run is still there, no longer renewed: once stale (here after 2 s instead of 5 minutes)
+    // the lock of the killed run is still there, no longer renewed: once stale (here after 10 s instead of 5 minutes)
     // the next run takes it over on its own and says so (regression: a killed run blocked the dataset for 6 hours)
-    const refused = await runCli(['--env', 'dev'], env({ INGESTA_LOCK_STALE_AFTER: '2s' }));
+    const refused = await runCli(['--env', 'dev'], env({ INGESTA_LOCK_STALE_AFTER: '10s' }));
     expect(refused.code).toBe(5);
-    expect(refused.stderr).toMatch(/locked by another ingesta run .*a lock not renewed for 2 s belongs to a dead run and is taken over/);
-    await new Promise((r) => setTimeout(r, 2500));
-    const next = await runCli(['--env', 'dev'], env({ INGESTA_LOCK_STALE_AFTER: '2s' }));
+    expect(refused.stderr).toMatch(/locked by another ingesta run .*a lock not renewed for 10 s belongs to a dead run and is taken over/);
+    await new Promise((r) => setTimeout(r, 10_500));
+    // superseded folders are kept for INGESTA_KEEP_SUPERSEDED (1 hour by default; 0 here) after their replacement
+    const next = await runCli(['--env', 'dev'], env({ INGESTA_LOCK_STALE_AFTER: '10s', INGESTA_KEEP_SUPERSEDED: '0' }));
     expect(next.code, next.stderr + next.stdout).toBe(0);
     expect(next.stderr).toMatch(/warning: taking over the lock of run .*not renewed since/);
-    const folders = new Set((await listKeys(`raw/${DATASET}/accounts/data/`)).map((k) => k.split('/').slice(0, -1).join('/')));
-    expect(folders.size).toBe(1);
-    const rows = await readParquet(`raw/${DATASET}/accounts/`, 'account_id');
+    // left: the folder readers used when the run started (superseded now, removed by a later run) and the new one
+    const folders = new Set((await listKeys(`raw/${DATASET}/accounts/data/`)).map((k) => `s3://lake/${k.split('/').slice(0, -1).join('/')}/`));
+    const current = (fake.tables.get(`${DATASET}.accounts`) as { StorageDescriptor: { Location: string } }).StorageDescriptor.Location;
+    expect([...folders].sort()).toEqual([location, current].sort());
+    const rows = await readParquet(current.replace('s3://lake/', ''), 'account_id');
     expect(rows.length).toBe(Number((await db.query(`SELECT count(*)::int AS n FROM accounts`))[0]!.n));
   });
 

@@ -50,9 +50,8 @@ export class S3Store {
 
   async getJson<T>(key: string): Promise<VersionedJson<T> | undefined> {
     try {
-      const out = await withRetries(`Reading ${this.url(key)}`, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
-      const text = await out.Body!.transformToString('utf8');
-      return { value: JSON.parse(text) as T, etag: out.ETag };
+      const read = await this.getText(key);
+      return read ? { value: JSON.parse(read.text) as T, etag: read.etag } : undefined;
     } catch (error) {
       if (isNotFound(error) || isNotFound((error as { cause?: unknown }).cause)) return undefined;
       throw error;
@@ -98,8 +97,15 @@ export class S3Store {
 
   private async getText(key: string): Promise<{ text: string; etag: string | undefined } | undefined> {
     try {
-      const out = await withRetries(`Reading ${this.url(key)}`, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })), this.retry);
-      return { text: await out.Body!.transformToString('utf8'), etag: out.ETag };
+      // the body is read inside the retry: a connection dropped mid-body ("aborted", ECONNRESET) is tried again
+      return await withRetries(
+        `Reading ${this.url(key)}`,
+        async () => {
+          const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          return { text: await out.Body!.transformToString('utf8'), etag: out.ETag };
+        },
+        this.retry,
+      );
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
