@@ -10,13 +10,14 @@ import { athenaDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
-import type { DatasetStatus, Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
+import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
 import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
 import { AthenaQueryRunner } from './athena-query-runner.js';
 import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
 import { castBatchFile, columnDdl, duckTypeOf, glueColumnsOf, planIcebergColumns, type IcebergColumnPlan } from './athena-column-policy.js';
 import { cleanUpLeftovers, keepSupersededFromEnv } from './athena-cleanup.js';
+import { applyDeletesOnAthena, countAfterMergeOnAthena, diffKeysOnAthena, type ReconcileContext } from './athena-reconcile.js';
 import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
 import { DataError, DestinationError } from '../../errors.js';
@@ -30,7 +31,7 @@ export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   timestampPrecision: 'microsecond',
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: true,
-  keyReconciliation: false,
+  keyReconciliation: true,
 });
 
 
@@ -132,7 +133,7 @@ export class AthenaDestination implements Destination {
     try {
       const asBatches: Manifest = {
         ...manifest,
-        tables: manifest.tables.map((t) => ({ ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve', cursor: undefined })),
+        tables: manifest.tables.map((t) => ({ ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve', cursor: undefined, reconcile: undefined })),
       };
       const typed = await scratch.loadPackage(asBatches, packageDir);
       // first every table's file is written and checked against its table: a value that does not fit an Iceberg
@@ -144,7 +145,7 @@ export class AthenaDestination implements Destination {
       await this.glue.ensureDatabase(this.dataset, 'raw layer loaded by ingesta');
       for (const [i, { table, file, columns, plan }] of prepared.entries()) {
         const next = plan
-          ? await this.mergeIceberg(manifest, table, file, plan)
+          ? await this.mergeIceberg(manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined)
           : await this.replaceParquet(manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
         tables[table.name] = {
           kind: next.kind,
@@ -248,7 +249,7 @@ export class AthenaDestination implements Destination {
    * batches/<run>/ afterwards). A full load merges everything, then deletes the keys the batch does not have (each
    * statement is atomic in Iceberg). Each step is fenced by the lock (see fence()).
    */
-  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean }) {
+  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean }, deletesFile?: string) {
     const name = `${this.dataset}.${table.name}`;
     const location = this.s3.url(this.keys.icebergFolder(table.name));
     this.assertLockHeld();
@@ -281,12 +282,27 @@ export class AthenaDestination implements Destination {
       await this.fence(`pruning ${name}`);
       await this.athena.execute(icebergPruneSql(this.dataset, table.name, table.rows > 0 ? stage : undefined, table.primaryKey), { signal: this.abort.signal });
     }
+    // reconciliation: the keys the source no longer has, after the merge
+    if (deletesFile) await applyDeletesOnAthena(this.reconcileContext(manifest.runId), table.name, table.primaryKey, deletesFile);
     // the batch's files stay: the record of what this run merged (and a way to replay it)
     if (table.rows > 0) {
       await this.fence(`dropping the staging table ${this.dataset}.${stage}`);
       await this.glue.deleteTable(this.dataset, stage);
     }
     return { kind: 'iceberg' as const, location, rows: undefined };
+  }
+
+  private reconcileContext(runId = this.options.runId ?? 'adhoc'): ReconcileContext {
+    return { dataset: this.dataset, keys: this.keys, s3: this.s3, glue: this.glue, athena: this.athena, signal: this.abort.signal, runId, fence: (step) => this.fence(step) };
+  }
+
+  /** Key reconciliation (see athena-reconcile.ts): the source's keys compared with the Iceberg table's, in Athena. */
+  diffKeys(request: KeyDiffRequest): Promise<KeyDiff> {
+    return diffKeysOnAthena(this.reconcileContext(), request);
+  }
+
+  countAfterMerge(request: MergeCountRequest): Promise<number | undefined> {
+    return countAfterMergeOnAthena(this.reconcileContext(), request);
   }
 
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[] {
