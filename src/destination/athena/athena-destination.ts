@@ -15,12 +15,13 @@ import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
 import { AthenaQueryRunner } from './athena-query-runner.js';
 import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
-import { castBatchFile, columnDdl, duckTypeOf, glueColumnsOf, planIcebergColumns, type IcebergColumnPlan } from './athena-column-policy.js';
+import { columnDdl, type IcebergColumnPlan } from './athena-column-policy.js';
+import { prepareTable } from './athena-prepare.js';
 import { cleanUpLeftovers, keepSupersededFromEnv } from './athena-cleanup.js';
 import { applyDeletesOnAthena, countAfterMergeOnAthena, diffKeysOnAthena, type ReconcileContext } from './athena-reconcile.js';
 import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
-import { DataError, DestinationError } from '../../errors.js';
+import { DestinationError } from '../../errors.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
 import { icebergMergeSql, icebergPruneSql } from './athena-sql.js';
@@ -139,7 +140,7 @@ export class AthenaDestination implements Destination {
       // first every table's file is written and checked against its table: a value that does not fit an Iceberg
       // column stops the run here, before anything is written
       const prepared = [];
-      for (const table of manifest.tables) prepared.push(await this.prepareTable(scratch, table, packageDir));
+      for (const table of manifest.tables) prepared.push(await prepareTable(this.glue, this.dataset, scratch, table, packageDir));
       const cleanup = await this.cleanUp(manifest.runId);
       await this.fence('creating the Glue database');
       await this.glue.ensureDatabase(this.dataset, 'raw layer loaded by ingesta');
@@ -189,38 +190,6 @@ export class AthenaDestination implements Destination {
     crashPoint('after-commit');
     for (const r of results) onTable?.(r);
     return results;
-  }
-
-  /**
-   * Writes one table's batch as Parquet (the Iceberg mapping for merge tables) and, for a merge table, plans its
-   * columns against the Iceberg table's as Glue has them (not as state.json remembers them: a run that died after
-   * creating the table left state behind) and casts the batch to them. A full load of a merge table whose values no
-   * longer fit is rebuilt with the batch's types instead.
-   */
-  private async prepareTable(scratch: DuckDBDestination, table: PackageTable, packageDir: string) {
-    const batch = [...(await scratch.describeTable(table.name))];
-    const format = table.writeDisposition === 'merge' ? 'iceberg' : 'parquet';
-    const file = path.join(packageDir, `${table.name}.parquet`);
-    await scratch.copyToParquet(table.name, batch.map(([name, type]) => `${athenaColumnType(name, type, format).parquetSql} AS ${quoteIdent(name)}`).join(', '), file);
-    if (format === 'parquet') return { table, file, columns: batch, plan: undefined };
-    const glueColumns: GlueColumn[] = batch.map(([name, type]) => ({ name, type: athenaColumnType(name, type, format).athenaType }));
-    const existing = await this.glue.getTable(this.dataset, table.name);
-    let plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean } = {
-      ...planIcebergColumns(glueColumns, existing ? glueColumnsOf(existing) : undefined), exists: !!existing, rebuild: false,
-    };
-    try {
-      await castBatchFile(table.name, file, plan, table.primaryKey);
-    } catch (error) {
-      if (!(error instanceof DataError) || !table.replaceAll) throw error;
-      plan = { ...planIcebergColumns(glueColumns, undefined), exists: true, rebuild: true };
-    }
-    // what state records: the batch's DuckDB type, or the table's where the batch was cast or the column widened
-    const changed = new Map([...plan.widened, ...[...plan.casts].map(([name, type]) => ({ name, type }))].map((c) => [c.name, c.type]));
-    const columns = batch.map(([name, type]): [string, string] => {
-      const athenaType = changed.get(name);
-      return [name, athenaType === undefined ? type : (duckTypeOf(athenaType) ?? type)];
-    });
-    return { table, file, columns, plan };
   }
 
   /** Before each table is published, and before the state: a run whose lock was taken over stops there. */
