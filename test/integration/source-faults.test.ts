@@ -503,7 +503,7 @@ describe('a table dropped or altered between runs', () => {
     expect(failed.stderr).not.toMatch(/no primary key/);
   });
 
-  it('a table named with --tables (outside the catalog) dropped: exit 2 listing the source's and the catalog's tables, nothing changed', async () => {
+  it('a table named with --tables (outside the catalog) dropped: exit 2 listing the source and catalog tables, nothing changed', async () => {
     await db.query('CREATE TABLE side_notes (id integer PRIMARY KEY, note text)');
     await db.query(`INSERT INTO side_notes VALUES (1, 'a'), (2, 'b')`);
     const ok = await ingest('--tables', ...DATAVISION_TABLES, 'side_notes');

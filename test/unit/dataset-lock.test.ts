@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetLock, lockTimingFromEnv, type LockStore } from '../../src/destination/athena/dataset-lock.js';
 import { DestinationError } from '../../src/errors.js';
+import { rejection } from '../helpers/expect-error.js';
 
 /** An in-memory object store with S3's conditional-write semantics (If-None-Match: *, If-Match). */
 function memoryStore() {
@@ -24,7 +25,9 @@ function memoryStore() {
       objects.set(key, { body: JSON.stringify(value), etag });
       return etag;
     },
-    async deleteKey(key) {
+    async deleteKey(key, etag) {
+      // as S3's DeleteObject with If-Match
+      if (etag !== undefined && objects.has(key) && objects.get(key)!.etag !== etag) throw new DestinationError(`${key} changed (conditional delete refused)`);
       objects.delete(key);
     },
     url: (key) => `s3://lake/${key}`,
@@ -140,6 +143,35 @@ describe('the dataset lock in S3', () => {
     await lock.release();
     await sleep(100);
     expect(store.objects.has('lock.json')).toBe(false);
+  });
+
+  it('a run stalled past the stale time whose lock was taken over stops before its next state-changing step (regression: it kept running MERGEs)', async () => {
+    const store = memoryStore();
+    // stalled: no renewal reaches S3 before the lock is stale
+    const stalled = new DatasetLock(store, 'lock.json', 'raw', { heartbeatMs: 60_000, staleMs: 100 }, () => undefined);
+    await stalled.take('stalled');
+    await stalled.check('the MERGE into raw.contents'); // still its own
+    await sleep(150);
+    const other = new DatasetLock(store, 'lock.json', 'raw', { heartbeatMs: 60_000, staleMs: 100 }, () => undefined);
+    await other.take('other');
+    const error = await rejection(stalled.check('the MERGE into raw.contents'));
+    expect(error).toBeInstanceOf(DestinationError);
+    expect((error as DestinationError).exitCode).toBe(5);
+    expect((error as Error).message).toMatch(/lost its lock on raw \(now held by run other .*\) and stopped before the MERGE into raw.contents/);
+    await stalled.release();
+    expect(JSON.parse(store.objects.get('lock.json')!.body).run_id).toBe('other');
+    await other.release();
+    expect(store.objects.has('lock.json')).toBe(false);
+  });
+
+  it('release never deletes another run\'s lock, even before this run noticed the takeover (regression: it deleted lock.json unchecked)', async () => {
+    const store = memoryStore();
+    const lock = new DatasetLock(store, 'lock.json', 'raw', { heartbeatMs: 60_000, staleMs: 100 }, () => undefined);
+    await lock.take('slow');
+    store.objects.set('lock.json', { body: JSON.stringify({ run_id: 'other', host: 'task-2', pid: 9, started_at: new Date().toISOString() }), etag: '"other"' });
+    expect(lock.lost).toBeUndefined();
+    await lock.release();
+    expect(JSON.parse(store.objects.get('lock.json')!.body).run_id).toBe('other');
   });
 
   it('INGESTA_LOCK_STALE_AFTER sets the stale limit; renewals come ten times as often, at most every 30 s', () => {

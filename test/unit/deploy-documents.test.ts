@@ -120,8 +120,15 @@ describe('deploy/iam-policy.json (task role)', () => {
     expect(list(athena[0]!.Resource)).toEqual(['arn:aws:athena:<region>:<account>:workgroup/<work-group>']);
   });
 
+  it('Glue: GetDatabase on the default database, which Athena requires (regression: the policy lacked it)', () => {
+    const onDefault = statements.filter((s) => list(s.Resource).includes('arn:aws:glue:<region>:<account>:database/default'));
+    expect(onDefault).toHaveLength(1);
+    expect(list(onDefault[0]!.Action)).toEqual(['glue:GetDatabase']);
+    expect([...list(onDefault[0]!.Resource)].sort()).toEqual(['arn:aws:glue:<region>:<account>:catalog', 'arn:aws:glue:<region>:<account>:database/default']);
+  });
+
   it('Glue: the catalog, the prod dataset database and its tables only', () => {
-    const glue = statements.filter((s) => list(s.Action).some((a) => a.startsWith('glue:')));
+    const glue = statements.filter((s) => list(s.Action).some((a) => a.startsWith('glue:')) && !list(s.Resource).some((r) => r.endsWith(':database/default')));
     expect(glue).toHaveLength(1);
     expect(list(glue[0]!.Action)).toEqual(expect.arrayContaining(['glue:GetDatabase', 'glue:CreateDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable']));
     expect([...list(glue[0]!.Resource)].sort()).toEqual(

@@ -10,18 +10,22 @@ import { athenaDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
-import type { DatasetStatus, Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
+import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
 import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
 import { AthenaQueryRunner } from './athena-query-runner.js';
-import { EMPTY_STATE, datasetKeys, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
+import { EMPTY_STATE, datasetKeys, glueName, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
+import { columnDdl, type IcebergColumnPlan } from './athena-column-policy.js';
+import { prepareTable } from './athena-prepare.js';
+import { cleanUpLeftovers, keepSupersededFromEnv } from './athena-cleanup.js';
+import { applyDeletesOnAthena, countAfterMergeOnAthena, diffKeysOnAthena, type ReconcileContext } from './athena-reconcile.js';
 import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
 import { DestinationError } from '../../errors.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
-import { ddlIdent, icebergMergeSql, icebergPruneSql } from './athena-sql.js';
-import { stagedColumn, stagingRelation, type StagedColumn } from './athena-staging.js';
+import { icebergMergeSql, icebergPruneSql } from './athena-sql.js';
+import { stagedFromAthena, stagingRelation } from './athena-staging.js';
 
 export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: false,
@@ -29,14 +33,8 @@ export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   timestampPrecision: 'microsecond',
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: true,
-  keyReconciliation: false,
+  keyReconciliation: true,
 });
-
-/**
- * The Glue/Athena name of a table: lower case, as Glue stores names and Athena expects them (column names are
- * lower-cased when they are mapped). State, S3 keys and messages keep the name as the source spells it.
- */
-const glueName = (table: string) => table.toLowerCase();
 
 /**
  * S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state never runs ahead of data:
@@ -54,6 +52,7 @@ export class AthenaDestination implements Destination {
   private state: AthenaState = EMPTY_STATE;
   private stateEtag: string | undefined;
   private readonly lock: DatasetLock;
+  private readonly keepSupersededMs = keepSupersededFromEnv();
   /** Aborted by interrupt(): running Athena queries are stopped (StopQueryExecution). */
   private readonly abort = new AbortController();
 
@@ -112,37 +111,20 @@ export class AthenaDestination implements Destination {
     return record?.value.status === 'loaded';
   }
 
-  /**
-   * Removes what a crashed run left: staging tables, and full-table data folders no reader can reach. The folder a
-   * table's Glue definition points at is the one readers use, so that one is kept even when state.json (written
-   * after it) still names an older one.
-   */
-  private async cleanUp(currentRun: string): Promise<string[]> {
-    const notes: string[] = [];
-    const tables = await this.glue.listTables(this.dataset).catch(() => []);
-    for (const t of tables) {
-      if (t.Name?.endsWith('__ingesta_stage')) {
-        await this.glue.deleteTable(this.dataset, t.Name);
-        notes.push(`removed the leftover staging table ${this.dataset}.${t.Name}`);
-      }
-    }
-    for (const [table, t] of Object.entries(this.state.tables)) {
-      if (t.kind !== 'parquet') continue;
-      const read = tables.find((g) => g.Name === glueName(table))?.StorageDescriptor?.Location ?? t.location;
-      const current = read.replace(`s3://${this.s3.bucket}/`, '').replace(/\/?$/, '/');
-      const orphans = new Set(
-        (await this.s3.list(this.keys.dataRoot(table)))
-          .map((o) => o.Key!.slice(0, o.Key!.lastIndexOf('/') + 1))
-          .filter((folder) => folder !== current && !folder.includes(`/${currentRun}/`)),
-      );
-      for (const folder of orphans) await this.s3.deletePrefix(folder);
-      if (orphans.size > 0) notes.push(`${table}: removed ${orphans.size} data folder(s) no table reads`);
-    }
-    return notes;
+  /** Removes what earlier runs left (see athena-cleanup.ts): never a folder a Glue table may read. */
+  private cleanUp(currentRun: string): Promise<string[]> {
+    return cleanUpLeftovers({
+      dataset: this.dataset, keys: this.keys, state: this.state, glue: this.glue, s3: this.s3, currentRun,
+      keepSupersededMs: this.keepSupersededMs, fence: (step) => this.fence(step),
+    });
+  }
+
+  /** Before every step that changes data, tables or state: the lock is read again and must still be this run's. */
+  private fence(step: string): Promise<void> {
+    return this.lock.check(step);
   }
 
   async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
-    const cleanup = await this.cleanUp(manifest.runId);
     // the package is typed and measured by the DuckDB loader in a scratch file, then written out as Parquet
     const scratchFile = path.join(packageDir, 'scratch.duckdb');
     const scratch = new DuckDBDestination(scratchFile, 'scratch');
@@ -152,22 +134,20 @@ export class AthenaDestination implements Destination {
     try {
       const asBatches: Manifest = {
         ...manifest,
-        tables: manifest.tables.map((t) => ({ ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve', cursor: undefined })),
+        tables: manifest.tables.map((t) => ({ ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve', cursor: undefined, reconcile: undefined })),
       };
       const typed = await scratch.loadPackage(asBatches, packageDir);
+      // first every table's file is written and checked against its table: a value that does not fit an Iceberg
+      // column stops the run here, before anything is written
+      const prepared = [];
+      for (const table of manifest.tables) prepared.push(await prepareTable(this.glue, this.dataset, scratch, table, packageDir));
+      const cleanup = await this.cleanUp(manifest.runId);
+      await this.fence('creating the Glue database');
       await this.glue.ensureDatabase(this.dataset, 'raw layer loaded by ingesta');
-      for (const [i, table] of manifest.tables.entries()) {
-        const columns = [...(await scratch.describeTable(table.name))];
-        const file = path.join(packageDir, `${table.name}.parquet`);
-        // a merge table's batch is staged with exact timestamps (athena-staging.ts); a full table's file is the table
-        const staged = columns.map(([name, type]) => stagedColumn(name, type));
-        const fileSql = table.writeDisposition === 'merge' ? staged.map((c) => c.parquetSql) : columns.map(([name, type]) => athenaColumnType(name, type).parquetSql);
-        await scratch.copyToParquet(table.name, fileSql.map((sql, c) => `${sql} AS ${quoteIdent(columns[c]![0])}`).join(', '), file);
-        const glueColumns: GlueColumn[] = columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType }));
-        this.assertLockHeld();
-        const next = table.writeDisposition === 'merge'
-          ? await this.mergeIceberg(manifest, table, file, staged, glueColumns)
-          : await this.replaceParquet(manifest, table, file, glueColumns);
+      for (const [i, { table, file, columns, plan }] of prepared.entries()) {
+        const next = plan
+          ? await this.mergeIceberg(manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined)
+          : await this.replaceParquet(manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
         tables[table.name] = {
           kind: next.kind,
           location: next.location,
@@ -184,6 +164,7 @@ export class AthenaDestination implements Destination {
         const notes = [
           ...typed[i]!.notes,
           ...(i === 0 ? cleanup : []),
+          ...(plan?.rebuild ? [`rebuilt the Iceberg table with this load's column types (a value did not fit the old ones)`] : []),
           ...(table.unnest.length > 0 ? [`unnest (${table.unnest.join(', ')}) is not applied in dev/prod yet: the column stays JSON/array`] : []),
         ];
         results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });
@@ -196,24 +177,21 @@ export class AthenaDestination implements Destination {
     // the data is in place: now, and only now, the state and the run record
     crashPoint('before-commit');
     this.assertLockHeld();
+    await this.fence('writing state.json');
     const state: AthenaState = { version: 1, tables };
     this.stateEtag = await this.s3.putJson(this.keys.state, state, this.stateEtag ? { etag: this.stateEtag } : 'absent');
-    const previous = this.state;
     this.state = state;
+    await this.fence('writing the run record');
     await this.s3.putJson(this.keys.run(manifest.runId), {
       run_id: manifest.runId, env: manifest.env, status: 'loaded', snapshot_at: manifest.snapshotAt, started_at: manifest.createdAt,
       finished_at: new Date().toISOString(), tables: results.map((r) => ({ table: r.table, mode: r.mode, rows: r.rowsLoaded })),
     });
-    // old files last: nothing points at them any more
+    // the previous data folders of full tables stay: a later run's clean-up removes them once superseded long enough
     crashPoint('after-commit');
-    for (const [table, t] of Object.entries(previous.tables)) {
-      if (t.kind === 'parquet' && tables[table]?.location !== t.location) await this.s3.deletePrefix(t.location.replace(`s3://${this.s3.bucket}/`, ''));
-    }
     for (const r of results) onTable?.(r);
     return results;
   }
 
-  /** Full table: new files in a new folder, then the Glue table is created or repointed there (atomic for readers). */
   /** Before each table is published, and before the state: a run whose lock was taken over stops there. */
   private assertLockHeld(): void {
     if (!this.lock.lost) return;
@@ -223,46 +201,81 @@ export class AthenaDestination implements Destination {
     );
   }
 
+  /** Full table: new files in a new folder, then the Glue table is created or repointed there (atomic for readers). */
   private async replaceParquet(manifest: Manifest, table: PackageTable, file: string, columns: GlueColumn[]) {
     const folder = this.keys.dataFolder(table.name, manifest.runId);
+    this.assertLockHeld();
+    await this.fence(`uploading ${this.s3.url(folder)}`);
     await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
     const location = this.s3.url(folder);
+    await this.fence(`repointing the Glue table ${this.dataset}.${glueName(table.name)}`);
     await this.glue.putParquetTable(this.dataset, glueName(table.name), columns, location, { ingesta_run_id: manifest.runId });
     return { kind: 'parquet' as const, location, rows: table.rows };
   }
 
   /**
    * Incremental table: an Iceberg table updated by MERGE INTO from a staging table over this batch's files (kept under
-   * batches/<run>/ afterwards). A full
-   * load merges everything, then deletes the keys the batch does not have (each statement is atomic in Iceberg).
+   * batches/<run>/ afterwards). A full load merges everything, then deletes the keys the batch does not have (each
+   * statement is atomic in Iceberg). Each step is fenced by the lock (see fence()).
    */
-  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, staged: StagedColumn[], glueColumns: GlueColumn[]) {
+  private async mergeIceberg(manifest: Manifest, table: PackageTable, file: string, plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean }, deletesFile?: string) {
+    const glue = glueName(table.name);
+    const name = `${this.dataset}.${glue}`;
     const location = this.s3.url(this.keys.icebergFolder(table.name));
-    const name = glueName(table.name);
-    if (!(await this.glue.getTable(this.dataset, name))) {
-      await this.glue.createIcebergTable(this.dataset, name, glueColumns, location);
+    this.assertLockHeld();
+    if (plan.rebuild) {
+      await this.fence(`dropping the Iceberg table ${name} to rebuild it`);
+      await this.glue.deleteTable(this.dataset, glue);
+      await this.s3.deletePrefix(this.keys.icebergFolder(table.name));
+    }
+    if (!plan.exists || plan.rebuild) {
+      await this.fence(`creating the Iceberg table ${name}`);
+      await this.glue.createIcebergTable(this.dataset, glue, plan.columns, location);
     } else {
-      const known = new Set((this.state.tables[table.name]?.columns ?? []).map(([n]) => n));
-      const added = glueColumns.filter((c) => !known.has(c.name));
-      if (added.length > 0) {
-        await this.athena.execute(`ALTER TABLE ${ddlIdent(name)} ADD COLUMNS (${added.map((c) => `${ddlIdent(c.name)} ${c.type}`).join(', ')})`, { signal: this.abort.signal });
+      for (const ddl of columnDdl(glue, plan)) {
+        await this.fence(`changing the columns of ${name}`);
+        await this.athena.execute(ddl, { signal: this.abort.signal });
       }
     }
     const folder = this.keys.batchFolder(table.name, manifest.runId);
-    const stage = stagingTableName(name);
+    const stage = stagingTableName(glue);
+    // the batch's timestamps are staged as exact text and read back as timestamp(6) (athena-staging.ts)
+    const staged = plan.columns.map(stagedFromAthena);
     const source = stagingRelation(this.dataset, stage, staged);
+    const columns = plan.columns.map((c) => c.name);
     if (table.rows > 0) {
+      await this.fence(`uploading ${this.s3.url(folder)}`);
       await this.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
-      const stageColumns = staged.map((c) => ({ name: c.name, type: c.stageType }));
-      await this.glue.putParquetTable(this.dataset, stage, stageColumns, this.s3.url(folder), { ingesta_run_id: manifest.runId });
-      await this.athena.execute(icebergMergeSql(this.dataset, name, source, staged.map((c) => c.name), table.primaryKey), { signal: this.abort.signal });
+      await this.fence(`creating the staging table ${this.dataset}.${stage}`);
+      await this.glue.putParquetTable(this.dataset, stage, staged.map((c) => ({ name: c.name, type: c.stageType })), this.s3.url(folder), { ingesta_run_id: manifest.runId });
+      await this.fence(`the MERGE into ${name}`);
+      await this.athena.execute(icebergMergeSql(this.dataset, glue, source, columns, table.primaryKey), { signal: this.abort.signal });
     }
     if (table.replaceAll) {
-      await this.athena.execute(icebergPruneSql(this.dataset, name, table.rows > 0 ? source : undefined, table.primaryKey), { signal: this.abort.signal });
+      await this.fence(`pruning ${name}`);
+      await this.athena.execute(icebergPruneSql(this.dataset, glue, table.rows > 0 ? source : undefined, table.primaryKey), { signal: this.abort.signal });
     }
+    // reconciliation: the keys the source no longer has, after the merge
+    if (deletesFile) await applyDeletesOnAthena(this.reconcileContext(manifest.runId), table.name, table.primaryKey, deletesFile);
     // the batch's files stay: the record of what this run merged (and a way to replay it)
-    if (table.rows > 0) await this.glue.deleteTable(this.dataset, stage);
+    if (table.rows > 0) {
+      await this.fence(`dropping the staging table ${this.dataset}.${stage}`);
+      await this.glue.deleteTable(this.dataset, stage);
+    }
     return { kind: 'iceberg' as const, location, rows: undefined };
+  }
+
+  private reconcileContext(runId = this.options.runId ?? 'adhoc'): ReconcileContext {
+    return { dataset: this.dataset, keys: this.keys, s3: this.s3, glue: this.glue, athena: this.athena, signal: this.abort.signal, runId, fence: (step) => this.fence(step) };
+  }
+
+  /** Key reconciliation (see athena-reconcile.ts): the source's keys compared with the Iceberg table's, in Athena. */
+  diffKeys(request: KeyDiffRequest): Promise<KeyDiff> {
+    return diffKeysOnAthena(this.reconcileContext(), request);
+  }
+
+  countAfterMerge(request: MergeCountRequest): Promise<number | undefined> {
+    return countAfterMergeOnAthena(this.reconcileContext(), request);
   }
 
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[] {
@@ -271,12 +284,12 @@ export class AthenaDestination implements Destination {
       return [
         `write Parquet (zstd) to ${this.s3.url(this.keys.dataFolder(table.name, runId))}`,
         `create or repoint the Glue table ${this.dataset}.${glueName(table.name)} to that folder (readers switch at once)`,
-        'write state.json (If-Match) and the run record, then delete the previous data folder',
+        'write state.json (If-Match) and the run record; the previous data folder is deleted by a later run, once superseded for INGESTA_KEEP_SUPERSEDED (1 hour)',
       ];
     }
     const name = glueName(table.name);
     const stage = stagingTableName(name);
-    const source = stagingRelation(this.dataset, stage, table.columns.map((c) => stagedColumn(c.name, c.destinationType)));
+    const source = stagingRelation(this.dataset, stage, table.columns.map((c) => stagedFromAthena({ name: c.name, type: athenaColumnType(c.name, c.destinationType, 'iceberg').athenaType })));
     return [
       `write the batch as Parquet to ${this.s3.url(this.keys.batchFolder(table.name, runId))}`,
       `create the Iceberg table ${this.dataset}.${name} at ${this.s3.url(this.keys.icebergFolder(table.name))} if missing`,
@@ -325,6 +338,7 @@ export class AthenaDestination implements Destination {
       version: 1,
       tables: Object.fromEntries(Object.entries(this.state.tables).map(([name, t]) => [name, reset.includes(name) ? { ...t, cursor: undefined } : t])),
     };
+    await this.fence('writing state.json');
     this.stateEtag = await this.s3.putJson(this.keys.state, next, this.stateEtag ? { etag: this.stateEtag } : 'absent');
     this.state = next;
     return reset;
@@ -346,7 +360,7 @@ export class AthenaDestination implements Destination {
           source: t.source,
           write_disposition: t.writeDisposition,
           primary_key: [...t.primaryKey],
-          columns: t.columns.map(([c, type]) => ({ name: c, type: athenaColumnType(c, type).athenaType, source_name: t.sources[c]?.name ?? null, source_type: t.sources[c]?.type ?? null })),
+          columns: t.columns.map(([c, type]) => ({ name: c, type: athenaColumnType(c, type, t.kind).athenaType, source_name: t.sources[c]?.name ?? null, source_type: t.sources[c]?.type ?? null })),
         };
         return [name, { ...doc, version_hash: versionHash(doc), run_id: t.runId }];
       }),

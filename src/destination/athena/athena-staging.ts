@@ -1,5 +1,5 @@
 import { quoteIdent } from '../../sql/quote.js';
-import { athenaColumnType } from './athena-type-map.js';
+import type { GlueColumn } from './glue-catalog.js';
 
 /**
  * How a merge table's batch is staged for the MERGE. Athena reads the timestamps of a Parquet (non-Iceberg) table
@@ -9,21 +9,25 @@ import { athenaColumnType } from './athena-type-map.js';
  */
 export interface StagedColumn {
   readonly name: string;
-  /** DuckDB expression over the loaded column for the staging Parquet file. */
-  readonly parquetSql: string;
   /** The staging table's Glue/Athena column type. */
   readonly stageType: string;
-  /** Trino expression over the staging column (aliased s… by the caller) giving the Iceberg column's value. */
+  /** Trino expression over the staging column giving the Iceberg column's value. */
   readonly readSql: string;
 }
 
-export function stagedColumn(name: string, duckType: string): StagedColumn {
-  const mapped = athenaColumnType(name, duckType);
-  const q = quoteIdent(name);
-  if (mapped.athenaType === 'timestamp') {
-    return { name, parquetSql: `strftime(${mapped.parquetSql}, '%Y-%m-%d %H:%M:%S.%f')`, stageType: 'string', readSql: `CAST(${q} AS timestamp(6))` };
-  }
-  return { name, parquetSql: mapped.parquetSql, stageType: mapped.athenaType, readSql: q };
+/** The text form a staged timestamp is written in (DuckDB strftime): microseconds always present. */
+const TIMESTAMP_TEXT = '%Y-%m-%d %H:%M:%S.%f';
+
+/** The staging column for an Iceberg column of this Athena type. */
+export function stagedFromAthena(column: GlueColumn): StagedColumn {
+  const q = quoteIdent(column.name);
+  if (column.type === 'timestamp') return { name: column.name, stageType: 'string', readSql: `CAST(${q} AS timestamp(6))` };
+  return { name: column.name, stageType: column.type, readSql: q };
+}
+
+/** DuckDB expression writing a batch column into the staging Parquet file: `valueSql` (of `athenaType`) as staged. */
+export function stagedParquetSql(valueSql: string, athenaType: string): string {
+  return athenaType === 'timestamp' ? `strftime(${valueSql}, '${TIMESTAMP_TEXT}')` : valueSql;
 }
 
 /** The relation the MERGE (and the prune after a full load) reads: the staging table with its columns as loaded. */

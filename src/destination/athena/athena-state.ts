@@ -66,6 +66,12 @@ export function datasetKeys(prefix: string, dataset: string): DatasetKeys {
 }
 
 /** Name of the Glue table Athena's MERGE reads a batch from. */
+/**
+ * The Glue/Athena name of a table: lower case, as Glue stores names and Athena expects them (column names are
+ * lower-cased when they are mapped). State, S3 keys and messages keep the name as the source spells it.
+ */
+export const glueName = (table: string): string => table.toLowerCase();
+
 export function stagingTableName(table: string): string {
   return `${table}__ingesta_stage`;
 }

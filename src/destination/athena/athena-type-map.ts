@@ -4,6 +4,7 @@ import { quoteIdent } from '../../sql/quote.js';
  * DuckDB column type (as the loader declares it) → what goes into the Parquet file and what Glue/Athena declare.
  * Athena has no time, time zone, UUID, JSON or interval types: those are written as their exact text (string).
  * timestamptz is written as a UTC timestamp (microseconds); Athena reads it as `timestamp`, in UTC.
+ * Iceberg tables take no tinyint/smallint (Athena refuses them there): such columns are written and declared as int.
  */
 export interface AthenaColumnType {
   /** DuckDB expression over the column for the Parquet file. */
@@ -35,9 +36,20 @@ function scalar(type: string): string | undefined {
   return undefined;
 }
 
-export function athenaColumnType(name: string, duckType: string): AthenaColumnType {
+/** Where the column lives: a Hive Parquet table (full loads, staging) or an Iceberg table (incremental loads). */
+export type AthenaTableFormat = 'parquet' | 'iceberg';
+
+/** Iceberg has no 8/16-bit integers (Athena refuses tinyint/smallint in an Iceberg table): they widen to int. */
+const ICEBERG_NARROW_INTS: ReadonlySet<string> = new Set(['TINYINT', 'SMALLINT']);
+
+export function athenaColumnType(name: string, duckType: string, format: AthenaTableFormat = 'parquet'): AthenaColumnType {
   const q = quoteIdent(name);
   const t = duckType.toUpperCase();
+  if (format === 'iceberg') {
+    if (ICEBERG_NARROW_INTS.has(t)) return { parquetSql: `CAST(${q} AS INTEGER)`, athenaType: 'int' };
+    const narrowList = /^(TINYINT|SMALLINT)\[\]$/.exec(t);
+    if (narrowList) return { parquetSql: `CAST(${q} AS INTEGER[])`, athenaType: 'array<int>' };
+  }
   if (t === 'TIMESTAMP WITH TIME ZONE' || t === 'TIMESTAMPTZ') return { parquetSql: `timezone('UTC', ${q})`, athenaType: 'timestamp' };
   if (t === 'UBIGINT') return { parquetSql: `CAST(${q} AS DECIMAL(20,0))`, athenaType: 'decimal(20,0)' };
   const s = scalar(t);

@@ -7,7 +7,8 @@ export interface LockStore {
   getJson<T>(key: string): Promise<{ value: T; etag: string | undefined } | undefined>;
   /** 'absent': If-None-Match: *; { etag }: If-Match. Refused preconditions throw. Returns the new ETag. */
   putJson(key: string, value: unknown, expect?: 'absent' | { etag: string }): Promise<string | undefined>;
-  deleteKey(key: string): Promise<void>;
+  /** With `etag`: deletes only that version (If-Match); a refused precondition throws. */
+  deleteKey(key: string, etag?: string): Promise<void>;
   url(key: string): string;
 }
 
@@ -124,6 +125,36 @@ export class DatasetLock {
     this.timer = undefined;
   }
 
+  /**
+   * Fences a state-changing step (an Athena or Glue call, which cannot carry an S3 precondition): the lock is read
+   * again and must still be this run's. A run that stalled past the stale time and was taken over stops here, before
+   * it writes anything more. Throws DestinationError (exit 5) when the lock is lost.
+   */
+  async check(step: string): Promise<void> {
+    if (!this.body) return;
+    await this.renewing;
+    if (!this.lost) {
+      const current = await this.store.getJson<LockBody>(this.key);
+      if (!current || !this.owns(current.value)) {
+        this.stopRenewing();
+        this.lost = current ? `now held by run ${current.value.run_id ?? '?'} (${current.value.host}, pid ${current.value.pid})` : 'the lock object is gone';
+      }
+    }
+    if (this.lost) {
+      throw new DestinationError(
+        `This run lost its lock on ${this.dataset} (${this.lost}) and stopped before ${step}: another run took it over, so this one changes nothing ` +
+          'more and writes no state (tables it already published stay readable; the other run, or the next one, brings them in line). Run again once the other has finished.',
+      );
+    }
+  }
+
+  /** Whether a lock body read from the store is the one this run wrote (renewals change only heartbeat_at). */
+  private owns(value: LockBody): boolean {
+    const mine = this.body;
+    return !!mine && value.run_id === mine.run_id && value.host === mine.host && value.pid === mine.pid && value.started_at === mine.started_at;
+  }
+
+  /** Deletes the lock only while it is still this run's: read back, then a delete conditional on that version. */
   async release(): Promise<void> {
     this.stopRenewing();
     // a renewal in flight must land before the delete, or it would write the lock again
@@ -133,8 +164,16 @@ export class DatasetLock {
       return;
     }
     this.etag = undefined;
-    await this.store.deleteKey(this.key).catch((error: unknown) => {
+    try {
+      const current = await this.store.getJson<LockBody>(this.key);
+      if (!current) return;
+      if (!this.owns(current.value)) {
+        this.warn(`the lock ${this.store.url(this.key)} now belongs to run ${current.value.run_id ?? '?'}: left in place`);
+        return;
+      }
+      await this.store.deleteKey(this.key, current.etag);
+    } catch (error) {
       this.warn(`could not release the lock ${this.store.url(this.key)}: ${messageOf(error)}`);
-    });
+    }
   }
 }

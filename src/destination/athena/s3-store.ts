@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import {
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -9,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DestinationError, messageOf } from '../../errors.js';
-import { isNotFound, withRetries } from './aws-errors.js';
+import { isNotFound, isTransientAwsError, withRetries, type RetryOptions } from './aws-errors.js';
 
 /** A JSON object read from S3 with the ETag to write it back conditionally. */
 export interface VersionedJson<T> {
@@ -25,6 +26,7 @@ export class S3Store {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
+    private readonly retry: Omit<RetryOptions, 'signal'> = {},
   ) {}
 
   /** s3://bucket/key */
@@ -48,9 +50,8 @@ export class S3Store {
 
   async getJson<T>(key: string): Promise<VersionedJson<T> | undefined> {
     try {
-      const out = await withRetries(`Reading ${this.url(key)}`, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
-      const text = await out.Body!.transformToString('utf8');
-      return { value: JSON.parse(text) as T, etag: out.ETag };
+      const read = await this.getText(key);
+      return read ? { value: JSON.parse(read.text) as T, etag: read.etag } : undefined;
     } catch (error) {
       if (isNotFound(error) || isNotFound((error as { cause?: unknown }).cause)) return undefined;
       throw error;
@@ -59,27 +60,54 @@ export class S3Store {
 
   /**
    * Writes a JSON object. `expect: 'absent'` fails if the key exists (If-None-Match: *); an ETag fails if the object
-   * changed since it was read (If-Match). A failed precondition is a DestinationError saying another run wrote first.
+   * changed since it was read (If-Match). A failed precondition is a DestinationError saying another run wrote first,
+   * unless the object now holds exactly what this call sent: a write that succeeded but whose response was lost is
+   * retried (by the SDK or here) and refused by its own precondition; reading it back tells the two apart.
    */
   async putJson(key: string, value: unknown, expect?: 'absent' | { etag: string }): Promise<string | undefined> {
+    const body = JSON.stringify(value, null, 2);
     try {
-      const out = await withRetries(`Writing ${this.url(key)}`, () =>
-        this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: Buffer.from(JSON.stringify(value, null, 2)),
-            ContentType: 'application/json',
-            ...(expect === 'absent' ? { IfNoneMatch: '*' } : expect ? { IfMatch: expect.etag } : {}),
-          }),
-        ),
+      const out = await withRetries(
+        `Writing ${this.url(key)}`,
+        () =>
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              Body: Buffer.from(body),
+              ContentType: 'application/json',
+              ...(expect === 'absent' ? { IfNoneMatch: '*' } : expect ? { IfMatch: expect.etag } : {}),
+            }),
+          ),
+        this.retry,
       );
       return out.ETag;
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 412 || status === 409) {
+        if (expect !== undefined) {
+          const written = await this.getText(key).catch(() => undefined);
+          if (written && written.text === body) return written.etag;
+        }
         throw new DestinationError(`${this.url(key)} was written by another run meanwhile (conditional write refused); nothing of this run's state was changed.`, { cause: error });
       }
+      throw error;
+    }
+  }
+
+  private async getText(key: string): Promise<{ text: string; etag: string | undefined } | undefined> {
+    try {
+      // the body is read inside the retry: a connection dropped mid-body ("aborted", ECONNRESET) is tried again
+      return await withRetries(
+        `Reading ${this.url(key)}`,
+        async () => {
+          const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+          return { text: await out.Body!.transformToString('utf8'), etag: out.ETag };
+        },
+        this.retry,
+      );
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -101,22 +129,52 @@ export class S3Store {
   async deletePrefix(prefix: string): Promise<number> {
     if (!prefix.endsWith('/')) throw new Error(`refusing to delete a prefix without a trailing slash: ${prefix}`);
     const keys = (await this.list(prefix)).map((o) => o.Key!).filter(Boolean);
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000);
-      await withRetries(`Deleting under ${this.url(prefix)}`, () =>
-        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })),
-      );
-    }
+    for (let i = 0; i < keys.length; i += 1000) await this.deleteKeys(keys.slice(i, i + 1000), `Deleting under ${this.url(prefix)}`);
     return keys.length;
   }
 
-  async deleteKey(key: string): Promise<void> {
-    try {
-      await withRetries(`Deleting ${this.url(key)}`, () =>
-        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: [{ Key: key }], Quiet: true } })),
+  /**
+   * DeleteObjects (Quiet), then its per-key errors, which S3 reports inside a 200: keys that failed transiently
+   * (InternalError, SlowDown, …) are sent again within the retry budget; any other failure is a DestinationError
+   * naming the keys (a key that was already gone is no error: S3 reports it as deleted).
+   */
+  private async deleteKeys(keys: readonly string[], what: string): Promise<void> {
+    let pending = [...keys];
+    let failed: { key: string; code: string }[] = [];
+    await withRetries(
+      what,
+      async () => {
+        const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: pending.map((Key) => ({ Key })), Quiet: true } }));
+        failed = (out.Errors ?? []).map((e) => ({ key: e.Key ?? '?', code: e.Code ?? 'Error' }));
+        const transient = failed.filter((f) => isTransientAwsError({ name: f.code }));
+        if (transient.length > 0 && transient.length === failed.length) {
+          pending = transient.map((f) => f.key);
+          throw Object.assign(new Error(`${transient.length} key(s) not deleted: ${transient[0]!.code}`), { name: transient[0]!.code });
+        }
+      },
+      this.retry,
+    ).catch((error: unknown) => {
+      if (error instanceof DestinationError) throw new DestinationError(`${error.message} (keys: ${pending.slice(0, 5).join(', ')}${pending.length > 5 ? ', …' : ''})`, { cause: error });
+      throw error;
+    });
+    if (failed.length > 0) {
+      throw new DestinationError(
+        `${what}: S3 refused to delete ${failed.length} object(s): ${failed.slice(0, 5).map((f) => `${f.key} (${f.code})`).join(', ')}${failed.length > 5 ? ', …' : ''}. ` +
+          'Check the role\'s s3:DeleteObject permission on that prefix; the next run tries again.',
       );
+    }
+  }
+
+  /** Deletes one object; with `etag`, only that version of it (If-Match): a refused precondition throws. */
+  async deleteKey(key: string, etag?: string): Promise<void> {
+    if (etag === undefined) return this.deleteKeys([key], `Deleting ${this.url(key)}`);
+    try {
+      await withRetries(`Deleting ${this.url(key)}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: etag })), this.retry);
     } catch (error) {
-      if (!isNotFound(error)) throw new DestinationError(`Deleting ${this.url(key)} failed: ${messageOf(error)}`, { cause: error });
+      if (isNotFound(error)) return;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412) throw new DestinationError(`${this.url(key)} changed since it was read (conditional delete refused): left in place.`, { cause: error });
+      throw new DestinationError(`Deleting ${this.url(key)} failed: ${messageOf(error)}`, { cause: error });
     }
   }
 }

@@ -1,0 +1,95 @@
+import type { _Object } from '@aws-sdk/client-s3';
+import { parseDuration } from '../../config/config.js';
+import { ConfigError, messageOf } from '../../errors.js';
+import type { AthenaState, DatasetKeys } from './athena-state.js';
+import { stagingTableName } from './athena-state.js';
+import type { GlueCatalog, Table } from './glue-catalog.js';
+import type { S3Store } from './s3-store.js';
+
+/** How long a full table's previous data folder is kept after a newer one replaced it (queries still reading it). */
+export const DEFAULT_KEEP_SUPERSEDED_MS = 60 * 60_000;
+
+/** INGESTA_KEEP_SUPERSEDED (a duration, e.g. "2h", or 0) overrides the hour a superseded data folder is kept. */
+export function keepSupersededFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.INGESTA_KEEP_SUPERSEDED?.trim();
+  if (!value) return DEFAULT_KEEP_SUPERSEDED_MS;
+  const ms = parseDuration(value, 'INGESTA_KEEP_SUPERSEDED') * 1000;
+  if (!(ms >= 0)) throw new ConfigError(`INGESTA_KEEP_SUPERSEDED must be a duration, not "${value}".`);
+  return ms;
+}
+
+export interface CleanUpContext {
+  readonly dataset: string;
+  readonly keys: DatasetKeys;
+  readonly state: AthenaState;
+  readonly glue: GlueCatalog;
+  readonly s3: S3Store;
+  /** This run's id: its own folders are never touched. */
+  readonly currentRun: string;
+  readonly keepSupersededMs: number;
+  /** Fences each deletion with the dataset lock (see DatasetLock.check). */
+  readonly fence: (step: string) => Promise<void>;
+  readonly now?: () => number;
+}
+
+const folderOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
+
+/**
+ * Removes what earlier runs left, at the start of a load: staging tables, and data folders of full (Parquet) tables
+ * that no Glue table points at. A folder is deleted only with positive knowledge that no table reads it: when Glue
+ * cannot be listed, nothing is deleted (a warning says so; the next run tries again). A folder that was published and
+ * then replaced is kept `keepSupersededMs` after its replacement was written (queries that started on it still read
+ * it); a folder newer than the published one was never published (a run died before its repoint) and goes at once.
+ * Returns notes for the run's output.
+ */
+export async function cleanUpLeftovers(ctx: CleanUpContext): Promise<string[]> {
+  let tables: Table[];
+  try {
+    tables = await ctx.glue.listTables(ctx.dataset);
+  } catch (error) {
+    return [`clean-up skipped: the Glue tables of ${ctx.dataset} could not be listed (${messageOf(error).split('\n')[0]}), so no leftover was removed; the next run tries again`];
+  }
+  const notes: string[] = [];
+  for (const t of tables) {
+    if (t.Name?.endsWith(stagingTableName(''))) {
+      await ctx.fence(`dropping the staging table ${ctx.dataset}.${t.Name}`);
+      await ctx.glue.deleteTable(ctx.dataset, t.Name);
+      notes.push(`removed the leftover staging table ${ctx.dataset}.${t.Name}`);
+    }
+  }
+  const bucketPrefix = `s3://${ctx.s3.bucket}/`;
+  // every folder any Glue table of the dataset reads
+  const read = new Set(
+    tables.flatMap((t) => {
+      const location = t.StorageDescriptor?.Location;
+      return location?.startsWith(bucketPrefix) ? [location.slice(bucketPrefix.length).replace(/\/?$/, '/')] : [];
+    }),
+  );
+  const names = new Set([
+    ...Object.entries(ctx.state.tables).filter(([, t]) => t.kind === 'parquet').map(([name]) => name),
+    ...tables.filter((t) => t.Parameters?.table_type?.toUpperCase() !== 'ICEBERG' && t.Name && !t.Name.endsWith(stagingTableName(''))).map((t) => t.Name!),
+  ]);
+  const now = (ctx.now ?? Date.now)();
+  for (const table of names) {
+    const root = ctx.keys.dataRoot(table);
+    const folders = new Map<string, _Object[]>();
+    for (const o of await ctx.s3.list(root)) {
+      const folder = folderOf(o.Key!);
+      folders.set(folder, [...(folders.get(folder) ?? []), o]);
+    }
+    const written = (objects: readonly _Object[]) => Math.max(...objects.map((o) => o.LastModified?.getTime() ?? now));
+    const published = [...folders.keys()].filter((f) => read.has(f));
+    const publishedAt = published.length > 0 ? Math.max(...published.map((f) => written(folders.get(f)!))) : undefined;
+    let removed = 0;
+    for (const [folder, objects] of folders) {
+      if (read.has(folder) || folder.includes(`/${ctx.currentRun}/`)) continue;
+      const neverPublished = publishedAt === undefined || written(objects) > publishedAt;
+      if (!neverPublished && now - publishedAt < ctx.keepSupersededMs) continue;
+      await ctx.fence(`deleting ${ctx.s3.url(folder)}`);
+      await ctx.s3.deletePrefix(folder);
+      removed += 1;
+    }
+    if (removed > 0) notes.push(`${table}: removed ${removed} data folder(s) no table reads`);
+  }
+  return notes;
+}
