@@ -14,7 +14,7 @@ import { extractInParallel, extractTables } from './extract.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
-import { crashPoint } from '../faults/crash-points.js';
+import { crashPoint, stallPoint } from '../faults/crash-points.js';
 
 export interface RunHooks {
   /** Receives progress events. */
@@ -77,6 +77,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   };
   const packageRoot = path.join(config.packageDir, dataset);
 
+  await stallPoint('run-start');
   // the source first: a wrong connection setting fails before anything is created on the destination side
   const client = await connectSource(config.source, config);
   let destination: Destination | undefined;
