@@ -13,6 +13,7 @@ import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { extractInParallel, extractTables } from './extract.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
+import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
 
@@ -46,12 +47,26 @@ export function planRun(config: RunConfig): RunPlan {
 
 /**
  * Library entry point: resolve options (flags + env), then load (and run the gate if `validate`). Resolves with the
- * run summary; with `validateOnly`, use `validate()` instead.
+ * run summary; with `validateOnly`, use `validate()` instead; with `dryRun`, use `dryRun()` (refused here, before
+ * anything is opened: a dry run must never load).
  */
 export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunSummary> {
   const plan = planRun(resolveConfig(options, hooks.env ?? process.env));
   if (plan.config.quality === 'only') throw new ConfigError('run() loads; call validate() for the quality gate alone.');
   return runPlan(plan, hooks.onEvent);
+}
+
+/**
+ * Library entry point for --dry-run: what a run would do (tables, modes, cursor windows, SELECTs, destination steps),
+ * read-only on the source and the destination; nothing is written.
+ */
+export async function dryRun(options: RunOptions, hooks: RunHooks = {}): Promise<DryRunPlan> {
+  return planDryRun(planRun(resolveConfig({ ...options, dryRun: true }, hooks.env ?? process.env)), hooks.onEvent);
+}
+
+/** A dry run asked of run() / runPlan(): refused before anything is opened (the CLI calls dryRun instead). */
+function refuseDryRun(): never {
+  throw new ConfigError('run() loads, and dryRun: true asks for nothing to be written: call dryRun() for the plan. Nothing was opened or written.');
 }
 
 /** Library entry point for the gate alone (--solo-validar): read-only on the source and the destination. */
@@ -66,6 +81,7 @@ export async function validate(options: RunOptions, hooks: RunHooks = {}): Promi
  */
 export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined, signal?: AbortSignal): Promise<RunSummary> {
   const { config, dataset } = plan;
+  if (config.dryRun) refuseDryRun();
   const startedAt = new Date();
   const runId = newRunId(startedAt);
   const warnings: string[] = [];
