@@ -86,7 +86,10 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   const runId = newRunId(startedAt);
   const warnings: string[] = [];
   const extractMs = new Map<string, number>();
+  // for the failure record: when the snapshot was taken, if it was
+  let snapshotTakenAt: string | undefined;
   const emit = (event: PipelineEvent) => {
+    if (event.type === 'snapshot_taken') snapshotTakenAt = event.snapshotAt;
     if (event.type === 'warning') warnings.push(event.table ? `${event.table}: ${event.message}` : event.message);
     if (event.type === 'extract_finished') extractMs.set(event.table, event.ms);
     onEvent(event);
@@ -190,7 +193,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
-    if (config.schemaExportDir) writeSchemaExport(config.schemaExportDir, await destination.schemaDocument());
+    if (config.schemaExportDir) await exportSchemaAfterCommit(config.schemaExportDir, destination, runId, emit);
     const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, tables, destination, sources, extracted, runId, emit) : undefined;
 
     const finishedAt = new Date();
@@ -235,12 +238,27 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     // a run that failed cleanly leaves no package behind: a leftover package always means a crash
     if (packageDir) await removePackage(packageDir).catch(() => undefined);
     const message = error instanceof IngestError ? error.message : messageOf(error);
-    if (!committed) await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message).catch(() => undefined);
+    if (!committed) {
+      const times = { startedAt: startedAt.toISOString(), snapshotAt: snapshotTakenAt };
+      await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message, times).catch(() => undefined);
+    }
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     for (const c of extraClients) await closeSource(c);
     await closeSource(client);
     await destination?.close();
+  }
+}
+
+/**
+ * The schema export comes after the commit: the run has succeeded and is recorded as loaded, so a failure here (an
+ * unwritable folder) is one warning, never a failed exit that would make an orchestrator retry a completed load.
+ */
+async function exportSchemaAfterCommit(dir: string, destination: Destination, runId: string, emit: EventListener): Promise<void> {
+  try {
+    writeSchemaExport(dir, await destination.schemaDocument());
+  } catch (error) {
+    emit({ type: 'warning', message: `the load of run ${runId} is committed, but the schema export was not written: ${messageOf(error)}` });
   }
 }
