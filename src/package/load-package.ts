@@ -4,10 +4,11 @@ import path from 'node:path';
 import type { SchemaContract, WriteDisposition } from '../catalog/catalog.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import { DestinationError } from '../errors.js';
+import type { PackageOwner } from './package-owner.js';
 
 /**
- * A load package is the hand-over between extraction and loading: one folder per run id holding one CSV file per
- * table and a manifest. It survives a crash. `extracting` = files may be incomplete (discard it);
+ * A load package is the hand-over between extraction and loading: one folder per run id (under its destination's
+ * folder, see package-root.ts) holding one CSV file per table and a manifest. It survives a crash. `extracting` = files may be incomplete (discard it);
  * `extracted` = every file is complete (it can still be loaded). Once loaded, the folder is removed.
  */
 export type PackageState = 'extracting' | 'extracted';
@@ -57,6 +58,10 @@ export interface Manifest {
   readonly createdAt: string;
   readonly env: string;
   readonly dataset: string;
+  /** The destination the package is for (see package-root.ts); recovery touches only its own destination's packages. */
+  readonly destination?: string;
+  /** The process that writes it: recovery leaves the package alone while it runs. */
+  readonly owner?: PackageOwner;
   state: PackageState;
   /** now() of the source snapshot (PostgreSQL text, UTC). */
   snapshotAt: string | undefined;

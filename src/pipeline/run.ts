@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { loadCatalog, requestTables, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
@@ -13,6 +12,8 @@ import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { extractInParallel, extractTables } from './extract.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
+import { destinationIdentity, packageRoot as packageRootOf } from '../package/package-root.js';
+import { currentOwner } from '../package/package-owner.js';
 import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
@@ -94,7 +95,6 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     if (event.type === 'extract_finished') extractMs.set(event.table, event.ms);
     onEvent(event);
   };
-  const packageRoot = path.join(config.packageDir, dataset);
 
   await stallPoint('run-start');
   // the source first: a wrong connection setting fails before anything is created on the destination side
@@ -119,7 +119,9 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     destination = await createDestination(config, dataset, { runId });
     await destination.open();
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
-    const recovered = await recoverPackages(destination, packageRoot, emit);
+    // packages are kept per destination (resolved once the destination's folder exists): never another one's
+    const packageRoot = packageRootOf(config, dataset);
+    const recovered = await recoverPackages(destination, packageRoot, emit, destinationIdentity(config, dataset));
 
     const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit);
 
@@ -130,6 +132,8 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       createdAt: startedAt.toISOString(),
       env: config.env,
       dataset,
+      destination: destinationIdentity(config, dataset),
+      owner: currentOwner(),
       state: 'extracting',
       snapshotAt,
       tables: [],
