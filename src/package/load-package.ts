@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SchemaContract, WriteDisposition } from '../catalog/catalog.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
@@ -81,10 +81,24 @@ export function packagePath(root: string, runId: string): string {
 
 export async function createPackageFolder(root: string, runId: string): Promise<string> {
   const dir = packagePath(root, runId);
-  await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
-    throw packageIoError(cause, root, 'Creating the load package folder') ?? cause;
+  await mkdir(dir, { recursive: true }).catch(async (cause: unknown) => {
+    const real = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? await realMkdirError(dir) : cause;
+    throw packageIoError(real, root, 'Creating the load package folder') ?? real;
   });
   return dir;
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT when a folder cannot be created on a read-only file system: creating the first
+ * missing level on its own gives the real cause (EROFS, EACCES…).
+ */
+async function realMkdirError(dir: string): Promise<unknown> {
+  let missing = dir;
+  while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+  return mkdir(missing).then(
+    () => Object.assign(new Error(`ENOENT: cannot create ${dir}`), { code: 'ENOENT' }),
+    (error: unknown) => error,
+  );
 }
 
 const IO_CODES: Readonly<Record<string, string>> = {

@@ -17,6 +17,7 @@ const DATASET = 'run_outcome';
 let db: TestDatabase;
 let dir: string;
 let fullDisk: string | undefined;
+let readOnly: string | undefined;
 let mountError: string | undefined;
 
 beforeAll(async () => {
@@ -34,13 +35,17 @@ beforeAll(async () => {
     } catch {
       /* ENOSPC: full, as wanted */
     }
+    const ro = path.join(dir, 'ro-packages');
+    mkdirSync(ro);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro], { stdio: 'pipe' });
+    readOnly = ro;
   } catch (error) {
     mountError = String((error as { stderr?: Buffer }).stderr ?? error);
   }
 });
 
 afterAll(async () => {
-  if (fullDisk) execFileSync('umount', ['-l', fullDisk], { stdio: 'ignore' });
+  for (const m of [fullDisk, readOnly]) if (m) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -110,5 +115,17 @@ describe('a failed run in the run history', () => {
     } finally {
       await lake.stop();
     }
+  });
+});
+
+describe('a package folder that cannot be created', () => {
+  it('on a read-only file system: exit 5 saying so (regression: exit 1, "unexpected error: ENOENT")', async (ctx) => {
+    if (!readOnly) ctx.skip(`cannot mount a tmpfs here (${mountError}); run the test as root`);
+    const file = path.join(dir, 'ro.duckdb');
+    const r = await ingest(file, ['--package-dir', path.join(readOnly!, 'packages')]);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+    expect(r.stderr).toContain('the file system is read-only (EROFS)');
+    expect(r.stderr).toContain('--package-dir');
   });
 });
