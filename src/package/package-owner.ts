@@ -30,10 +30,10 @@ export function currentOwner(): PackageOwner {
  * Whether the package's owner is still running: same host, the pid exists, and (where known) it is the same process.
  * A run on another host cannot be checked here; its package is in this destination's folder, and the caller holds
  * the destination's lock, which that run no longer does: it is not alive as far as this destination is concerned.
+ * A package of this very process (a library caller running runs side by side) counts as alive.
  */
 export function ownerIsAlive(owner: PackageOwner): boolean {
   if (owner.host !== hostname() || !Number.isInteger(owner.pid) || owner.pid <= 0) return false;
-  if (owner.pid === process.pid && owner.processStart === processStart(process.pid)) return false; // this very run
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
