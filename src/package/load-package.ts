@@ -8,8 +8,9 @@ import type { PackageOwner } from './package-owner.js';
 
 /**
  * A load package is the hand-over between extraction and loading: one folder per run id (under its destination's
- * folder, see package-root.ts) holding one CSV file per table and a manifest. It survives a crash. `extracting` = files may be incomplete (discard it);
- * `extracted` = every file is complete (it can still be loaded). Once loaded, the folder is removed.
+ * folder, see package-root.ts) holding one CSV file per table and a manifest. It survives a crash. `extracting` =
+ * files may be incomplete (discard it); `extracted` = every file is complete (it can still be loaded). Once loaded,
+ * the folder is removed.
  */
 export type PackageState = 'extracting' | 'extracted';
 
