@@ -7,7 +7,7 @@ export function localPackageRoot(duckdbPath: string, dataset: string, packageDir
   return packageRoot({ athena: undefined, duckdbPath, packageDir }, dataset);
 }
 
-/** Where a dev/prod run into s3://bucket/prefix keeps its load packages. */
-export function s3PackageRoot(packageDir: string, bucket: string, prefix: string, dataset: string): string {
-  return packageRoot({ athena: { bucket, prefix } as AthenaConfig, duckdbPath: '', packageDir }, dataset);
+/** Where a dev/prod run into s3://bucket/prefix (on a custom S3 endpoint, as in the tests) keeps its load packages. */
+export function s3PackageRoot(packageDir: string, bucket: string, prefix: string, dataset: string, s3Endpoint: string | undefined): string {
+  return packageRoot({ athena: { bucket, prefix } as AthenaConfig, duckdbPath: '', packageDir }, dataset, s3Endpoint);
 }

@@ -283,7 +283,7 @@ describe('SIGKILL at random moments (--env dev: S3 + Glue + Athena): nothing is 
     const track = (r: KilledRun) => recoveries.push(...recoveredBy(r));
     const lockKey = `${PREFIX}/_ingesta/lock.json`;
     const locksLeft: string[] = [];
-    const packageRoot = s3PackageRoot(packageDir, 'lake', 'raw', DATASET);
+    const packageRoot = s3PackageRoot(packageDir, 'lake', 'raw', DATASET, lake.s3url);
     const leftoverPackages = () => (existsSync(packageRoot) ? readdirSync(packageRoot) : []);
     let rowsCompared = 0;
     const runRecord = (runId: string) => getJson<{ status: string }>(`${PREFIX}/_ingesta/runs/${runId}.json`);

@@ -155,7 +155,7 @@ describe('dev/prod runs sharing the OS temp folder', () => {
       const envB = lakeB.env(db.url, { TMPDIR: temp, BUCKET_URL: 's3://lake/raw_b' });
       const crashed = await runCli(['--env', 'dev', '--tables', 'accounts'], { ...envA, INGESTA_CRASH_AT: 'after-extract' });
       expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
-      const rootA = s3PackageRoot(path.join(temp, 'ingesta', 'packages'), 'lake', 'raw_a', 'raw_datavision_dev');
+      const rootA = s3PackageRoot(path.join(temp, 'ingesta', 'packages'), 'lake', 'raw_a', 'raw_datavision_dev', lakeA.s3url);
       expect(manifestsUnder(path.join(temp, 'ingesta'))).toHaveLength(1);
 
       const other = await runCli(['--env', 'dev', '--tables', 'subscriptions'], envB);
