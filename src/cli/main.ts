@@ -58,6 +58,9 @@ function stopSignal(): AbortSignal {
   return controller.signal;
 }
 
+/** The run's renderer, for the one line of the guard at the bottom of this file (a run that never settled). */
+let guardRenderer: Renderer | undefined;
+
 /** The one place that decides the exit code: typed errors carry theirs, anything else is 1. */
 function fail(renderer: Renderer, caught: unknown): number {
   const error = asTypedError(caught);
@@ -135,6 +138,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       let renderer = createRenderer('text');
       try {
         renderer = createRenderer(logFormat(opts.logFormat as string | undefined), verbosity(opts));
+        guardRenderer = renderer;
         const options: RunOptions = {
           env: opts.env as RunOptions['env'],
           tables: splitNames(opts.tables as string[] | undefined) as string[] | undefined,
@@ -281,12 +285,28 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+let settled = false;
 main(process.argv).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (error: unknown) => {
+    settled = true;
     process.stderr.write(`ingesta: error: ${messageOf(error)}\n`);
     process.exitCode = 1;
   },
 );
+
+// Node exits when nothing is left to wait for, even if the command's promise never settled (a step that waits on a
+// paused stream forever): without this, such a run would end with status 0 and no message, as if it had succeeded
+process.on('beforeExit', () => {
+  if (settled) return;
+  settled = true;
+  const message =
+    'the run stopped before finishing: an internal step waited on something that can never come (this is a bug in ingesta). ' +
+    'Treat the run as failed; nothing uncommitted is visible in the destination. Run again, and report it with INGESTA_DEBUG=1.';
+  if (guardRenderer) guardRenderer.error('internal', message, 1);
+  else process.stderr.write(`ingesta: error: ${message}\n`);
+  process.exitCode = 1;
+});

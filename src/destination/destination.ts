@@ -115,6 +115,12 @@ export interface DatasetStatus {
   readonly runs: readonly RunStatus[];
 }
 
+/** When a failed run started, and the source snapshot it read (PostgreSQL text, UTC; undefined if none was taken). */
+export interface FailedRunTimes {
+  readonly startedAt: string;
+  readonly snapshotAt: string | undefined;
+}
+
 /** A row of the destination's run history. */
 export interface RunRecord {
   readonly runId: string;
@@ -166,7 +172,7 @@ export interface Destination {
   diffKeys?(request: KeyDiffRequest): Promise<KeyDiff>;
   countAfterMerge?(request: MergeCountRequest): Promise<number | undefined>;
   /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
-  recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void>;
+  recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void>;
   /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */
   interrupt(): void;
   close(): Promise<void>;

@@ -7,3 +7,14 @@ export type CrashPoint = 'during-extract' | 'after-extract' | 'before-commit' | 
 export function crashPoint(point: CrashPoint): void {
   if (process.env.INGESTA_CRASH_AT === point) process.kill(process.pid, 'SIGKILL');
 }
+
+/** Where a test can make a step wait forever with nothing open, as a stream paused for good would. */
+export type StallPoint = 'run-start';
+
+/**
+ * Never settles when INGESTA_STALL_AT names the point (else resolves at once): Node then runs out of work with the
+ * run unfinished, which the CLI must report as a failure (src/cli/main.ts), never as success.
+ */
+export function stallPoint(point: StallPoint): Promise<void> {
+  return process.env.INGESTA_STALL_AT === point ? new Promise<void>(() => undefined) : Promise.resolve();
+}

@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SchemaContract, WriteDisposition } from '../catalog/catalog.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import { DestinationError } from '../errors.js';
+import type { PackageOwner } from './package-owner.js';
 
 /**
- * A load package is the hand-over between extraction and loading: one folder per run id holding one CSV file per
- * table and a manifest. It survives a crash. `extracting` = files may be incomplete (discard it);
- * `extracted` = every file is complete (it can still be loaded). Once loaded, the folder is removed.
+ * A load package is the hand-over between extraction and loading: one folder per run id (under its destination's
+ * folder, see package-root.ts) holding one CSV file per table and a manifest. It survives a crash. `extracting` =
+ * files may be incomplete (discard it); `extracted` = every file is complete (it can still be loaded). Once loaded,
+ * the folder is removed.
  */
 export type PackageState = 'extracting' | 'extracted';
 
@@ -62,6 +64,10 @@ export interface Manifest {
   readonly createdAt: string;
   readonly env: string;
   readonly dataset: string;
+  /** The destination the package is for (see package-root.ts); recovery touches only its own destination's packages. */
+  readonly destination?: string;
+  /** The process that writes it: recovery leaves the package alone while it runs. */
+  readonly owner?: PackageOwner;
   state: PackageState;
   /** now() of the source snapshot (PostgreSQL text, UTC). */
   snapshotAt: string | undefined;
@@ -81,10 +87,24 @@ export function packagePath(root: string, runId: string): string {
 
 export async function createPackageFolder(root: string, runId: string): Promise<string> {
   const dir = packagePath(root, runId);
-  await mkdir(dir, { recursive: true }).catch((cause: unknown) => {
-    throw packageIoError(cause, root, 'Creating the load package folder') ?? cause;
+  await mkdir(dir, { recursive: true }).catch(async (cause: unknown) => {
+    const real = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? await realMkdirError(dir) : cause;
+    throw packageIoError(real, root, 'Creating the load package folder') ?? real;
   });
   return dir;
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT when a folder cannot be created on a read-only file system: creating the first
+ * missing level on its own gives the real cause (EROFS, EACCES…).
+ */
+async function realMkdirError(dir: string): Promise<unknown> {
+  let missing = dir;
+  while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+  return mkdir(missing).then(
+    () => Object.assign(new Error(`ENOENT: cannot create ${dir}`), { code: 'ENOENT' }),
+    (error: unknown) => error,
+  );
 }
 
 const IO_CODES: Readonly<Record<string, string>> = {

@@ -4,7 +4,7 @@ import type { DryRunPlan } from './dry-run.js';
 /** What a run reports while it works; the CLI renders these, a library user may listen to them. */
 export type PipelineEvent =
   | { type: 'run_started'; runId: string; env: string; dataset: string; destination: string; tables: string[] }
-  | { type: 'package_recovered'; runId: string; action: 'completed' | 'discarded' | 'removed'; reason: string }
+  | { type: 'package_recovered'; runId: string; action: 'completed' | 'discarded' | 'removed' | 'left'; reason: string }
   | { type: 'warning'; table?: string; message: string }
   /** Worth knowing, not worth a warning: text output shows it with --verbose only. */
   | { type: 'note'; message: string }

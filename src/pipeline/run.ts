@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { loadCatalog, requestTables, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
@@ -14,8 +13,11 @@ import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { extractInParallel, extractTables } from './extract.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
+import { destinationIdentity, packageRoot as packageRootOf } from '../package/package-root.js';
+import { currentOwner } from '../package/package-owner.js';
+import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
-import { crashPoint } from '../faults/crash-points.js';
+import { crashPoint, stallPoint } from '../faults/crash-points.js';
 
 export interface RunHooks {
   /** Receives progress events. */
@@ -47,12 +49,26 @@ export function planRun(config: RunConfig): RunPlan {
 
 /**
  * Library entry point: resolve options (flags + env), then load (and run the gate if `validate`). Resolves with the
- * run summary; with `validateOnly`, use `validate()` instead.
+ * run summary; with `validateOnly`, use `validate()` instead; with `dryRun`, use `dryRun()` (refused here, before
+ * anything is opened: a dry run must never load).
  */
 export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunSummary> {
   const plan = planRun(resolveConfig(options, hooks.env ?? process.env));
   if (plan.config.quality === 'only') throw new ConfigError('run() loads; call validate() for the quality gate alone.');
   return runPlan(plan, hooks.onEvent);
+}
+
+/**
+ * Library entry point for --dry-run: what a run would do (tables, modes, cursor windows, SELECTs, destination steps),
+ * read-only on the source and the destination; nothing is written.
+ */
+export async function dryRun(options: RunOptions, hooks: RunHooks = {}): Promise<DryRunPlan> {
+  return planDryRun(planRun(resolveConfig({ ...options, dryRun: true }, hooks.env ?? process.env)), hooks.onEvent);
+}
+
+/** A dry run asked of run() / runPlan(): refused before anything is opened (the CLI calls dryRun instead). */
+function refuseDryRun(): never {
+  throw new ConfigError('run() loads, and dryRun: true asks for nothing to be written: call dryRun() for the plan. Nothing was opened or written.');
 }
 
 /** Library entry point for the gate alone (--solo-validar): read-only on the source and the destination. */
@@ -67,17 +83,21 @@ export async function validate(options: RunOptions, hooks: RunHooks = {}): Promi
  */
 export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined, signal?: AbortSignal): Promise<RunSummary> {
   const { config, dataset } = plan;
+  if (config.dryRun) refuseDryRun();
   const startedAt = new Date();
   const runId = newRunId(startedAt);
   const warnings: string[] = [];
   const extractMs = new Map<string, number>();
+  // for the failure record: when the snapshot was taken, if it was
+  let snapshotTakenAt: string | undefined;
   const emit = (event: PipelineEvent) => {
+    if (event.type === 'snapshot_taken') snapshotTakenAt = event.snapshotAt;
     if (event.type === 'warning') warnings.push(event.table ? `${event.table}: ${event.message}` : event.message);
     if (event.type === 'extract_finished') extractMs.set(event.table, event.ms);
     onEvent(event);
   };
-  const packageRoot = path.join(config.packageDir, dataset);
 
+  await stallPoint('run-start');
   // the source first: a wrong connection setting fails before anything is created on the destination side
   const client = await connectSource(config.source, config);
   let destination: Destination | undefined;
@@ -100,7 +120,9 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     destination = await createDestination(config, dataset, { runId });
     await destination.open();
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
-    const recovered = await recoverPackages(destination, packageRoot, emit);
+    // packages are kept per destination (resolved once the destination's folder exists): never another one's
+    const packageRoot = packageRootOf(config, dataset);
+    const recovered = await recoverPackages(destination, packageRoot, emit, destinationIdentity(config, dataset));
 
     // more connections read other tables at the same time, all inside the one exported snapshot, each holding the
     // run's table locks; opened as soon as the snapshot exists (and before the load transaction, so a failure here
@@ -126,6 +148,8 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       createdAt: startedAt.toISOString(),
       env: config.env,
       dataset,
+      destination: destinationIdentity(config, dataset),
+      owner: currentOwner(),
       state: 'extracting',
       snapshotAt,
       tables: [],
@@ -177,7 +201,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     crashPoint('after-commit');
     await removePackage(packageDir);
     packageDir = undefined;
-    if (config.schemaExportDir) writeSchemaExport(config.schemaExportDir, await destination.schemaDocument());
+    if (config.schemaExportDir) await exportSchemaAfterCommit(config.schemaExportDir, destination, runId, emit);
     const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, tables, destination, sources, extracted, runId, emit) : undefined;
 
     const finishedAt = new Date();
@@ -222,12 +246,27 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     // a run that failed cleanly leaves no package behind: a leftover package always means a crash
     if (packageDir) await removePackage(packageDir).catch(() => undefined);
     const message = error instanceof IngestError ? error.message : messageOf(error);
-    if (!committed) await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message).catch(() => undefined);
+    if (!committed) {
+      const times = { startedAt: startedAt.toISOString(), snapshotAt: snapshotTakenAt };
+      await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message, times).catch(() => undefined);
+    }
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     for (const c of extraClients) await closeSource(c);
     await closeSource(client);
     await destination?.close();
+  }
+}
+
+/**
+ * The schema export comes after the commit: the run has succeeded and is recorded as loaded, so a failure here (an
+ * unwritable folder) is one warning, never a failed exit that would make an orchestrator retry a completed load.
+ */
+async function exportSchemaAfterCommit(dir: string, destination: Destination, runId: string, emit: EventListener): Promise<void> {
+  try {
+    writeSchemaExport(dir, await destination.schemaDocument());
+  } catch (error) {
+    emit({ type: 'warning', message: `the load of run ${runId} is committed, but the schema export was not written: ${messageOf(error)}` });
   }
 }

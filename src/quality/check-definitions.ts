@@ -5,7 +5,8 @@ import type { CheckSpec } from './check-types.js';
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
- * The checks of a gate over the selected tables: per table row_count, duplicates (primary key, composite included),
+ * The checks of a gate over the selected tables: per table row_count, duplicates (primary key, composite included;
+ * a table without a key, a view among them, gets an empty key and the gate reports the check as skip),
  * freshness and the catalog's column checks; referential_integrity for every relationship between two selected
  * tables, from the catalog and from the source's foreign keys (declared twice = checked once).
  */

@@ -13,6 +13,8 @@ function keyText(d: QualityDialect, columns: readonly string[], alias?: string):
 /** A uniqueness check's key: its columns, their list, and "any of them is NULL". */
 function keyParts(spec: Extract<CheckSpec, { kind: 'duplicates' | 'unique' }>, d: QualityDialect) {
   const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
+  // a keyless table's duplicates check is skipped before any SQL (quality-gate.ts): no query can have an empty key
+  if (key.length === 0) throw new Error(`the ${spec.kind} check of ${spec.table} has no key columns`);
   return { key, cols: key.map((k) => d.ident(k)).join(', '), anyNull: key.map((k) => `${d.ident(k)} IS NULL`).join(' OR ') };
 }
 

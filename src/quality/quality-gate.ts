@@ -69,6 +69,9 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
     }
     case 'duplicates':
     case 'unique': {
+      if (spec.kind === 'duplicates' && spec.key.length === 0) {
+        return result(spec, 'skip', null, null, 'the table has no primary key (none in the catalog or the source; a view has none): no key to check for duplicates');
+      }
       const [first] = await target.query(countOnlySql(spec, d)!);
       const [row] = num(first?.dup_keys) + num(first?.null_keys) === 0 ? [first] : await target.query(checkSql(spec, d));
       const dupKeys = num(row?.dup_keys);

@@ -73,9 +73,10 @@ async function loadedFile(name: string): Promise<{ file: string; digest: Record<
   return { file, digest: await contentDigest(file) };
 }
 
-/** No run folder left under a package root (the dataset folder itself may stay). */
+/** No run folder left under a package root (the dataset and destination folders themselves may stay). */
 function expectNoPackage(root: string): void {
-  const runs = existsSync(path.join(root, DATASET)) ? readdirSync(path.join(root, DATASET)) : [];
+  const base = path.join(root, DATASET);
+  const runs = existsSync(base) ? readdirSync(base).flatMap((destination) => readdirSync(path.join(base, destination))) : [];
   expect(runs, `packages left in ${root}`).toEqual([]);
 }
 

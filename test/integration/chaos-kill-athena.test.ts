@@ -14,6 +14,7 @@ import { KEYS } from '../helpers/datavision.js';
 import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { s3PackageRoot } from '../helpers/packages.js';
 
 /**
  * Issue #8, "prove nothing is lost", for dev/prod: `ingesta --env dev` (S3 via s3rver, Glue/Athena via the executing
@@ -180,7 +181,8 @@ describe('SIGKILL at random moments (--env dev: S3 + Glue + Athena): nothing is 
     const track = (r: KilledRun) => recoveries.push(...recoveredBy(r));
     const lockKey = `${PREFIX}/_ingesta/lock.json`;
     const locksLeft: string[] = [];
-    const leftoverPackages = () => (existsSync(path.join(packageDir, DATASET)) ? readdirSync(path.join(packageDir, DATASET)) : []);
+    const packageRoot = s3PackageRoot(packageDir, 'lake', 'raw', DATASET, lake.s3url);
+    const leftoverPackages = () => (existsSync(packageRoot) ? readdirSync(packageRoot) : []);
     let rowsCompared = 0;
     const runRecord = (runId: string) => getJson<{ status: string }>(`${PREFIX}/_ingesta/runs/${runId}.json`);
 
@@ -213,7 +215,7 @@ describe('SIGKILL at random moments (--env dev: S3 + Glue + Athena): nothing is 
         addChanges(c);
         // flags and kill moment from their own stream; the kill from the median profile of completed runs of that kind
         const { extra, lag, kind: runKind } = pickRunArgs(killRng, committedOnce);
-        const { plan, kind } = pickKill(killRng, profiles.get(runKind, runKind === 'full' ? 'full' : 'plain'), hasExtractedPackage(path.join(packageDir, DATASET)));
+        const { plan, kind } = pickKill(killRng, profiles.get(runKind, runKind === 'full' ? 'full' : 'plain'), hasExtractedPackage(packageRoot));
         const run = await runAndKill(cliArgs(extra, lag), env(), plan, dir);
         track(run);
         profiles.add(runKind, run);

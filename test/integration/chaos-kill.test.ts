@@ -10,6 +10,7 @@ import {
 import { KEYS } from '../helpers/datavision.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { localPackageRoot } from '../helpers/packages.js';
 
 /**
  * Issue #8, "prove nothing is lost": `ingesta --env local` is SIGKILLed at random moments (start-up, recovery of a
@@ -84,7 +85,7 @@ beforeAll(async () => {
   await seedDataVision(db, ACCOUNTS);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-chaos-'));
   duckdbPath = path.join(dir, 'dv.duckdb');
-  packages = path.join(dir, '.ingesta', 'packages', DATASET);
+  packages = localPackageRoot(duckdbPath, DATASET);
 });
 
 afterAll(async () => {

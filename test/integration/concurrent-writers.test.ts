@@ -9,6 +9,7 @@ import { KEYS, RELATIONSHIPS } from '../helpers/datavision.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { localPackageRoot } from '../helpers/packages.js';
 
 /**
  * Concurrent writers (issue #8, "prove nothing is lost"): while ingesta runs, one writer commits transactions as fast
@@ -285,7 +286,7 @@ describe('writers insert, update and delete across related tables during the run
     // one run recorded, loaded; the refused one never opened the dataset
     const runs = await duckQuery(duckdbPath, `SELECT status, count(*) AS n FROM ${DATASET}._ingesta_runs GROUP BY status ORDER BY status`);
     expect(runs.map((r) => [r.status, Number(r.n)])).toEqual([['loaded', 4]]);
-    const packages = path.join(dir, '.ingesta', 'packages', DATASET);
+    const packages = localPackageRoot(duckdbPath, DATASET);
     expect(existsSync(packages) ? readdirSync(packages) : []).toEqual([]);
   });
 });

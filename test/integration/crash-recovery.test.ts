@@ -7,6 +7,7 @@ import { runCli } from '../helpers/cli.js';
 import { duckQuery, duckTableDigest, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { KEYS } from '../helpers/datavision.js';
+import { localPackageRoot } from '../helpers/packages.js';
 
 const DATASET = 'raw_datavision_local';
 
@@ -46,7 +47,7 @@ beforeAll(async () => {
   await seedDataVision(db, 200);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-crash-'));
   duckdbPath = path.join(dir, 'dv.duckdb');
-  packages = path.join(dir, '.ingesta', 'packages', DATASET);
+  packages = localPackageRoot(duckdbPath, DATASET);
   const first = await ingest();
   expect(first.code, first.stderr).toBe(0);
 });

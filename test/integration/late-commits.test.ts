@@ -5,6 +5,7 @@ import { runCli } from '../helpers/cli.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { useDataVisionFixture } from '../helpers/fixture.js';
 import { connect } from '../helpers/postgres.js';
+import { localPackageRoot } from '../helpers/packages.js';
 
 const DATASET = 'raw_datavision_local';
 const fx = useDataVisionFixture(300, 'late');
@@ -95,7 +96,7 @@ describe('late commits and hard deletes: what an incremental run misses, the aut
     expect(next.stdout).toContain('completed');
     expect((await duckQuery(fx.duckdbPath, `SELECT count(*)::INT AS n FROM ${DATASET}.contents WHERE content_id = 30`))[0]!.n).toBe(0);
     await expectBothEqualSource();
-    const packages = path.join(fx.dir, '.ingesta', 'packages', DATASET);
+    const packages = localPackageRoot(fx.duckdbPath, DATASET);
     expect(existsSync(packages) ? readdirSync(packages) : []).toEqual([]);
   });
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
 import { duckTableDigest } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { localPackageRoot } from '../helpers/packages.js';
 
 let db: TestDatabase;
 let dir: string;
@@ -59,7 +60,7 @@ describe('SIGTERM / SIGINT stop a run cleanly', () => {
       expect(r.code).toBe(130);
       expect(r.stderr.trim().split('\n').pop()).toMatch(/Stopped by a signal .*nothing of this run was committed/);
       expect(await duckTableDigest(duckdbPath, 'raw_datavision_local', 'accounts', 'account_id')).toBe(before);
-      const packages = path.join(dir, '.ingesta', 'packages', 'raw_datavision_local');
+      const packages = localPackageRoot(duckdbPath, 'raw_datavision_local');
       expect(existsSync(packages) ? readdirSync(packages) : []).toEqual([]);
     });
   }

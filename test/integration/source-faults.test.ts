@@ -12,6 +12,7 @@ import { KEYS } from '../helpers/datavision.js';
 import { duckColumnTypes, duckQuery, duckTable, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { localPackageRoot } from '../helpers/packages.js';
 
 /**
  * Source faults (issue #8, "prove nothing is lost"): the connection to PostgreSQL cut before, during introspection,
@@ -121,7 +122,7 @@ beforeAll(async () => {
   await db.query(`CREATE VIEW slow_report AS SELECT slow_value(g) AS id, 'row ' || g AS label FROM generate_series(1, 1000) g`);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-faults-'));
   duckdbPath = path.join(dir, 'dv.duckdb');
-  packages = path.join(dir, '.ingesta', 'packages', DATASET);
+  packages = localPackageRoot(duckdbPath, DATASET);
   proxy = await startTcpProxy();
   const first = await ingest();
   expect(first.code, first.stderr).toBe(0);

@@ -10,7 +10,7 @@ import { athenaDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
-import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
+import type { DatasetStatus, Destination, DestinationCapabilities, FailedRunTimes, KeyDiff, KeyDiffRequest, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
 import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
 import { AthenaQueryRunner } from './athena-query-runner.js';
 import { EMPTY_STATE, datasetKeys, glueName, stagingTableName, type AthenaState, type AthenaTableState, type DatasetKeys } from './athena-state.js';
@@ -368,8 +368,13 @@ export class AthenaDestination implements Destination {
     return { dataset: this.dataset, version_hash: versionHash(Object.values(tables).map((t) => [t.table, t.version_hash])), tables };
   }
 
-  async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
-    await this.s3.putJson(this.keys.run(runId), { run_id: runId, env, status: 'failed', tables, message: message.slice(0, 2000), finished_at: new Date().toISOString() }).catch(() => undefined);
+  async recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void> {
+    await this.s3
+      .putJson(this.keys.run(runId), {
+        run_id: runId, env, status: 'failed', snapshot_at: times.snapshotAt ?? null, started_at: times.startedAt,
+        finished_at: new Date().toISOString(), tables, message: message.slice(0, 2000),
+      })
+      .catch(() => undefined);
   }
 
   interrupt(): void {

@@ -544,8 +544,8 @@ export class DuckDBDestination implements Destination {
     return this.history.storeQualityResults(runId, env, results);
   }
 
-  recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
-    return this.history.recordFailure(runId, env, tables, message);
+  recordFailure(...args: Parameters<DuckDBHistory['recordFailure']>): Promise<void> {
+    return this.history.recordFailure(...args);
   }
 
   /** Key reconciliation, on a second connection that sees committed data only (see duckdb-key-diff.ts). */

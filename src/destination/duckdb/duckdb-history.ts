@@ -1,6 +1,6 @@
 import type { CheckResult } from '../../quality/check-types.js';
 import { versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
-import type { DatasetStatus, TableState } from '../destination.js';
+import type { DatasetStatus, FailedRunTimes, TableState } from '../destination.js';
 import { DestinationError, messageOf } from '../../errors.js';
 import { LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, metadataDdl, type DatasetRef } from './duckdb-sql.js';
 
@@ -123,12 +123,12 @@ export class DuckDBHistory {
     }
   }
 
-  async recordFailure(runId: string, env: string, tables: readonly string[], message: string): Promise<void> {
+  async recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void> {
     // only where ingesta already keeps its history: a failed first run must not create the dataset
     if (!this.db.open() || !(await this.db.tableExists(RUNS_TABLE).catch(() => false))) return;
     try {
-      await this.db.run(`INSERT INTO ${this.db.ref().table(RUNS_TABLE)} VALUES ($1, $2, 'failed', $3::VARCHAR[], NULL, NULL, now(), $4)`, [
-        runId, env, `[${tables.map((t) => JSON.stringify(t)).join(',')}]`, message.slice(0, 2000),
+      await this.db.run(`INSERT INTO ${this.db.ref().table(RUNS_TABLE)} VALUES ($1, $2, 'failed', $3::VARCHAR[], $5::TIMESTAMPTZ, $6::TIMESTAMPTZ, now(), $4)`, [
+        runId, env, `[${tables.map((t) => JSON.stringify(t)).join(',')}]`, message.slice(0, 2000), times.snapshotAt ?? null, times.startedAt,
       ] as never);
     } catch {
       // best effort: the failure is reported on stderr and by the exit code anyway
