@@ -1,6 +1,8 @@
 /** ingesta's library API: the CLI is a thin layer over these. */
 export { run, validate, dryRun, runPlan, planRun, datasetName, type RunHooks, type RunPlan } from './pipeline/run.js';
 export type { DryRunPlan } from './pipeline/dry-run.js';
+export { datasetStatus, resetTables, type StatusReport } from './pipeline/operations.js';
+export { writeJsonReport, writeHtmlReport, renderHtmlReport } from './quality/report-files.js';
 export type { QualityReport } from './pipeline/events.js';
 export type { CheckResult, CheckStatus } from './quality/check-types.js';
 export type { PipelineEvent, RunSummary, TableSummary, EventListener, TableMode } from './pipeline/events.js';

@@ -24,6 +24,19 @@ export interface RunHooks {
   readonly onEvent?: EventListener;
   /** Environment variables to resolve from (default process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Cancels the run (run() only): in-flight queries are cancelled, nothing uncommitted becomes visible, the package is
+   * removed and the promise rejects with an InterruptedError — what SIGTERM does to the CLI.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The library writes the schema export only when asked (`schemaExport: 'dir'`, or INGESTA_SCHEMA_EXPORT): the CLI's
+ * default folder (schemas/export, relative to the working folder) would land inside the embedding application.
+ */
+function libraryOptions(options: RunOptions, env: Readonly<Record<string, string | undefined>>): RunOptions {
+  return options.schemaExport !== undefined || env.INGESTA_SCHEMA_EXPORT ? options : { ...options, schemaExport: false };
 }
 
 /** The dataset a run writes to: --dataset, else <catalog prefix>_<env> (raw_datavision_local). */
@@ -53,9 +66,10 @@ export function planRun(config: RunConfig): RunPlan {
  * anything is opened: a dry run must never load).
  */
 export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunSummary> {
-  const plan = planRun(resolveConfig(options, hooks.env ?? process.env));
+  const env = hooks.env ?? process.env;
+  const plan = planRun(resolveConfig(libraryOptions(options, env), env));
   if (plan.config.quality === 'only') throw new ConfigError('run() loads; call validate() for the quality gate alone.');
-  return runPlan(plan, hooks.onEvent);
+  return runPlan(plan, hooks.onEvent, hooks.signal);
 }
 
 /**

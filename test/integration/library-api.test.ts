@@ -1,0 +1,65 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetStatus, InterruptedError, resetTables, resolveConfig, run, writeHtmlReport, writeJsonReport, type PipelineEvent } from '../../src/index.js';
+import { duckQuery } from '../helpers/duckdb.js';
+import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+
+let db: TestDatabase;
+let dir: string;
+const cwd = process.cwd();
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await seedDataVision(db, 10);
+  dir = mkdtempSync(path.join(tmpdir(), 'ingesta-lib-api-'));
+});
+
+afterAll(async () => {
+  process.chdir(cwd);
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('library API', () => {
+  it('run() writes no schema export into the embedding application\'s folder unless asked (regression: schemas/export in the working folder)', async () => {
+    const app = mkdtempSync(path.join(dir, 'app-'));
+    process.chdir(app);
+    try {
+      await run({ env: 'local', tables: ['accounts'], duckdbPath: path.join(dir, 'a.duckdb'), sourceUrl: db.url }, { env: {} });
+      expect(readdirSync(app)).toEqual([]);
+      const asked = path.join(dir, 'export');
+      await run({ env: 'local', tables: ['accounts'], duckdbPath: path.join(dir, 'a.duckdb'), sourceUrl: db.url, schemaExport: asked }, { env: {} });
+      expect(readdirSync(asked)).toEqual(['raw_datavision_local.schema.yaml']);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('run() can be cancelled with an AbortSignal: it rejects with InterruptedError and commits nothing (regression: no way to cancel)', async () => {
+    const file = path.join(dir, 'cancel.duckdb');
+    const controller = new AbortController();
+    const onEvent = (e: PipelineEvent) => {
+      if (e.type === 'extract_started') controller.abort();
+    };
+    const error = await run({ env: 'local', duckdbPath: file, sourceUrl: db.url }, { env: {}, onEvent, signal: controller.signal }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect((error as Error).message).toMatch(/nothing of this run was committed/);
+    if (existsSync(file)) expect(await duckQuery(file, "SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'raw_datavision_local' AND table_name = 'accounts'")).toEqual([{ n: 0n }]);
+  });
+
+  it('status, reset and the report writers are exported', async () => {
+    const file = path.join(dir, 's.duckdb');
+    const summary = await run({ env: 'local', tables: ['contents'], duckdbPath: file, sourceUrl: db.url, validate: true }, { env: {} });
+    const config = resolveConfig({ env: 'local', duckdbPath: file }, {});
+    expect((await datasetStatus(config)).tables.map((t) => t.table)).toContain('contents');
+    expect((await resetTables(config, ['contents'])).reset).toEqual(['contents']);
+    writeJsonReport(path.join(dir, 'r.json'), summary.quality!);
+    writeHtmlReport(path.join(dir, 'r.html'), summary.quality!);
+    expect(existsSync(path.join(dir, 'r.json')) && existsSync(path.join(dir, 'r.html'))).toBe(true);
+  });
+});
