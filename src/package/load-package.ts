@@ -107,13 +107,14 @@ async function realMkdirError(dir: string): Promise<unknown> {
   );
 }
 
-const IO_CODES: Readonly<Record<string, string>> = {
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is exhausted',
-  EROFS: 'the file system is read-only',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EIO: 'an I/O error',
+/** What each I/O error code means, and what to do about it (regression: a permission error suggested freeing space). */
+const IO_CODES: Readonly<Record<string, { readonly what: string; readonly fix: string }>> = {
+  ENOSPC: { what: 'the disk is full', fix: 'Free space there or point --package-dir (INGESTA_PACKAGE_DIR) at a larger disk.' },
+  EDQUOT: { what: 'the disk quota is exhausted', fix: 'Free space there or point --package-dir (INGESTA_PACKAGE_DIR) at a larger disk.' },
+  EROFS: { what: 'the file system is read-only', fix: 'Point --package-dir (INGESTA_PACKAGE_DIR) at a writable folder.' },
+  EACCES: { what: 'permission denied', fix: 'Give the user running ingesta write access there, or point --package-dir (INGESTA_PACKAGE_DIR) at a folder it can write.' },
+  EPERM: { what: 'permission denied', fix: 'Give the user running ingesta write access there, or point --package-dir (INGESTA_PACKAGE_DIR) at a folder it can write.' },
+  EIO: { what: 'an I/O error', fix: 'Check the disk, or point --package-dir (INGESTA_PACKAGE_DIR) at another one.' },
 };
 
 /**
@@ -123,11 +124,8 @@ const IO_CODES: Readonly<Record<string, string>> = {
 export function packageIoError(cause: unknown, dir: string, what: string): DestinationError | undefined {
   const code = (cause as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !(code in IO_CODES)) return undefined;
-  return new DestinationError(
-    `${what} failed: ${IO_CODES[code]} (${code}) in the load package folder ${dir}. Free space there or point --package-dir ` +
-      '(INGESTA_PACKAGE_DIR) at a larger, writable disk. Nothing was loaded; the destination is unchanged.',
-    { cause },
-  );
+  const io = IO_CODES[code]!;
+  return new DestinationError(`${what} failed: ${io.what} (${code}) in the load package folder ${dir}. ${io.fix} Nothing was loaded; the destination is unchanged.`, { cause });
 }
 
 /** Writes the manifest atomically (temp file, fsync, rename): a crash leaves the old or the new one, never half. */
