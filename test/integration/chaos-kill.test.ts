@@ -94,7 +94,7 @@ afterAll(async () => {
 });
 
 describe('SIGKILL at random moments (--env local): nothing is lost, nothing duplicated, nothing left behind', () => {
-  it(`survives ${RUNS} runs killed at random, with source changes between them`, { timeout: 300_000 }, async () => {
+  it(`survives ${RUNS} runs killed at random, with source changes between them`, { timeout: 600_000 }, async () => {
     console.log(`[chaos-kill] seed ${SEED} (replay: INGESTA_CHAOS_SEED=${SEED}), ${RUNS} runs`);
     const started = Date.now();
     // two streams: source changes replay exactly from the seed even when kill outcomes (machine timing) differ
