@@ -151,8 +151,10 @@ describe('dev/prod runs sharing the OS temp folder', () => {
     const lakeA: Lakehouse = await startLakehouse(path.join(dir, 'lake-a'));
     const lakeB: Lakehouse = await startLakehouse(path.join(dir, 'lake-b'));
     try {
-      const envA = lakeA.env(db.url, { TMPDIR: temp, BUCKET_URL: 's3://lake/raw_a' });
-      const envB = lakeB.env(db.url, { TMPDIR: temp, BUCKET_URL: 's3://lake/raw_b' });
+      // the default package folder (under the temp folder), which every dev/prod destination of a machine shares
+      // (the lakehouse helper otherwise gives each lakehouse a folder of its own)
+      const envA = lakeA.env(db.url, { TMPDIR: temp, BUCKET_URL: 's3://lake/raw_a', INGESTA_PACKAGE_DIR: '' });
+      const envB = lakeB.env(db.url, { TMPDIR: temp, BUCKET_URL: 's3://lake/raw_b', INGESTA_PACKAGE_DIR: '' });
       const crashed = await runCli(['--env', 'dev', '--tables', 'accounts'], { ...envA, INGESTA_CRASH_AT: 'after-extract' });
       expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
       const rootA = s3PackageRoot(path.join(temp, 'ingesta', 'packages'), 'lake', 'raw_a', 'raw_datavision_dev', lakeA.s3url);
