@@ -14,10 +14,22 @@ export interface LiveAthena extends AthenaReader {
   close(): void;
 }
 
-export function liveAthena(opts: { region: string; workGroup: string; database: string; outputLocation: string; credentials: RoleCredentials }): LiveAthena {
+export interface LiveAthenaOptions {
+  region: string;
+  workGroup: string;
+  database: string;
+  /** s3://… for the results of the comparison's queries (inside the scratch prefix). */
+  outputLocation: string;
+  credentials: RoleCredentials;
+  /** One endpoint for Athena and Glue instead of AWS's (the offline test points it at the loopback stand-in). */
+  endpoint?: string;
+}
+
+export function liveAthena(opts: LiveAthenaOptions): LiveAthena {
   const credentials = { accessKeyId: opts.credentials.AWS_ACCESS_KEY_ID, secretAccessKey: opts.credentials.AWS_SECRET_ACCESS_KEY, sessionToken: opts.credentials.AWS_SESSION_TOKEN };
-  const athena = new AthenaClient({ region: opts.region, credentials });
-  const glue = new GlueClient({ region: opts.region, credentials });
+  const client = { region: opts.region, credentials, ...(opts.endpoint ? { endpoint: opts.endpoint } : {}) };
+  const athena = new AthenaClient(client);
+  const glue = new GlueClient(client);
   const runner = new AthenaQueryRunner(athena, { workGroup: opts.workGroup, catalog: 'AwsDataCatalog', outputLocation: opts.outputLocation, database: opts.database, timeoutMs: 10 * 60_000 });
   const tables = new Map<string, ReadableTable>();
   return {
@@ -33,7 +45,7 @@ export function liveAthena(opts: { region: string; workGroup: string; database: 
         const out = await glue.send(new GetTablesCommand({ DatabaseName: opts.database, NextToken: token }));
         for (const t of out.TableList ?? []) {
           const kind = (t.Parameters?.table_type ?? '').toUpperCase() === 'ICEBERG' ? 'iceberg' : 'parquet';
-          const columns = (t.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name!, type: (c.Type ?? '').toLowerCase() }));
+          const columns = (t.StorageDescriptor?.Columns ?? []).map((c) => ({ name: c.Name!.toLowerCase(), type: (c.Type ?? '').toLowerCase() }));
           tables.set(`${opts.database}.${t.Name!.toLowerCase()}`, { kind, columns });
         }
         token = out.NextToken;
