@@ -6,12 +6,11 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { runCli } from '../helpers/cli.js';
-import { KEYS } from '../helpers/datavision.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { liveAthena, type LiveAthena } from './live-athena.js';
 import { liveSettings } from './live-settings.js';
+import { backDateOneUpdate, changeSourceForIncremental, expectAllTablesEqualSource } from './live-steps.js';
 import { removeScratch } from './scratch-cleanup.js';
 import { scratchNames, type ScratchNames } from './scratch-names.js';
 import { policyViolations, scratchPolicy } from './scratch-policy.js';
@@ -25,8 +24,6 @@ import { assumeScratchRole, createScratchRole, untilPropagated, type RoleCredent
  */
 const settings = liveSettings(process.env);
 if (!settings.run) console.log(settings.message);
-
-const TABLES = Object.keys(KEYS);
 
 describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile and the quality gate under the shipped IAM policy', () => {
   const s = settings as Extract<typeof settings, { run: true }>;
@@ -55,7 +52,7 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
   };
   const expectLakehouseEqualsSource = async (label: string) => {
     await lake!.refresh();
-    for (const table of TABLES) await expectAthenaEqualsSource(lake!, db!, names!.database, table, KEYS[table]!, `${label}: ${table}`);
+    await expectAllTablesEqualSource(lake!, db!, names!.database, label);
   };
 
   beforeAll(async () => {
@@ -94,21 +91,13 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
   });
 
   it('incremental run after updates, inserts and a hard delete: Athena equals the source', async () => {
-    await db!.query(`UPDATE contents SET title = 'changed live', updated_at = now() WHERE content_id % 10 = 0`);
-    await db!.query(`INSERT INTO contents (content_id, account_id, title, content_type, created_at, updated_at)
-      SELECT max(content_id) + 1, 1, 'new live', 'video', now(), now() FROM contents`);
-    const [gone] = await db!.query(`SELECT content_id FROM contents ORDER BY content_id DESC OFFSET 1 LIMIT 1`);
-    await db!.query(`DELETE FROM content_attributes WHERE content_id = ${gone!.content_id}`);
-    await db!.query(`DELETE FROM contents WHERE content_id = ${gone!.content_id}`);
-    await db!.query(`UPDATE accounts SET updated_at = now() WHERE account_id % 7 = 0`);
-    await db!.query(`DELETE FROM subscription_payments WHERE payment_id % 5 = 0`);
+    await changeSourceForIncremental(db!);
     await ingest();
     await expectLakehouseEqualsSource('incremental');
   });
 
   it('--reconcile after a back-dated update: Athena equals the source', async () => {
-    const [late] = await db!.query(`SELECT content_id FROM contents ORDER BY content_id LIMIT 1`);
-    await db!.query(`UPDATE contents SET title = 'committed late', updated_at = updated_at - interval '3 days' WHERE content_id = ${late!.content_id}`);
+    await backDateOneUpdate(db!);
     await ingest('--reconcile');
     await expectLakehouseEqualsSource('after --reconcile');
   });
