@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,22 +8,28 @@ import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { liveAthena, type LiveAthena } from '../live/live-athena.js';
 import { backDateOneUpdate, changeSourceForIncremental, expectAllTablesEqualSource } from '../live/live-steps.js';
+import { glueAthenaRequests, isAllowed, s3Requests } from '../live/policy-check.js';
+import { startS3Recorder, type S3Recorder } from '../live/s3-recorder.js';
 import { scratchNames } from '../live/scratch-names.js';
+import { POLICY_TEMPLATE_PATH, renderScratchPolicy } from '../live/scratch-policy.js';
 
 /**
  * An offline rehearsal of the live check (test/live/live-aws.test.ts) on the loopback stand-in: the same scratch
  * layout (dataset `ingesta_live_<id>`, data and query results under `ingesta-live/<id>/`), the same source changes
  * and runs, read through the live check's own Athena reader (Glue GetTables + AthenaQueryRunner over the AWS SDK,
- * pointed at the stand-in). Not rehearsed: IAM and STS (the role), real Athena's answers, the clean-up's AWS calls.
+ * pointed at the stand-in), and every S3, Glue and Athena call made checked against deploy/iam-policy.json rendered for
+ * the scratch names (test/live/policy-check.ts). Not rehearsed: IAM and STS (the role), real IAM evaluation, Athena's
+ * own S3/Glue access while it runs a query, real Athena's answers, the clean-up's AWS calls.
  */
 const names = scratchNames('lake', '000000000000');
 let db: TestDatabase;
 let dir: string;
 let lake: Lakehouse;
 let reader: LiveAthena;
+let recorder: S3Recorder;
 
 const env = () =>
-  lake.env(db.url, { BUCKET_URL: `s3://lake/${names.dataPrefix}`, QUERY_RESULT_BUCKET: `s3://lake/${names.resultsPrefix}/` });
+  lake.env(db.url, { BUCKET_URL: `s3://lake/${names.dataPrefix}`, QUERY_RESULT_BUCKET: `s3://lake/${names.resultsPrefix}/`, AWS_ENDPOINT_URL_S3: recorder.url });
 const ingest = async (...args: string[]) => {
   const r = await runCli(['--env', 'dev', '--dataset', names.database, ...args], env());
   expect(r.code, `ingesta ${args.join(' ')}\n${r.stderr}${r.stdout}`).toBe(0);
@@ -39,6 +45,7 @@ beforeAll(async () => {
   await seedDataVision(db, 20);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-live-rehearsal-'));
   lake = await startLakehouse(dir);
+  recorder = await startS3Recorder(lake.s3url);
   reader = liveAthena({
     region: 'us-east-1',
     workGroup: 'primary',
@@ -51,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   reader?.close();
+  await recorder?.stop();
   await lake?.stop();
   await db?.drop();
   rmSync(dir, { recursive: true, force: true });
@@ -94,5 +102,19 @@ describe('rehearsal of the live AWS check on the loopback stand-in', () => {
     } while (token);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.filter((k) => !k.startsWith(`${names.dataPrefix}/${names.database}/`) && !k.startsWith(`${names.resultsPrefix}/`))).toEqual([]);
+  });
+
+  it('every S3, Glue and Athena call of the runs and of the reader is allowed by deploy/iam-policy.json for the scratch names', () => {
+    const ctx = { account: '123456789012', region: 'us-east-1', workGroup: 'primary' };
+    const policy = renderScratchPolicy(readFileSync(POLICY_TEMPLATE_PATH, 'utf8'), names, ctx);
+    const requests = [
+      ...recorder.calls.flatMap(s3Requests),
+      ...lake.aws.calls.flatMap((op, i) => glueAthenaRequests(op, lake.aws.bodies[i] ? (JSON.parse(lake.aws.bodies[i]!) as Record<string, unknown>) : {}, ctx)),
+    ];
+    expect(requests.filter((r) => r.action.startsWith('s3:')).length).toBeGreaterThan(50);
+    expect(requests.filter((r) => r.action.startsWith('glue:')).length).toBeGreaterThan(10);
+    expect(requests.filter((r) => r.action.startsWith('athena:')).length).toBeGreaterThan(10);
+    const denied = [...new Set(requests.filter((r) => !isAllowed(policy, r)).map((r) => `${r.action} ${r.resource}${r.prefix !== undefined ? ` prefix=${r.prefix}` : ''} (${r.from})`))];
+    expect(denied).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListMultipartUploads
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { liveSettings, SKIP_MESSAGE } from '../live/live-settings.js';
+import { glueAthenaRequests, isAllowed, s3Requests } from '../live/policy-check.js';
 import { removeScratch } from '../live/scratch-cleanup.js';
 import { isScratchDatabase, isScratchKey, isScratchRole, scratchNames, type ScratchNames } from '../live/scratch-names.js';
 import { POLICY_TEMPLATE_PATH, policyViolations, renderScratchPolicy, trustPolicy, type PolicyDocument } from '../live/scratch-policy.js';
@@ -212,5 +213,40 @@ describe('waiting for IAM propagation', () => {
       /assume still failing after 55 s \(IAM propagation\?\): AccessDenied: not yet/,
     );
     expect(waits).toEqual([1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000, 8000]);
+  });
+});
+
+describe('the offline policy check (used by the rehearsal on the stand-in)', () => {
+  const policy = renderScratchPolicy(TEMPLATE, names, ctx);
+  const allowed = (r: { action: string; resource: string; prefix?: string }) => isAllowed(policy, { ...r, from: 'test' });
+  const s3 = (method: string, url: string, body = '') => s3Requests({ method, url, body }).map((r) => [r.action, r.resource, r.prefix, allowed(r)]);
+  const data = `/my-bucket/${names.dataPrefix}/${names.database}`;
+
+  it('maps S3 calls to IAM actions and allows them only inside the scratch prefixes', () => {
+    expect(s3('PUT', `${data}/accounts/data/r1/part-0.parquet`)).toEqual([['s3:PutObject', `arn:aws:s3:::my-bucket/${names.dataPrefix}/${names.database}/accounts/data/r1/part-0.parquet`, undefined, true]]);
+    expect(s3('PUT', '/my-bucket/raw/raw_datavision_prod/_ingesta/state.json')[0]![3]).toBe(false);
+    expect(s3('PUT', `/my-bucket/${names.dataPrefix}/other_db/x`)[0]![3]).toBe(false);
+    expect(s3('GET', `/my-bucket/${names.resultsPrefix}/q1.csv`)[0]![3]).toBe(true);
+    expect(s3('DELETE', `${data}/x.parquet?uploadId=u1`)[0]).toEqual(['s3:AbortMultipartUpload', `arn:aws:s3:::my-bucket/${names.dataPrefix}/${names.database}/x.parquet`, undefined, true]);
+    expect(s3('GET', `/my-bucket?list-type=2&prefix=${encodeURIComponent(`${names.dataPrefix}/${names.database}/accounts/data/`)}`)[0]!.slice(2)).toEqual([`${names.dataPrefix}/${names.database}/accounts/data/`, true]);
+    expect(s3('GET', '/my-bucket?list-type=2&prefix=ingesta-live%2F')[0]![3]).toBe(false);
+    expect(s3('HEAD', '/my-bucket')[0]![3]).toBe(false); // HeadBucket = ListBucket without a prefix: the condition denies it
+    expect(s3('GET', '/my-bucket?location')[0]![3]).toBe(true);
+    expect(s3('POST', '/my-bucket?delete', `<Delete><Object><Key>${names.dataPrefix}/${names.database}/a</Key></Object><Object><Key>raw/b</Key></Object></Delete>`).map((r) => r[3])).toEqual([true, false]);
+  });
+
+  it('maps Glue and Athena calls to their resources: the scratch database and its tables, `default` read-only, the work group', () => {
+    const ok = (op: string, input: Record<string, unknown>) => glueAthenaRequests(op, input, ctx).every((r) => allowed(r));
+    expect(ok('CreateDatabase', { DatabaseInput: { Name: names.database } })).toBe(true);
+    expect(ok('CreateTable', { DatabaseName: names.database, TableInput: { Name: 'accounts' } })).toBe(true);
+    expect(ok('DeleteTable', { DatabaseName: names.database, Name: 'contents__ingesta_stage' })).toBe(true);
+    expect(ok('GetTables', { DatabaseName: names.database })).toBe(true);
+    expect(ok('GetDatabase', { Name: 'default' })).toBe(true);
+    expect(ok('CreateTable', { DatabaseName: 'default', TableInput: { Name: 'x' } })).toBe(false);
+    expect(ok('DeleteTable', { DatabaseName: 'raw_datavision_prod', Name: 'accounts' })).toBe(false);
+    expect(ok('DeleteDatabase', { Name: names.database })).toBe(false);
+    expect(ok('StartQueryExecution', { WorkGroup: 'primary' })).toBe(true);
+    expect(ok('StartQueryExecution', { WorkGroup: 'other' })).toBe(false);
+    expect(ok('GetQueryResults', { QueryExecutionId: 'q' })).toBe(true);
   });
 });
