@@ -27,14 +27,14 @@ if (!settings.run) console.log(settings.message);
 
 describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile and the quality gate under the shipped IAM policy', () => {
   const s = settings as Extract<typeof settings, { run: true }>;
-  const caller = { region: s.region };
-  const sts = new STSClient(caller);
-  const clients = { s3: new S3Client(caller), glue: new GlueClient(caller), iam: new IAMClient(caller) };
+  // created in beforeAll: a skipped describe still runs this body (to list its tests)
+  let sts: STSClient | undefined;
+  let clients: { s3: S3Client; glue: GlueClient; iam: IAMClient } | undefined;
   let names: ScratchNames | undefined;
   let db: TestDatabase | undefined;
   let role: RoleCredentials;
   let lake: LiveAthena | undefined;
-  let packages: string;
+  let packages: string | undefined;
 
   const env = (): Record<string, string> => ({
     DATABASE_URL: db!.url,
@@ -42,7 +42,7 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
     QUERY_RESULT_BUCKET: `s3://${names!.bucket}/${names!.resultsPrefix}/`,
     REGION_NAME: s.region,
     ATHENA_WORK_GROUP: s.workGroup,
-    INGESTA_PACKAGE_DIR: packages,
+    INGESTA_PACKAGE_DIR: packages!,
     ...role,
   });
   const ingest = async (...args: string[]) => {
@@ -56,6 +56,9 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
   };
 
   beforeAll(async () => {
+    const caller = { region: s.region };
+    sts = new STSClient(caller);
+    clients = { s3: new S3Client(caller), glue: new GlueClient(caller), iam: new IAMClient(caller) };
     const me = await sts.send(new GetCallerIdentityCommand({}));
     const account = me.Account!;
     names = scratchNames(s.bucket);
@@ -67,7 +70,12 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
     role = await assumeScratchRole(sts, roleArn, names);
     // the inline policy may propagate after the role: wait until the role can make a call the policy grants
     const probe = new GlueClient({ region: s.region, credentials: { accessKeyId: role.AWS_ACCESS_KEY_ID, secretAccessKey: role.AWS_SECRET_ACCESS_KEY, sessionToken: role.AWS_SESSION_TOKEN } });
-    await untilPropagated('glue:GetDatabase default under the scratch role', () => probe.send(new GetDatabaseCommand({ Name: 'default' })));
+    // (the database does not exist yet: EntityNotFound means the call was authorized)
+    await untilPropagated(`glue:GetDatabase ${names.database} under the scratch role`, () =>
+      probe.send(new GetDatabaseCommand({ Name: names!.database })).catch((e: unknown) => {
+        if ((e as { name?: string }).name !== 'EntityNotFoundException') throw e;
+      }),
+    );
     probe.destroy();
     lake = liveAthena({ region: s.region, workGroup: s.workGroup, database: names.database, outputLocation: `s3://${names.bucket}/${names.resultsPrefix}/`, credentials: role });
     packages = mkdtempSync(path.join(tmpdir(), 'ingesta-live-'));
@@ -77,11 +85,11 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
 
   afterAll(async () => {
     lake?.close();
-    const left = names ? await removeScratch(clients, names) : [];
+    const left = names && clients ? await removeScratch(clients, names) : [];
     await db?.drop();
     if (packages) rmSync(packages, { recursive: true, force: true });
-    sts.destroy();
-    for (const c of Object.values(clients)) c.destroy();
+    sts?.destroy();
+    for (const c of Object.values(clients ?? {})) c.destroy();
     if (left.length > 0) throw new Error(`live AWS check: could not remove everything it created — delete by hand: ${left.join('; ')}`);
   }, 600_000);
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { DeleteDatabaseCommand, DeleteTableCommand, EntityNotFoundException, GetTablesCommand, GlueClient } from '@aws-sdk/client-glue';
-import { DeleteRoleCommand, DeleteRolePolicyCommand, IAMClient, ListRolePoliciesCommand, NoSuchEntityException } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, DeleteRoleCommand, DeleteRolePolicyCommand, IAMClient, ListRolePoliciesCommand, NoSuchEntityException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { AbortMultipartUploadCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { glueAthenaRequests, isAllowed, s3Requests } from '../live/policy-check.
 import { removeScratch } from '../live/scratch-cleanup.js';
 import { isScratchDatabase, isScratchKey, isScratchRole, scratchNames, type ScratchNames } from '../live/scratch-names.js';
 import { POLICY_TEMPLATE_PATH, policyViolations, renderScratchPolicy, trustPolicy, type PolicyDocument } from '../live/scratch-policy.js';
-import { untilPropagated } from '../live/scratch-role.js';
+import { assumeScratchRole, createScratchRole, POLICY_NAME, untilPropagated } from '../live/scratch-role.js';
 
 /** The offline parts of the live AWS check (test/live): names, the rendered IAM policy, the skip, the clean-up. */
 const TEMPLATE = readFileSync(POLICY_TEMPLATE_PATH, 'utf8');
@@ -248,5 +249,41 @@ describe('the offline policy check (used by the rehearsal on the stand-in)', () 
     expect(ok('StartQueryExecution', { WorkGroup: 'primary' })).toBe(true);
     expect(ok('StartQueryExecution', { WorkGroup: 'other' })).toBe(false);
     expect(ok('GetQueryResults', { QueryExecutionId: 'q' })).toBe(true);
+  });
+});
+
+describe('the scratch role', () => {
+  const iam = mockClient(IAMClient);
+  const sts = mockClient(STSClient);
+  beforeEach(() => {
+    iam.reset();
+    sts.reset();
+  });
+
+  it('is created with the trust policy of the caller\'s account and the rendered policy inline, then assumed once IAM answers', async () => {
+    iam.on(CreateRoleCommand).resolves({ Role: { Arn: 'arn:aws:iam::123456789012:role/ingesta-live-0123456789ab' } as never });
+    iam.on(PutRolePolicyCommand).resolves({});
+    const policy = renderScratchPolicy(TEMPLATE, names, ctx);
+    const arn = await createScratchRole(new IAMClient({ region: 'eu-west-1' }), names, ctx.account, policy);
+    expect(arn).toBe('arn:aws:iam::123456789012:role/ingesta-live-0123456789ab');
+    const create = iam.commandCalls(CreateRoleCommand)[0]!.args[0].input;
+    expect(create).toMatchObject({ RoleName: names.role, AssumeRolePolicyDocument: trustPolicy(ctx.account), MaxSessionDuration: 3600 });
+    expect(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input).toEqual({ RoleName: names.role, PolicyName: POLICY_NAME, PolicyDocument: JSON.stringify(policy) });
+    sts
+      .on(AssumeRoleCommand)
+      .rejectsOnce(Object.assign(new Error('not authorized to perform sts:AssumeRole'), { name: 'AccessDenied' }))
+      .resolves({ Credentials: { AccessKeyId: 'ASIA1', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date() } });
+    const creds = await assumeScratchRole(new STSClient({ region: 'eu-west-1' }), arn, names);
+    expect(creds).toEqual({ AWS_ACCESS_KEY_ID: 'ASIA1', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' });
+    expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input)).toEqual([
+      { RoleArn: arn, RoleSessionName: 'ingesta-live-0123456789ab', DurationSeconds: 3600 },
+      { RoleArn: arn, RoleSessionName: 'ingesta-live-0123456789ab', DurationSeconds: 3600 },
+    ]);
+  });
+
+  it('is never created under a name that is not the scratch role', async () => {
+    const forged = { ...names, role: 'ingesta-task' } as ScratchNames;
+    await expect(createScratchRole(new IAMClient({ region: 'eu-west-1' }), forged, ctx.account, renderScratchPolicy(TEMPLATE, names, ctx))).rejects.toThrow(/refused: ingesta-task/);
+    expect(iam.calls()).toHaveLength(0);
   });
 });
