@@ -47,6 +47,9 @@ describe.skipIf(!settings.run)('live AWS (opt-in): full, incremental, reconcile 
   });
   const ingest = async (...args: string[]) => {
     const r = await runCli(['--env', 'dev', '--dataset', names!.database, ...args], env());
+    // the role's temporary secret and token never appear in what ingesta prints (checked before showing the output)
+    const leaked = [role.AWS_SECRET_ACCESS_KEY, role.AWS_SESSION_TOKEN].filter((v) => (r.stdout + r.stderr).includes(v));
+    expect(leaked.length, `ingesta ${args.join(' ')} printed the role's secret key or session token`).toBe(0);
     expect(r.code, `ingesta ${args.join(' ')}\n${r.stderr}${r.stdout}`).toBe(0);
     return r;
   };
