@@ -1,6 +1,20 @@
 import { expect } from 'vitest';
-import type { Lakehouse } from './lakehouse.js';
 import type { TestDatabase } from './postgres.js';
+
+/** A Glue table as the comparison needs it: Iceberg (merge) or Parquet (full), and its columns with Glue types. */
+export interface ReadableTable {
+  readonly kind: 'iceberg' | 'parquet';
+  readonly columns: readonly { name: string; type: string }[];
+}
+
+/**
+ * What the comparison reads: the Glue tables by `<dataset>.<table>` and Athena's rows as text. The loopback
+ * Lakehouse (test/helpers/lakehouse.ts) is one; the live check against real AWS (test/live/live-athena.ts) another.
+ */
+export interface AthenaReader {
+  readonly aws: { readonly tables: { get(key: string): ReadableTable | undefined } };
+  athenaQuery(sql: string): Promise<Record<string, string | null>[]>;
+}
 
 /** Strips a decimal's trailing zeros ('1.50' → '1.5', '2.00' → '2'): the value, whatever the scale it is typed with. */
 export const decimalValue = (v: string | null) => (v === null || !v.includes('.') ? v : v.replace(/\.?0+$/, ''));
@@ -29,10 +43,10 @@ export async function sourceAsAthenaSees(db: TestDatabase, table: string, column
 }
 
 /**
- * Reads `dataset.table` through Athena (the stand-in executes it) and expects it to equal the source table value by
- * value. Returns the number of rows compared.
+ * Reads `dataset.table` through Athena (the stand-in executes it; real Athena in the live check) and expects it to
+ * equal the source table value by value. Returns the number of rows compared.
  */
-export async function expectAthenaEqualsSource(lake: Lakehouse, db: TestDatabase, dataset: string, table: string, key: string, label = table): Promise<number> {
+export async function expectAthenaEqualsSource(lake: AthenaReader, db: TestDatabase, dataset: string, table: string, key: string, label = table): Promise<number> {
   const glue = lake.aws.tables.get(`${dataset}.${table}`);
   expect(glue, `${label}: a Glue table ${dataset}.${table}`).toBeDefined();
   const columns = glue!.columns.map((c) => c.name);
