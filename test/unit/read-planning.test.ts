@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogTable } from '../../src/catalog/catalog.js';
 import type { TableState } from '../../src/destination/destination.js';
-import { SourceError } from '../../src/errors.js';
+import { ConfigError, SourceError } from '../../src/errors.js';
 import { introspectAll, planReads, type TableRead } from '../../src/pipeline/extract.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import type { ReconcileMode } from '../../src/pipeline/resolve-tables.js';
-import { mapColumn } from '../../src/source/postgres/postgres-type-map.js';
+import { destinationNames, mapColumn } from '../../src/source/postgres/postgres-type-map.js';
 import { rejection } from '../helpers/expect-error.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
@@ -36,6 +36,10 @@ beforeAll(async () => {
     CREATE TABLE ev_dom (id int PRIMARY KEY, at stamp);
     INSERT INTO ev_dom VALUES (1, '2024-01-01 08:00:00+00'), (2, '2024-01-01 09:30:00+00'), (3, '2024-01-01 10:00:00+00'), (4, now() + interval '1 day');
     CREATE TABLE ev_empty (id int PRIMARY KEY, at timestamptz);
+    CREATE TABLE ev_bytes (id bytea PRIMARY KEY, at timestamptz);
+    INSERT INTO ev_bytes VALUES ('\\x01', '2024-01-01 10:00:00+00');
+    CREATE TABLE ev_case ("Id" int, id int PRIMARY KEY, at timestamptz);
+    INSERT INTO ev_case VALUES (7, 1, '2024-01-01 10:00:00+00'), (7, 2, NULL);
     CREATE TABLE ev_allnull (id int PRIMARY KEY, at timestamptz);
     INSERT INTO ev_allnull VALUES (1, NULL), (2, NULL);
   `);
@@ -63,6 +67,8 @@ interface Options {
   refresh?: boolean;
   defaultLagSeconds?: number;
   reconcile?: ReconcileMode;
+  /** Destination naming rule (default: keep the source names). */
+  naming?: { caseSensitive: boolean; lowerCase: boolean };
 }
 
 /** Plans one table's read inside a snapshot, as the pipeline does, and runs its SELECT: the ids it reads. */
@@ -72,7 +78,9 @@ async function plan(t: CatalogTable, o: Options = {}): Promise<{ read: TableRead
   try {
     const now = (await db.client.query<{ now: string }>('SELECT now()::text AS now')).rows[0]!.now;
     const sources = await introspectAll(db.client, [t]);
-    const columns = new Map([[t.name, sources.get(t.name)!.columns.map((c) => mapColumn(c))]]);
+    const sourceColumns = sources.get(t.name)!.columns;
+    const names = o.naming ? destinationNames(sourceColumns.map((c) => c.name), o.naming) : sourceColumns.map((c) => c.name);
+    const columns = new Map([[t.name, sourceColumns.map((c, i) => mapColumn(c, names[i]))]]);
     const state = new Map<string, TableState>(
       o.previous === undefined ? [] : [[t.name, { table: t.name, cursorColumn: o.stateColumn ?? t.incremental!.cursorColumn, cursorValue: o.previous, runId: 'r0' }]],
     );
@@ -84,8 +92,9 @@ async function plan(t: CatalogTable, o: Options = {}): Promise<{ read: TableRead
       },
       sources, columns, (e) => events.push(e),
     );
-    const rows = (await db.client.query<{ id: string }>(read!.select)).rows;
-    return { read: read!, ids: rows.map((r) => Number(r.id)).sort((a, b) => a - b), events, now };
+    const rows = (await db.client.query<Record<string, string>>(read!.select)).rows;
+    const key = read!.entry.primaryKey[0]!;
+    return { read: read!, ids: rows.map((r) => Number(r[key])).sort((a, b) => a - b), events, now };
   } finally {
     await db.client.query('ROLLBACK');
   }
@@ -223,6 +232,27 @@ describe('NULL cursors, empty tables, the future-dated cap', () => {
     const r = await plan(table('ev_dom', 'at', {}, '1h'), { previous: '2024-01-01 10:30:00+00' });
     expect(r.read.entry.cursor?.lowerBound).toBe('2024-01-01 09:30:00+00');
     expect(r.ids).toEqual([2, 3, 4]);
+  });
+});
+
+describe('destination names and key reconciliation', () => {
+  it('a column renamed by the name mapping: the SELECT reads the source column under its destination name, the key and cursor follow', async () => {
+    const { read, ids } = await plan(table('ev_case', 'at'), { previous: '2024-01-01 10:00:00+00', naming: { caseSensitive: false, lowerCase: false } });
+    expect(read.entry.primaryKey).toEqual(['id__2']);
+    expect(read.entry.columns.map((c) => [c.sourceName, c.name])).toEqual([['Id', 'Id'], ['id', 'id__2'], ['at', 'at']]);
+    expect(read.entry.cursor?.column).toBe('at');
+    expect(ids).toEqual([1, 2]);
+  });
+
+  it('a key PostgreSQL cannot read back as text (bytea): --reconcile refuses before reading, the automatic mode does not reconcile', async () => {
+    const t = table('ev_bytes', 'at');
+    const e = await rejection(plan(t, { previous: '2024-01-01 00:00:00+00', reconcile: 'always' }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toContain('Table ev_bytes: key reconciliation needs key columns whose text PostgreSQL can read back; id (bytea) cannot.');
+    // ids of a bytea key are not numbers: only the decision is checked
+    const auto = await plan(t, { previous: '2024-01-01 00:00:00+00', reconcile: 'auto' }).catch((error: unknown) => error);
+    expect(auto).not.toBeInstanceOf(Error);
+    expect((auto as { read: TableRead }).read.reconcile).toBe('never');
   });
 });
 
