@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
+import { startLakehouse } from '../helpers/lakehouse.js';
 
 /**
  * Regression (issue #13, item 6): a column added with a DEFAULT to a merge (incremental) table is filled in every
@@ -72,5 +74,32 @@ describe('a column added to a merge table', () => {
     const r = await ingest();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await expectTableEqualsSource(db, duckdbPath, DATASET, 'acc', ['id']);
+  });
+});
+
+describe('a column added to a merge table, in dev/prod (S3 + Glue + Athena)', () => {
+  it('with a DEFAULT: the older Iceberg rows get the source values through a backfill MERGE (regression: NULL, with a warning)', async () => {
+    const lakeDir = mkdtempSync(path.join(dir, 'lake-'));
+    const lake = await startLakehouse(lakeDir);
+    try {
+      await db.query(`CREATE TABLE acc_dev (id int PRIMARY KEY, name text, updated_at timestamptz)`);
+      await db.query(`INSERT INTO acc_dev SELECT i, 'a' || i, now() - interval '2 days' - i * interval '1 hour' FROM generate_series(1, 40) i`);
+      const devCatalog = path.join(dir, 'dev.yaml');
+      writeFileSync(devCatalog, ['version: 1', 'tables:', '  acc_dev:', '    primary_key: [id]', '    write_disposition: merge', '    incremental: { cursor_column: updated_at }', ''].join('\n'));
+      const dev = () => runCli(['--env', 'dev', '--catalog', devCatalog, '--dataset', 'raw_backfill_dev', '--tables', 'acc_dev'], lake.env(db.url));
+      expect((await dev()).code).toBe(0);
+      await db.query(`ALTER TABLE acc_dev ADD COLUMN tier text NOT NULL DEFAULT 'basic'`);
+      await db.query(`ALTER TABLE acc_dev ADD COLUMN seen_at timestamptz DEFAULT '2024-05-01 10:00:00.123456+00'`);
+      await db.query(`UPDATE acc_dev SET tier = 'gold', updated_at = now() WHERE id = 1`);
+      const r = await dev();
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toMatch(/keep NULL/);
+      expect(r.stdout).toMatch(/backfilled acc_dev: tier, seen_at \(new in the source\) read for 40 existing rows/);
+      await expectAthenaEqualsSource(lake, db, 'raw_backfill_dev', 'acc_dev', 'id');
+      const [row] = await lake.athenaQuery(`SELECT count(*) AS n FROM "raw_backfill_dev"."acc_dev" WHERE tier = 'basic' AND seen_at = TIMESTAMP '2024-05-01 10:00:00.123456'`);
+      expect(Number(row!.n)).toBe(39);
+    } finally {
+      await lake.stop();
+    }
   });
 });

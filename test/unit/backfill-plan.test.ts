@@ -17,7 +17,7 @@ describe('planBackfills (issue #13 item 6)', () => {
     expect(events).toEqual([]);
   });
 
-  it('a destination without the capability (dev/prod for now) is not silent: a warning names --full-refresh', () => {
+  it('a destination without the capability is not silent: a warning names --full-refresh', () => {
     const events: PipelineEvent[] = [];
     const reads = planBackfills([read('acc', 'incremental')], added, { ...DUCKDB_CAPABILITIES, columnBackfill: false }, (e) => events.push(e));
     expect(reads[0]!.backfill).toBeUndefined();

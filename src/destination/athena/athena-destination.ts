@@ -26,6 +26,7 @@ import { crashPoint } from '../../faults/crash-points.js';
 import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
 import { icebergMergeSql, icebergPruneSql } from './athena-sql.js';
 import { stagedFromAthena, stagingRelation } from './athena-staging.js';
+import { applyBackfillOnAthena, backfillScratchTable } from './athena-backfill.js';
 
 export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   transactional: false,
@@ -34,6 +35,7 @@ export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: true,
   keyReconciliation: true,
+  columnBackfill: true,
 });
 
 /**
@@ -134,7 +136,10 @@ export class AthenaDestination implements Destination {
     try {
       const asBatches: Manifest = {
         ...manifest,
-        tables: manifest.tables.map((t) => ({ ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve', cursor: undefined, reconcile: undefined })),
+        // (a backfill file is typed as a table of its own, after the package's tables: see athena-backfill.ts)
+        tables: [...manifest.tables, ...manifest.tables.flatMap((t) => backfillScratchTable(t) ?? [])].map((t) => ({
+          ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve' as const, cursor: undefined, reconcile: undefined, backfill: undefined,
+        })),
       };
       const typed = await scratch.loadPackage(asBatches, packageDir);
       // first every table's file is written and checked against its table: a value that does not fit an Iceberg
@@ -148,6 +153,7 @@ export class AthenaDestination implements Destination {
         const next = plan
           ? await this.mergeIceberg(manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined)
           : await this.replaceParquet(manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
+        if (plan && table.backfill) await applyBackfillOnAthena(this.reconcileContext(manifest.runId), scratch, manifest, table, plan.columns, packageDir);
         tables[table.name] = {
           kind: next.kind,
           location: next.location,

@@ -34,3 +34,14 @@ export function icebergPruneSql(database: string, target: string, source: string
     `(SELECT 1 FROM ${source} AS s WHERE ${keyMatch(primaryKey, 's', table(database, target))})`
   );
 }
+
+/**
+ * Column backfill (see athena-backfill.ts): fills `columns` of the rows already in the Iceberg table from `source`
+ * (key + those columns), by key. Rows the source does not match are left alone; no row is inserted.
+ */
+export function icebergBackfillSql(database: string, target: string, source: string, columns: readonly string[], primaryKey: readonly string[]): string {
+  return (
+    `MERGE INTO ${table(database, target)} AS t USING ${source} AS s ON (${keyMatch(primaryKey, 't', 's')}) ` +
+    `WHEN MATCHED THEN UPDATE SET ${columns.map((c) => `${quoteIdent(c)} = s.${quoteIdent(c)}`).join(', ')}`
+  );
+}
