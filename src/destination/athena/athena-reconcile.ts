@@ -13,7 +13,7 @@ import type { GlueCatalog, GlueColumn } from './glue-catalog.js';
 import type { S3Store } from './s3-store.js';
 
 /**
- * Key reconciliation in dev/prod (see pipeline/reconcile.ts; the same semantics as duckdb-key-diff.ts). Athena
+ * Key reconciliation in dev/prod (see pipeline/reconcile.ts; the same semantics as duckdb-reconcile.ts). Athena
  * compares: the source's keys (and cursor values) are checked and normalised locally by DuckDB against the Iceberg
  * table's types, written as Parquet of text columns, and exposed to Athena as a staging table (text, because Athena
  * reads Parquet timestamps at millisecond precision; each value is CAST to the column's type in the query). The

@@ -2,6 +2,7 @@ import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
 import { OUT_OF_RANGE_MARKER, type ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import { quoteIdent } from '../../sql/quote.js';
+import type { LoadAdjustments } from './duckdb-adjustments.js';
 import { failedColumn } from './duckdb-errors.js';
 
 /**
@@ -23,11 +24,6 @@ const DIGITS = 38;
 const MIN_SCALE = 9;
 const TEMPORAL = new Set(['DATE', 'TIMESTAMP', 'TIMESTAMPTZ']);
 
-/** The adjustment (see DuckDBDestination.adjustments) of a column loaded as exact text. */
-export function textKey(table: string, column: string): string {
-  return `${table}\u0000${column}`;
-}
-
 /** A column loaded as its exact text (VARCHAR), as staged; a date/timestamp without the out-of-range marker. */
 export function asText(column: ColumnMapping): ColumnMapping {
   const q = quoteIdent(column.name);
@@ -39,9 +35,9 @@ export function asText(column: ColumnMapping): ColumnMapping {
  * Columns that hold a value DuckDB refused (found by a failed attempt: `adjustments`), and those a previous load
  * already turned into text (a merge table stays text), are loaded as exact text.
  */
-export function withTextFallbacks(table: PackageTable, existing: ReadonlyMap<string, string>, adjustments: ReadonlySet<string>): PackageTable {
+export function withTextFallbacks(table: PackageTable, existing: ReadonlyMap<string, string>, adjustments: Pick<LoadAdjustments, 'has'>): PackageTable {
   const columns = table.columns.map((c) =>
-    c.guard === 'text_fallback' && c.destinationType !== 'VARCHAR' && (adjustments.has(textKey(table.name, c.name)) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
+    c.guard === 'text_fallback' && c.destinationType !== 'VARCHAR' && (adjustments.has({ kind: 'text', table: table.name, column: c.name }) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
       ? asText(c)
       : c,
   );

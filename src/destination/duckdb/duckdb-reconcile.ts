@@ -1,9 +1,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { PackageTable } from '../../package/load-package.js';
 import type { KeyDiff, KeyDiffRequest, MergeCountRequest } from '../destination.js';
+import type { DuckDBFile } from './duckdb-connection.js';
 import { DataError, messageOf } from '../../errors.js';
 import { describeDuckdbFailure } from './duckdb-errors.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
-import { keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
+import { childTableName, keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
 
 /**
  * Key reconciliation on DuckDB (see pipeline/reconcile.ts). Runs on its own connection, which sees the committed
@@ -116,4 +118,14 @@ export function deleteKeysSql(ref: DatasetRef, table: string, keyColumns: readon
   const csv = readCsvSql(deletesFile, keyColumns.map((k) => ({ name: k.name, csvType: k.type })));
   const keys = keyColumns.map((k) => k.name);
   return `DELETE FROM ${target} USING (SELECT * FROM ${csv}) AS "_ingesta_deleted" WHERE ${keyJoin(target, '"_ingesta_deleted"', keys)}`;
+}
+
+/** Removes the keys the source no longer has (found by key reconciliation) from the table and its child tables. */
+export async function deleteReconciled(db: DuckDBFile, table: PackageTable, deletesFile: string): Promise<void> {
+  const types = await db.describeTable(table.name);
+  const keys = table.primaryKey.map((name) => ({ name, type: types.get(name)! }));
+  for (const name of [table.name, ...table.unnest.map((column) => childTableName(table.name, column))]) {
+    if (name !== table.name && (await db.describeTable(name)).size === 0) continue;
+    await db.run(deleteKeysSql(db.ref, name, keys, deletesFile));
+  }
 }

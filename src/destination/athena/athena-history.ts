@@ -1,0 +1,93 @@
+import type { CheckResult } from '../../quality/check-types.js';
+import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
+import type { DatasetStatus, FailedRunTimes, TableState } from '../destination.js';
+import type { AthenaDataset } from './athena-connection.js';
+import type { AthenaState } from './athena-state.js';
+import { athenaColumnType } from './athena-type-map.js';
+
+/**
+ * ingesta's own records of an Athena dataset, in S3 beside the data: incremental state (state.json), run records,
+ * quality results, and the schema document derived from state — read for status, recovery and the gate, written
+ * outside a load only for quality results, failures and resets.
+ */
+export class AthenaHistory {
+  constructor(private readonly ds: AthenaDataset) {}
+
+  async readState(): Promise<Map<string, TableState>> {
+    const out = new Map<string, TableState>();
+    for (const [table, t] of Object.entries(this.ds.state.tables)) {
+      if (t.cursor) out.set(table, { table, cursorColumn: t.cursor.column, cursorValue: t.cursor.value, runId: t.runId });
+    }
+    return out;
+  }
+
+  async isRunLoaded(runId: string): Promise<boolean> {
+    const record = await this.ds.s3.getJson<{ status: string }>(this.ds.keys.run(runId));
+    return record?.value.status === 'loaded';
+  }
+
+  async status(runs: number): Promise<DatasetStatus> {
+    const tables = Object.entries(this.ds.state.tables)
+      .map(([table, t]) => ({
+        table, lastRunId: t.runId, lastLoadedAt: t.snapshotAt ?? null, mode: t.kind === 'iceberg' ? 'merge' : 'replace', rowsLoaded: t.rows,
+        rowsInDestination: null, cursorColumn: t.cursor?.column ?? null, cursorValue: t.cursor?.value ?? null,
+      }))
+      .sort((a, b) => a.table.localeCompare(b.table));
+    const keys = (await this.ds.s3.list(`${this.ds.keys.base}/_ingesta/runs/`)).map((o) => o.Key!).sort().reverse().slice(0, Math.max(1, runs));
+    const history = [];
+    for (const key of keys) {
+      const r = (await this.ds.s3.getJson<{ run_id: string; status: string; finished_at?: string; tables?: (string | { table: string })[]; message?: string }>(key))?.value;
+      if (!r) continue;
+      history.push({
+        runId: r.run_id, status: r.status, finishedAt: r.finished_at ?? null,
+        tables: (r.tables ?? []).map((t) => (typeof t === 'string' ? t : t.table)), message: r.message ?? null,
+      });
+    }
+    return { tables, runs: history };
+  }
+
+  async resetState(tables: readonly string[]): Promise<string[]> {
+    const state = this.ds.state;
+    const reset = tables.filter((t) => state.tables[t]?.cursor);
+    if (reset.length === 0) return [];
+    const next: AthenaState = {
+      version: 1,
+      tables: Object.fromEntries(Object.entries(state.tables).map(([name, t]) => [name, reset.includes(name) ? { ...t, cursor: undefined } : t])),
+    };
+    await this.ds.writeState(next);
+    return reset;
+  }
+
+  async lastLoadedSnapshots(): Promise<Map<string, string>> {
+    return new Map(Object.entries(this.ds.state.tables).flatMap(([t, s]) => (s.snapshotAt ? [[t, s.snapshotAt] as [string, string]] : [])));
+  }
+
+  async storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
+    await this.ds.s3.putJson(this.ds.keys.quality(runId), { run_id: runId, env, dataset: this.ds.dataset, checks: results });
+  }
+
+  async schemaDocument(): Promise<DatasetSchemaDoc> {
+    const tables = Object.fromEntries(
+      Object.entries(this.ds.state.tables).map(([name, t]) => {
+        const doc = {
+          table: name,
+          source: t.source,
+          write_disposition: t.writeDisposition,
+          primary_key: [...t.primaryKey],
+          columns: t.columns.map(([c, type]) => ({ name: c, type: athenaColumnType(c, type, t.kind).athenaType, source_name: t.sources[c]?.name ?? null, source_type: t.sources[c]?.type ?? null })),
+        };
+        return [name, { ...doc, version_hash: versionHash(doc), run_id: t.runId }];
+      }),
+    );
+    return { dataset: this.ds.dataset, version_hash: versionHash(Object.values(tables).map((t) => [t.table, t.version_hash])), tables };
+  }
+
+  async recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void> {
+    await this.ds.s3
+      .putJson(this.ds.keys.run(runId), {
+        run_id: runId, env, status: 'failed', snapshot_at: times.snapshotAt ?? null, started_at: times.startedAt,
+        finished_at: new Date().toISOString(), tables, message: message.slice(0, 2000),
+      })
+      .catch(() => undefined);
+  }
+}

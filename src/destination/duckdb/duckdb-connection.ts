@@ -1,0 +1,152 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DestinationError, messageOf } from '../../errors.js';
+import { DatasetRef } from './duckdb-sql.js';
+import { duckdbSettings, parseDuckdbSize } from './duckdb-settings.js';
+
+export type Value = string | number | bigint | boolean | null;
+
+/**
+ * The open DuckDB file of a destination: the file (and its lock: DuckDB refuses a second writer), the session settings,
+ * the main connection that holds the load transaction, and a second one for key reconciliation. A file this run
+ * created is removed again on close if nothing was committed to it (bad input leaves nothing behind).
+ */
+export class DuckDBFile {
+  private instance: DuckDBInstance | undefined;
+  private connection: DuckDBConnection | undefined;
+  /** Second connection for key reconciliation while the load transaction is open on the first. */
+  private reader: DuckDBConnection | undefined;
+  private diffing: Promise<unknown> = Promise.resolve();
+  private datasetRef: DatasetRef | undefined;
+  /** Whether open() created the file, and whether a load was committed to it since. */
+  private createdFile = false;
+  private committed = false;
+  /** The session's memory limit, in bytes (restored after a table read with a raised one). */
+  private memoryLimitBytes = 128 * 2 ** 20;
+
+  constructor(
+    readonly file: string,
+    readonly dataset: string,
+    private readonly options: { readonly readOnly?: boolean } = {},
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.options.readOnly && !existsSync(this.file)) {
+      throw new DestinationError(`The DuckDB file ${this.file} does not exist: nothing has been loaded there yet. Run a load first, or check --duckdb-path.`);
+    }
+    // a file this run creates is removed again if nothing is committed to it (bad input leaves nothing behind)
+    this.createdFile = !this.options.readOnly && this.file !== ':memory:' && !existsSync(this.file);
+    try {
+      if (!this.options.readOnly && this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+      this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
+      this.connection = await this.instance.connect();
+      await this.connection.run("SET TimeZone = 'UTC'");
+      for (const setting of duckdbSettings()) await this.connection.run(setting);
+      this.memoryLimitBytes = parseDuckdbSize(String((await this.query("SELECT current_setting('memory_limit') AS m"))[0]?.m ?? ''));
+      const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
+      this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
+    } catch (cause) {
+      const message = messageOf(cause);
+      if (/lock/i.test(message)) {
+        throw new DestinationError(
+          `The DuckDB file ${this.file} is in use by another process (${message.replace(/^IO Error: /, '').split('\n')[0]}). ` +
+            'Another ingesta run or a DuckDB client holds it; wait for it to finish or close it, then run again.',
+          { cause },
+        );
+      }
+      throw new DestinationError(`Cannot open the DuckDB file ${this.file}: ${message}. Check the path (--duckdb-path / DUCKDB_PATH) and that it is writable.`, { cause });
+    }
+  }
+
+  /** Whether a connection is open. */
+  get isOpen(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /** The main connection (the load transaction's). */
+  get conn(): DuckDBConnection {
+    if (!this.connection) throw new Error('DuckDB destination used before open()');
+    return this.connection;
+  }
+
+  get ref(): DatasetRef {
+    if (!this.datasetRef) throw new Error('DuckDB destination used before open()');
+    return this.datasetRef;
+  }
+
+  async query(sql: string, values?: Value[]): Promise<Record<string, unknown>[]> {
+    const reader = await this.conn.runAndReadAll(sql, values as never);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  async run(sql: string, values?: Value[]): Promise<void> {
+    await this.conn.run(sql, values as never);
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    const rows = await this.query('SELECT 1 FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3', [this.ref.database, this.dataset, table]);
+    return rows.length > 0;
+  }
+
+  async existingTables(): Promise<Set<string>> {
+    const rows = await this.query('SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = $2', [this.ref.database, this.dataset]);
+    return new Set(rows.map((r) => String(r.table_name)));
+  }
+
+  /** Column name → type of a dataset table, in column order; empty when the table does not exist. */
+  async describeTable(table: string): Promise<Map<string, string>> {
+    const rows = await this.query(
+      'SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3 ORDER BY column_index',
+      [this.ref.database, this.dataset, table],
+    );
+    return new Map(rows.map((r) => [String(r.column_name), String(r.data_type)]));
+  }
+
+  /** Raises the session's memory limit to at least `bytes` (for one table's read; see restoreMemoryLimit). */
+  async raiseMemoryLimit(bytes: number): Promise<void> {
+    await this.conn.run(`SET memory_limit = '${Math.max(this.memoryLimitBytes, bytes)}B'`);
+  }
+
+  async restoreMemoryLimit(): Promise<void> {
+    await this.conn.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
+  }
+
+  /** A load was committed: the file stays on close. */
+  markCommitted(): void {
+    this.committed = true;
+  }
+
+  /** Readers on several source connections reconcile tables at the same time: one at a time on the one connection. */
+  onReader<T>(work: (reader: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (!this.instance) throw new Error('DuckDB destination used before open()');
+    const instance = this.instance;
+    const turn = this.diffing.then(async () => {
+      if (!this.reader) {
+        this.reader = await instance.connect();
+        await this.reader.run("SET TimeZone = 'UTC'");
+      }
+      return work(this.reader);
+    });
+    this.diffing = turn.catch(() => undefined);
+    return turn;
+  }
+
+  interrupt(): void {
+    this.connection?.interrupt();
+    this.reader?.interrupt();
+  }
+
+  close(): void {
+    this.reader?.closeSync();
+    this.reader = undefined;
+    this.connection?.closeSync();
+    this.instance?.closeSync();
+    this.connection = undefined;
+    this.instance = undefined;
+    if (this.createdFile && !this.committed) {
+      for (const f of [this.file, `${this.file}.wal`]) rmSync(f, { force: true });
+      this.createdFile = false;
+    }
+  }
+}
