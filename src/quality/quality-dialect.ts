@@ -32,7 +32,12 @@ export function duckdbDialect(tableRef: (name: string) => string): QualityDialec
   return {
     table: tableRef,
     ident: quoteIdent,
-    literal: (v) => (typeof v === 'string' ? quoteLiteral(v) : typeof v === 'boolean' ? (v ? 'TRUE' : 'FALSE') : String(v)),
+    // a text column compares with text: the catalog's `accepted_values: [1, 2]` or `max: 5` on a VARCHAR column would
+    // otherwise make DuckDB cast every value to a number (a Conversion Error on 'x'; '01' equal to 1), unlike Athena
+    literal: (v, columnType) =>
+      typeof v === 'string' || (columnType !== undefined && /^VARCHAR\b/i.test(columnType))
+        ? quoteLiteral(String(v))
+        : typeof v === 'boolean' ? (v ? 'TRUE' : 'FALSE') : String(v),
     text: (e) => `CAST(${e} AS VARCHAR)`,
     joinText: (e) => `string_agg(${e}, '; ')`,
     ageSeconds: (e, kind, tz) => {

@@ -70,6 +70,8 @@ const TABLES: TableDef[] = [
     ],
   },
   { name: 'empty', columns: [['id', 'INTEGER'], ['at', 'TIMESTAMPTZ']], rows: [] },
+  // codes kept as text: a catalog's numbers (YAML 1, 2, 5) compare as text, so '01' is not 1
+  { name: 'codes', columns: [['code', 'VARCHAR']], rows: [`('1')`, `('2')`, `('x')`, `('01')`] },
 ];
 
 const DB = 'checks_db';
@@ -250,6 +252,9 @@ describe('column checks', () => {
     ['min (decimal bound with a fraction)', { kind: 'min', table: 'customers', column: 'score', bound: 5.5, severity }, { bad: '3', examples: '-1.00; 0.00; 1.00' }],
     ['min (date, a typed literal for Athena)', { kind: 'min', table: 'customers', column: 'born', bound: '1900-01-01', severity }, { bad: '1', examples: '1899-12-31' }],
     ['max (integer)', { kind: 'max', table: 'lines', column: 'qty', bound: 3, severity }, { bad: '1', examples: '7' }],
+    // regression: DuckDB's literals ignored the column's type (Conversion Error on 'x', Binder Error on VARCHAR > 5)
+    ['accepted_values (numbers from YAML on a text column)', { kind: 'accepted_values', table: 'codes', column: 'code', values: [1, 2], severity }, { bad: '2', examples: '01; x' }],
+    ['max (a number bound on a text column compares as text)', { kind: 'max', table: 'codes', column: 'code', bound: 5, severity }, { bad: '1', examples: 'x' }],
   ];
   it.each(cases)('%s', async (_name, spec, want) => {
     await expectFound(spec, want);
