@@ -1,5 +1,4 @@
 import type { CheckResult } from '../quality/check-types.js';
-import type { DryRunPlan } from './dry-run.js';
 
 /** What a run reports while it works; the CLI renders these, a library user may listen to them. */
 export type PipelineEvent =
@@ -62,3 +61,20 @@ export interface QualityReport {
 }
 
 export type EventListener = (event: PipelineEvent) => void;
+
+/** What a run would do, table by table (--dry-run, dryRun()). */
+export interface DryRunPlan {
+  readonly runId: string;
+  readonly env: string;
+  readonly dataset: string;
+  readonly destination: string;
+  readonly tables: readonly {
+    readonly table: string;
+    readonly mode: TableMode;
+    readonly cursor: { readonly column: string; readonly from: string | null; readonly to: string | null } | undefined;
+    /** The SELECT that COPY would stream. */
+    readonly select: string;
+    /** What the destination would do with the rows, in order. */
+    readonly steps: readonly string[];
+  }[];
+}

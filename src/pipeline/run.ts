@@ -1,6 +1,7 @@
-import { loadCatalog, requestTables, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
+import type { CatalogTable } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
-import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
+import { resolveConfig, type RunOptions } from '../config/config.js';
+import { planRun, type RunPlan } from './run-plan.js';
 import type { Destination, TableLoadResult } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
@@ -18,6 +19,9 @@ import { currentOwner } from '../package/package-owner.js';
 import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
+
+// the plan lives in run-plan.ts (imported by the stages); re-exported here for the library's entry points
+export { datasetName, planRun, type RunPlan } from './run-plan.js';
 
 export interface RunHooks {
   /** Receives progress events. */
@@ -37,27 +41,6 @@ export interface RunHooks {
  */
 function libraryOptions(options: RunOptions, env: Readonly<Record<string, string | undefined>>): RunOptions {
   return options.schemaExport !== undefined || env.INGESTA_SCHEMA_EXPORT ? options : { ...options, schemaExport: false };
-}
-
-/** The dataset a run writes to: --dataset, else <catalog prefix>_<env> (raw_datavision_local). */
-export function datasetName(config: RunConfig, catalog: Catalog): string {
-  return config.dataset ?? `${catalog.datasetPrefix}_${config.env}`;
-}
-
-/**
- * Everything a run resolves before touching the source or the destination: flags, catalog, table names as typed.
- * Names outside the catalog are found in the source by `resolveTables`, first thing after connecting.
- */
-export interface RunPlan {
-  readonly config: RunConfig;
-  readonly catalog: Catalog;
-  readonly requests: readonly TableRequest[];
-  readonly dataset: string;
-}
-
-export function planRun(config: RunConfig): RunPlan {
-  const catalog = loadCatalog(config.catalogPath);
-  return { config, catalog, requests: requestTables(catalog, config.tables), dataset: datasetName(config, catalog) };
 }
 
 /**
