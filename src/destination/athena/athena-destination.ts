@@ -17,13 +17,14 @@ import { EMPTY_STATE, datasetKeys, glueName, stagingTableName, type AthenaState,
 import { athenaColumnType } from './athena-type-map.js';
 import { columnDdl, type IcebergColumnPlan } from './athena-column-policy.js';
 import { prepareTable } from './athena-prepare.js';
-import { cleanUpLeftovers, keepSupersededFromEnv } from './athena-cleanup.js';
+import { cleanUpLeftovers } from './athena-cleanup.js';
 import { applyDeletesOnAthena, countAfterMergeOnAthena, diffKeysOnAthena, type ReconcileContext } from './athena-reconcile.js';
 import { GlueCatalog, type GlueColumn } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
 import { DestinationError } from '../../errors.js';
 import { crashPoint } from '../../faults/crash-points.js';
-import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
+import { DatasetLock } from './dataset-lock.js';
+import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import { icebergMergeSql, icebergPruneSql } from './athena-sql.js';
 import { stagedFromAthena, stagingRelation } from './athena-staging.js';
 
@@ -52,20 +53,21 @@ export class AthenaDestination implements Destination {
   private state: AthenaState = EMPTY_STATE;
   private stateEtag: string | undefined;
   private readonly lock: DatasetLock;
-  private readonly keepSupersededMs = keepSupersededFromEnv();
+  private readonly keepSupersededMs: number;
   /** Aborted by interrupt(): running Athena queries are stopped (StopQueryExecution). */
   private readonly abort = new AbortController();
 
   constructor(
     config: AthenaConfig,
     private readonly dataset: string,
-    private readonly options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean } = {},
+    private readonly options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean; readonly duckdb?: DuckDBSettings } = {},
     clients?: { s3?: S3Client; athena?: AthenaClient; glue?: GlueClient },
   ) {
     const region = config.region;
     this.keys = datasetKeys(config.prefix, dataset);
     this.s3 = new S3Store(clients?.s3 ?? new S3Client({ region, forcePathStyle: config.s3PathStyle }), config.bucket);
-    this.lock = new DatasetLock(this.s3, this.keys.lock, dataset, lockTimingFromEnv());
+    this.lock = new DatasetLock(this.s3, this.keys.lock, dataset, config.lockTiming);
+    this.keepSupersededMs = config.keepSupersededMs;
     const catalogId = config.dataCatalog === 'AwsDataCatalog' ? undefined : config.dataCatalog;
     this.glue = new GlueCatalog(clients?.glue ?? new GlueClient({ region }), catalogId);
     this.athena = new AthenaQueryRunner(clients?.athena ?? new AthenaClient({ region }), {
@@ -127,7 +129,7 @@ export class AthenaDestination implements Destination {
   async loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
     // the package is typed and measured by the DuckDB loader in a scratch file, then written out as Parquet
     const scratchFile = path.join(packageDir, 'scratch.duckdb');
-    const scratch = new DuckDBDestination(scratchFile, 'scratch');
+    const scratch = new DuckDBDestination(scratchFile, 'scratch', { settings: this.options.duckdb });
     await scratch.open();
     const results: TableLoadResult[] = [];
     const tables: Record<string, AthenaTableState> = { ...this.state.tables };
