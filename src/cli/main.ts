@@ -249,7 +249,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         const size = Number(opts.size);
         if (!Number.isInteger(size) || size < 1) throw new ConfigError(`--size must be a positive whole number, not "${opts.size}".`);
         // the embedded PostgreSQL (WASM) is loaded only for the demo
-        const { runDemo } = await import('../demo/demo.js');
+        const { runDemo } = await import('./demo-command.js');
         await runDemo({ size, duckdbPath: opts.duckdbPath, renderer });
         setExit(0);
       } catch (error) {

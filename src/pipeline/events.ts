@@ -1,4 +1,7 @@
-import type { CheckResult } from '../quality/check-types.js';
+import type { QualityReport } from '../quality/check-types.js';
+
+// the gate's report is the quality gate's own type; re-exported with the other things a run reports
+export type { QualityReport } from '../quality/check-types.js';
 
 /** What a run reports while it works; the CLI renders these, a library user may listen to them. */
 export type PipelineEvent =
@@ -47,17 +50,6 @@ export interface RunSummary {
   readonly warnings: readonly string[];
   /** Present when the quality gate ran after the load. */
   readonly quality?: QualityReport;
-}
-
-/** The quality gate's report: the shape of --report-json. */
-export interface QualityReport {
-  readonly run_id: string;
-  readonly env: string;
-  readonly dataset: string;
-  readonly mode: 'after-load' | 'only';
-  readonly started_at: string;
-  readonly finished_at: string;
-  readonly checks: readonly CheckResult[];
 }
 
 export type EventListener = (event: PipelineEvent) => void;

@@ -40,6 +40,31 @@ describe('architecture', () => {
     expect(graph.circular()).toEqual([]);
   }, 60_000);
 
+  it('has no cycle between the folders of src/ either (cli → pipeline → destination → quality …, never back)', async () => {
+    const graph = (await importGraph()).obj();
+    // src/index.ts (the public exports) and src/errors.ts (used everywhere, imports nothing) stand outside the folders
+    const folder = (file: string) => (file.includes('/') ? file.split('/')[0]! : undefined);
+    const edges = new Map<string, Set<string>>();
+    for (const [file, deps] of Object.entries(graph)) {
+      for (const dep of deps) {
+        const from = folder(file);
+        const to = folder(dep);
+        if (from && to && from !== to) edges.set(from, (edges.get(from) ?? new Set()).add(to));
+      }
+    }
+    // a folder that reaches itself again is in a loop: list each loop as the folders on it
+    const loops: string[][] = [];
+    const visit = (start: string, at: string, trail: string[]) => {
+      for (const next of edges.get(at) ?? []) {
+        if (next === start) loops.push([...trail, start]);
+        else if (!trail.includes(next) && next > start) visit(start, next, [...trail, next]);
+      }
+    };
+    for (const start of edges.keys()) visit(start, start, [start]);
+    expect(loops).toEqual([]);
+    expect(edges.get('pipeline')).toContain('destination');
+  }, 60_000);
+
   it('reads environment variables only in src/config/', () => {
     // the documented exceptions: the kill harnesses' fault hooks (src/faults/crash-points.ts says why), and the CLI's
     // start-up file, which sets (never reads) the AWS SDK's warning switch

@@ -6,7 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { AthenaConfig } from '../../config/athena-config.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import type { CheckResult } from '../../quality/check-types.js';
-import { athenaDialect } from '../../quality/quality-dialect.js';
+import { athenaDialect } from './athena-quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
