@@ -11,6 +11,7 @@ import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
+import { debugEnabled, resolveLogFormat, resolveReportFiles } from '../config/cli-settings.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
 import { checkNames } from './gate-output.js';
@@ -23,10 +24,8 @@ const splitNames = (values: string[] | boolean | undefined) => (Array.isArray(va
 
 /** text on a terminal, JSON lines elsewhere (CloudWatch, files, pipes), unless --log-format / INGESTA_LOG_FORMAT says. */
 function logFormat(value: string | undefined): LogFormat {
-  const format = value ?? (process.env.INGESTA_LOG_FORMAT || 'auto');
-  if (format === 'auto') return process.stdout.isTTY ? 'text' : 'json';
-  if (format !== 'text' && format !== 'json') throw new ConfigError(`--log-format must be auto, text or json, not "${format}".`);
-  return format;
+  const format = resolveLogFormat(value);
+  return format === 'auto' ? (process.stdout.isTTY ? 'text' : 'json') : format;
 }
 
 type Verbosity = 'quiet' | 'normal' | 'verbose';
@@ -69,7 +68,7 @@ function fail(renderer: Renderer, caught: unknown): number {
     return error.exitCode;
   }
   renderer.error('internal', `unexpected error: ${messageOf(error)}`, 1);
-  if (process.env.INGESTA_DEBUG) console.error(error);
+  if (debugEnabled()) console.error(error);
   return 1;
 }
 
@@ -159,10 +158,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           // commander: undefined unless given; false with --no-schema-export
           ...(opts.schemaExport !== undefined && opts.schemaExport !== true ? { schemaExport: opts.schemaExport as string | false } : {}),
         };
-        const reports = {
-          json: (opts.reportJson as string | undefined) ?? (process.env.INGESTA_REPORT_JSON || undefined),
-          html: (opts.reportHtml as string | undefined) ?? (process.env.INGESTA_REPORT_HTML || undefined),
-        };
+        const reports = resolveReportFiles({ json: opts.reportJson as string | undefined, html: opts.reportHtml as string | undefined });
         const plan = planRun(resolveConfig(options));
         if ((reports.json || reports.html) && plan.config.quality === 'off') {
           throw new ConfigError('--report-json / --report-html need the quality gate: add --validar-calidad-datos or --solo-validar.');
@@ -253,7 +249,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         const size = Number(opts.size);
         if (!Number.isInteger(size) || size < 1) throw new ConfigError(`--size must be a positive whole number, not "${opts.size}".`);
         // the embedded PostgreSQL (WASM) is loaded only for the demo
-        const { runDemo } = await import('../demo/demo.js');
+        const { runDemo } = await import('./demo-command.js');
         await runDemo({ size, duckdbPath: opts.duckdbPath, renderer });
         setExit(0);
       } catch (error) {

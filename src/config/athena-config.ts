@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { resolveKeepSupersededMs, resolveLockTiming, type LockTiming } from './runtime-settings.js';
 
 /** Where and how dev/prod load: the original container's variables, plus the standard AWS SDK chain. */
 export interface AthenaConfig {
@@ -13,6 +14,12 @@ export interface AthenaConfig {
   readonly region: string;
   /** Path-style S3 addressing, for S3-compatible stores (default: on when a custom S3 endpoint is set). */
   readonly s3PathStyle: boolean;
+  /** The custom S3 endpoint the AWS SDK uses (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL); undefined for AWS's own. */
+  readonly s3Endpoint: string | undefined;
+  /** The dataset lock's renewal and take-over timing (INGESTA_LOCK_STALE_AFTER). */
+  readonly lockTiming: LockTiming;
+  /** How long a superseded data folder is kept, in ms (INGESTA_KEEP_SUPERSEDED). */
+  readonly keepSupersededMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,5 +60,8 @@ export function resolveAthenaConfig(env: Env): AthenaConfig {
     dataCatalog: set(env.AWS_DATA_CATALOG) ?? 'AwsDataCatalog',
     region: region!,
     s3PathStyle: pathStyle !== undefined ? ['1', 'true', 'yes', 'on'].includes(pathStyle.toLowerCase()) : customEndpoint !== undefined,
+    s3Endpoint: customEndpoint,
+    lockTiming: resolveLockTiming(env),
+    keepSupersededMs: resolveKeepSupersededMs(env),
   });
 }

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { resolveAthenaConfig, type AthenaConfig } from './athena-config.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { resolveDuckDBSettings, type DuckDBSettings } from './runtime-settings.js';
 import { DEFAULT_CATALOG_PATH } from '../catalog/catalog.js';
 import { resolveSourceConnection, type SourceConnection } from './source-connection.js';
 
@@ -31,6 +33,8 @@ export interface RunConfig {
   /** Destination dataset: a DuckDB schema locally, a Glue database in the cloud. */
   readonly dataset: string | undefined;
   readonly duckdbPath: string;
+  /** DuckDB session settings (INGESTA_DUCKDB_MEMORY_LIMIT, INGESTA_DUCKDB_THREADS), for every DuckDB file ingesta opens. */
+  readonly duckdb: DuckDBSettings;
   /** dev/prod: S3 + Athena/Glue settings (undefined for local). */
   readonly athena: AthenaConfig | undefined;
   /** Where load packages (extracted files + manifest) are written before loading. */
@@ -83,25 +87,8 @@ export type RunOptions = z.input<typeof runOptionsSchema>;
 export const DEFAULT_LAG = '15 minutes';
 export const DEFAULT_DUCKDB_PATH = 'data/datavision.duckdb';
 
-const UNIT_SECONDS: Record<string, number> = {
-  ms: 0.001, millisecond: 0.001, milliseconds: 0.001,
-  s: 1, sec: 1, secs: 1, second: 1, seconds: 1,
-  m: 60, min: 60, mins: 60, minute: 60, minutes: 60,
-  h: 3600, hour: 3600, hours: 3600,
-  d: 86400, day: 86400, days: 86400,
-};
-
-/** "15 minutes", "15m", "1 hour", "0" → seconds. */
-export function parseDuration(text: string, what: string): number {
-  const trimmed = text.trim().toLowerCase();
-  if (trimmed === '0') return 0;
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(trimmed);
-  const unit = match ? UNIT_SECONDS[match[2]!] : undefined;
-  if (!match || unit === undefined) {
-    throw new ConfigError(`${what} "${text}" is not a duration. Use a number and a unit, e.g. "15 minutes", "30s", "1h", or 0.`);
-  }
-  return Number(match[1]) * unit;
-}
+// durations are parsed in duration.ts (the settings files beside this one use it too)
+export { parseDuration } from './duration.js';
 
 /** Resolves flags + environment into a frozen RunConfig. Throws ConfigError on any bad input. */
 export function resolveConfig(options: RunOptions, env: Readonly<Record<string, string | undefined>> = process.env): RunConfig {
@@ -147,6 +134,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     catalogPath: o.catalog ?? nonEmpty(env.INGESTA_CATALOG) ?? DEFAULT_CATALOG_PATH,
     dataset,
     duckdbPath,
+    duckdb: resolveDuckDBSettings(env),
     athena,
     packageDir,
     source: resolveSourceConnection(env, o.sourceUrl),
@@ -158,6 +146,16 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
   });
+}
+
+/**
+ * The library's config (run()): the schema export is written only when asked (`schemaExport: 'dir'`, or
+ * INGESTA_SCHEMA_EXPORT): the CLI's default folder (schemas/export, relative to the working folder) would land inside
+ * the embedding application.
+ */
+export function resolveLibraryConfig(options: RunOptions, env: Readonly<Record<string, string | undefined>> = process.env): RunConfig {
+  const asked = options.schemaExport !== undefined || nonEmpty(env.INGESTA_SCHEMA_EXPORT) !== undefined;
+  return resolveConfig(asked ? options : { ...options, schemaExport: false }, env);
 }
 
 /** A table-list flag: absent/false = none, true or no names = all, else the names. */

@@ -14,11 +14,11 @@ export async function createDestination(
 ): Promise<Destination> {
   if (config.athena) {
     const { AthenaDestination } = await import('./athena/athena-destination.js');
-    return new AthenaDestination(config.athena, dataset, options);
+    return new AthenaDestination(config.athena, dataset, { ...options, duckdb: config.duckdb });
   }
   // a dry run on a DuckDB file that does not exist yet sees an empty destination, and creates nothing
-  if (options.readOnly && options.missingAsEmpty && !existsSync(config.duckdbPath)) return new DuckDBDestination(':memory:', dataset);
-  return new DuckDBDestination(config.duckdbPath, dataset, options);
+  if (options.readOnly && options.missingAsEmpty && !existsSync(config.duckdbPath)) return new DuckDBDestination(':memory:', dataset, { settings: config.duckdb });
+  return new DuckDBDestination(config.duckdbPath, dataset, { ...options, settings: config.duckdb });
 }
 
 /** Where the data goes, for messages: the DuckDB file, or s3://bucket/prefix. */

@@ -1,6 +1,11 @@
 /**
  * Named points where a test can make ingesta die as a power cut would (SIGKILL, no cleanup), to prove that a crash
  * at any step leaves the destination and its state intact. Inert unless INGESTA_CRASH_AT names the point.
+ *
+ * The one documented exception to "environment variables are read in src/config/ only" (test/unit/architecture.test.ts):
+ * these are test hooks of the kill harnesses, not settings. They are read from the process's own environment at the
+ * point itself, deep inside the destinations (crash-points are called from the DuckDB and Athena load steps), so that
+ * no RunConfig field, constructor option or library hook exists that a user could set by mistake.
  */
 export type CrashPoint = 'during-extract' | 'after-extract' | 'before-commit' | 'after-commit';
 

@@ -6,7 +6,7 @@ import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { extractSelect } from '../source/postgres/table-query.js';
 import { quoteIdent } from '../sql/quote.js';
 import type { EventListener } from './events.js';
-import type { TableRead } from './extract.js';
+import type { TableRead } from './table-read.js';
 
 /**
  * Column backfill of a merge table. A column added to the source with a DEFAULT (or filled by the migration that

@@ -2,27 +2,13 @@ import { createDestination, destinationLabel } from '../destination/create-desti
 import type { Destination } from '../destination/destination.js';
 import { newRunId } from '../package/load-package.js';
 import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
-import type { EventListener } from './events.js';
+import type { DryRunPlan, EventListener } from './events.js';
 import { prepareReads } from './prepare-reads.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
-import type { RunPlan } from './run.js';
+import type { RunPlan } from './run-plan.js';
 
-/** What a run would do, table by table. */
-export interface DryRunPlan {
-  readonly runId: string;
-  readonly env: string;
-  readonly dataset: string;
-  readonly destination: string;
-  readonly tables: readonly {
-    readonly table: string;
-    readonly mode: 'full' | 'incremental';
-    readonly cursor: { readonly column: string; readonly from: string | null; readonly to: string | null } | undefined;
-    /** The SELECT that COPY would stream. */
-    readonly select: string;
-    /** What the destination would do with the rows, in order. */
-    readonly steps: readonly string[];
-  }[];
-}
+// the plan's shape is with the other things a run reports (events.ts); re-exported for callers of dryRun
+export type { DryRunPlan } from './events.js';
 
 /**
  * --dry-run: resolves the tables, reads the destination's state read-only, opens the source snapshot and decides

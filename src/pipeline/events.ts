@@ -1,5 +1,7 @@
-import type { CheckResult } from '../quality/check-types.js';
-import type { DryRunPlan } from './dry-run.js';
+import type { QualityReport } from '../quality/check-types.js';
+
+// the gate's report is the quality gate's own type; re-exported with the other things a run reports
+export type { QualityReport } from '../quality/check-types.js';
 
 /** What a run reports while it works; the CLI renders these, a library user may listen to them. */
 export type PipelineEvent =
@@ -50,15 +52,21 @@ export interface RunSummary {
   readonly quality?: QualityReport;
 }
 
-/** The quality gate's report: the shape of --report-json. */
-export interface QualityReport {
-  readonly run_id: string;
+export type EventListener = (event: PipelineEvent) => void;
+
+/** What a run would do, table by table (--dry-run, dryRun()). */
+export interface DryRunPlan {
+  readonly runId: string;
   readonly env: string;
   readonly dataset: string;
-  readonly mode: 'after-load' | 'only';
-  readonly started_at: string;
-  readonly finished_at: string;
-  readonly checks: readonly CheckResult[];
+  readonly destination: string;
+  readonly tables: readonly {
+    readonly table: string;
+    readonly mode: TableMode;
+    readonly cursor: { readonly column: string; readonly from: string | null; readonly to: string | null } | undefined;
+    /** The SELECT that COPY would stream. */
+    readonly select: string;
+    /** What the destination would do with the rows, in order. */
+    readonly steps: readonly string[];
+  }[];
 }
-
-export type EventListener = (event: PipelineEvent) => void;

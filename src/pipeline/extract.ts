@@ -13,6 +13,7 @@ import { comparisonType, type ColumnMapping } from '../source/postgres/postgres-
 import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';
+import type { TableRead } from './table-read.js';
 import { crashPoint } from '../faults/crash-points.js';
 import { needsReconciliation, reconcileRead, unreadableKeys, unreadableKeysError } from './reconcile.js';
 import type { ReconcileMode } from './resolve-tables.js';
@@ -101,17 +102,7 @@ export function compareWithSource(catalog: Catalog, tables: readonly CatalogTabl
   return { warnings, undeclared };
 }
 
-/** One table's read, decided inside the snapshot: full or incremental, the cursor window, the SELECT. */
-export interface TableRead {
-  readonly entry: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>;
-  readonly mode: 'full' | 'incremental';
-  readonly select: string;
-  readonly where: string | undefined;
-  /** Incremental reads: whether key reconciliation follows (pipeline/reconcile.ts), always or on a count mismatch. */
-  readonly reconcile: ReconcileMode | 'never';
-  /** Incremental reads: columns new in the source (destination names) whose values the older rows get (backfill.ts). */
-  readonly backfill?: readonly string[];
-}
+export type { TableRead } from './table-read.js';
 
 /**
  * Decides every table's read inside the caller's snapshot: incremental when the table is merged, has a stored cursor

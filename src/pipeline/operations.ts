@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { CheckResult } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
 import { loadCatalog } from '../catalog/catalog.js';
-import { datasetName } from './run.js';
+import { datasetName } from './run-plan.js';
 
 export interface StatusReport extends DatasetStatus {
   readonly env: string;

@@ -1,4 +1,4 @@
-import type { RunPlan } from './run.js';
+import type { RunPlan } from './run-plan.js';
 import type { CatalogTable } from '../catalog/catalog.js';
 import { resolveTables } from './resolve-tables.js';
 import type { Destination } from '../destination/destination.js';

@@ -8,7 +8,7 @@ import { extractSelect } from '../source/postgres/table-query.js';
 import { quoteIdent, quoteLiteral } from '../sql/quote.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
 import type { EventListener } from './events.js';
-import type { TableRead } from './extract.js';
+import type { TableRead } from './table-read.js';
 
 /** Keys per refetch statement: keeps each COPY's text small (a few hundred kB at most). */
 const REFETCH_BATCH = 5000;

@@ -1,6 +1,7 @@
-import { loadCatalog, requestTables, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
+import type { CatalogTable } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
-import { resolveConfig, type RunConfig, type RunOptions } from '../config/config.js';
+import { resolveConfig, resolveLibraryConfig, type RunOptions } from '../config/config.js';
+import { planRun, type RunPlan } from './run-plan.js';
 import type { Destination, TableLoadResult } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
@@ -19,10 +20,13 @@ import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
 
+// the plan lives in run-plan.ts (imported by the stages); re-exported here for the library's entry points
+export { datasetName, planRun, type RunPlan } from './run-plan.js';
+
 export interface RunHooks {
   /** Receives progress events. */
   readonly onEvent?: EventListener;
-  /** Environment variables to resolve from (default process.env). */
+  /** Environment variables to resolve from (default: the process environment); every INGESTA_* setting is read from these. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /**
    * Cancels the run (run() only): in-flight queries are cancelled, nothing uncommitted becomes visible, the package is
@@ -32,42 +36,12 @@ export interface RunHooks {
 }
 
 /**
- * The library writes the schema export only when asked (`schemaExport: 'dir'`, or INGESTA_SCHEMA_EXPORT): the CLI's
- * default folder (schemas/export, relative to the working folder) would land inside the embedding application.
- */
-function libraryOptions(options: RunOptions, env: Readonly<Record<string, string | undefined>>): RunOptions {
-  return options.schemaExport !== undefined || env.INGESTA_SCHEMA_EXPORT ? options : { ...options, schemaExport: false };
-}
-
-/** The dataset a run writes to: --dataset, else <catalog prefix>_<env> (raw_datavision_local). */
-export function datasetName(config: RunConfig, catalog: Catalog): string {
-  return config.dataset ?? `${catalog.datasetPrefix}_${config.env}`;
-}
-
-/**
- * Everything a run resolves before touching the source or the destination: flags, catalog, table names as typed.
- * Names outside the catalog are found in the source by `resolveTables`, first thing after connecting.
- */
-export interface RunPlan {
-  readonly config: RunConfig;
-  readonly catalog: Catalog;
-  readonly requests: readonly TableRequest[];
-  readonly dataset: string;
-}
-
-export function planRun(config: RunConfig): RunPlan {
-  const catalog = loadCatalog(config.catalogPath);
-  return { config, catalog, requests: requestTables(catalog, config.tables), dataset: datasetName(config, catalog) };
-}
-
-/**
  * Library entry point: resolve options (flags + env), then load (and run the gate if `validate`). Resolves with the
  * run summary; with `validateOnly`, use `validate()` instead; with `dryRun`, use `dryRun()` (refused here, before
  * anything is opened: a dry run must never load).
  */
 export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<RunSummary> {
-  const env = hooks.env ?? process.env;
-  const plan = planRun(resolveConfig(libraryOptions(options, env), env));
+  const plan = planRun(resolveLibraryConfig(options, hooks.env));
   if (plan.config.quality === 'only') throw new ConfigError('run() loads; call validate() for the quality gate alone.');
   return runPlan(plan, hooks.onEvent, hooks.signal);
 }
@@ -77,7 +51,7 @@ export async function run(options: RunOptions, hooks: RunHooks = {}): Promise<Ru
  * read-only on the source and the destination; nothing is written.
  */
 export async function dryRun(options: RunOptions, hooks: RunHooks = {}): Promise<DryRunPlan> {
-  return planDryRun(planRun(resolveConfig({ ...options, dryRun: true }, hooks.env ?? process.env)), hooks.onEvent);
+  return planDryRun(planRun(resolveConfig({ ...options, dryRun: true }, hooks.env)), hooks.onEvent);
 }
 
 /** A dry run asked of run() / runPlan(): refused before anything is opened (the CLI calls dryRun instead). */
@@ -87,7 +61,7 @@ function refuseDryRun(): never {
 
 /** Library entry point for the gate alone (--solo-validar): read-only on the source and the destination. */
 export async function validate(options: RunOptions, hooks: RunHooks = {}): Promise<QualityReport> {
-  return validateOnly(planRun(resolveConfig({ ...options, validateOnly: true }, hooks.env ?? process.env)), hooks.onEvent);
+  return validateOnly(planRun(resolveConfig({ ...options, validateOnly: true }, hooks.env)), hooks.onEvent);
 }
 
 /**

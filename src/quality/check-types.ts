@@ -56,3 +56,14 @@ export interface SourceCount {
 export function gateFailed(results: readonly CheckResult[]): boolean {
   return results.some((r) => r.status === 'fail');
 }
+
+/** The quality gate's report: the shape of --report-json. */
+export interface QualityReport {
+  readonly run_id: string;
+  readonly env: string;
+  readonly dataset: string;
+  readonly mode: 'after-load' | 'only';
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly checks: readonly CheckResult[];
+}

@@ -1,8 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DestinationError, messageOf } from '../errors.js';
-import type { QualityReport } from '../pipeline/events.js';
-import type { CheckStatus } from './check-types.js';
+import type { CheckStatus, QualityReport } from './check-types.js';
 
 /** Writes a file whole or not at all (temp file + rename), creating its folder. */
 function writeAtomically(file: string, content: string): void {

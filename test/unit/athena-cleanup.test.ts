@@ -2,7 +2,8 @@ import { AccessDeniedException, DeleteTableCommand, GetTablesCommand, GlueClient
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cleanUpLeftovers, keepSupersededFromEnv } from '../../src/destination/athena/athena-cleanup.js';
+import { cleanUpLeftovers } from '../../src/destination/athena/athena-cleanup.js';
+import { resolveKeepSupersededMs } from '../../src/config/runtime-settings.js';
 import { datasetKeys, EMPTY_STATE, type AthenaState } from '../../src/destination/athena/athena-state.js';
 import { GlueCatalog } from '../../src/destination/athena/glue-catalog.js';
 import { S3Store } from '../../src/destination/athena/s3-store.js';
@@ -76,9 +77,9 @@ describe('clean-up of full tables\' data folders', () => {
   });
 
   it('INGESTA_KEEP_SUPERSEDED sets the grace period (1 hour by default)', () => {
-    expect(keepSupersededFromEnv({})).toBe(3_600_000);
-    expect(keepSupersededFromEnv({ INGESTA_KEEP_SUPERSEDED: '0' })).toBe(0);
-    expect(keepSupersededFromEnv({ INGESTA_KEEP_SUPERSEDED: '2h' })).toBe(7_200_000);
-    expect(() => keepSupersededFromEnv({ INGESTA_KEEP_SUPERSEDED: 'later' })).toThrow(/INGESTA_KEEP_SUPERSEDED/);
+    expect(resolveKeepSupersededMs({})).toBe(3_600_000);
+    expect(resolveKeepSupersededMs({ INGESTA_KEEP_SUPERSEDED: '0' })).toBe(0);
+    expect(resolveKeepSupersededMs({ INGESTA_KEEP_SUPERSEDED: '2h' })).toBe(7_200_000);
+    expect(() => resolveKeepSupersededMs({ INGESTA_KEEP_SUPERSEDED: 'later' })).toThrow(/INGESTA_KEEP_SUPERSEDED/);
   });
 });

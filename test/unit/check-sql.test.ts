@@ -10,7 +10,8 @@ import { athenaColumnType } from '../../src/destination/athena/athena-type-map.j
 import { defineChecks } from '../../src/quality/check-definitions.js';
 import { checkSql, countOnlySql, EXAMPLES } from '../../src/quality/check-sql.js';
 import type { CheckSpec } from '../../src/quality/check-types.js';
-import { athenaDialect, duckdbDialect, type QualityDialect } from '../../src/quality/quality-dialect.js';
+import { athenaDialect } from '../../src/destination/athena/athena-quality-dialect.js';
+import { duckdbDialect, type QualityDialect } from '../../src/quality/quality-dialect.js';
 import type { SourceTable } from '../../src/source/postgres/postgres-introspector.js';
 import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DatasetLock, lockTimingFromEnv, type LockStore } from '../../src/destination/athena/dataset-lock.js';
+import { DatasetLock, type LockStore } from '../../src/destination/athena/dataset-lock.js';
+import { resolveLockTiming } from '../../src/config/runtime-settings.js';
 import { DestinationError } from '../../src/errors.js';
 import { rejection } from '../helpers/expect-error.js';
 
@@ -175,9 +176,9 @@ describe('the dataset lock in S3', () => {
   });
 
   it('INGESTA_LOCK_STALE_AFTER sets the stale limit; renewals come ten times as often, at most every 30 s', () => {
-    expect(lockTimingFromEnv({})).toEqual({ heartbeatMs: 30_000, staleMs: 300_000 });
-    expect(lockTimingFromEnv({ INGESTA_LOCK_STALE_AFTER: '1 hour' })).toEqual({ heartbeatMs: 30_000, staleMs: 3_600_000 });
-    expect(lockTimingFromEnv({ INGESTA_LOCK_STALE_AFTER: '20s' })).toEqual({ heartbeatMs: 2_000, staleMs: 20_000 });
-    expect(() => lockTimingFromEnv({ INGESTA_LOCK_STALE_AFTER: 'soon' })).toThrow();
+    expect(resolveLockTiming({})).toEqual({ heartbeatMs: 30_000, staleMs: 300_000 });
+    expect(resolveLockTiming({ INGESTA_LOCK_STALE_AFTER: '1 hour' })).toEqual({ heartbeatMs: 30_000, staleMs: 3_600_000 });
+    expect(resolveLockTiming({ INGESTA_LOCK_STALE_AFTER: '20s' })).toEqual({ heartbeatMs: 2_000, staleMs: 20_000 });
+    expect(() => resolveLockTiming({ INGESTA_LOCK_STALE_AFTER: 'soon' })).toThrow();
   });
 });

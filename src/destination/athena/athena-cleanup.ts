@@ -1,22 +1,12 @@
 import type { _Object } from '@aws-sdk/client-s3';
-import { parseDuration } from '../../config/config.js';
-import { ConfigError, messageOf } from '../../errors.js';
+import { messageOf } from '../../errors.js';
 import type { AthenaState, DatasetKeys } from './athena-state.js';
 import { stagingTableName } from './athena-state.js';
 import type { GlueCatalog, Table } from './glue-catalog.js';
 import type { S3Store } from './s3-store.js';
 
-/** How long a full table's previous data folder is kept after a newer one replaced it (queries still reading it). */
-export const DEFAULT_KEEP_SUPERSEDED_MS = 60 * 60_000;
-
-/** INGESTA_KEEP_SUPERSEDED (a duration, e.g. "2h", or 0) overrides the hour a superseded data folder is kept. */
-export function keepSupersededFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const value = env.INGESTA_KEEP_SUPERSEDED?.trim();
-  if (!value) return DEFAULT_KEEP_SUPERSEDED_MS;
-  const ms = parseDuration(value, 'INGESTA_KEEP_SUPERSEDED') * 1000;
-  if (!(ms >= 0)) throw new ConfigError(`INGESTA_KEEP_SUPERSEDED must be a duration, not "${value}".`);
-  return ms;
-}
+// the hour is resolved with the config (INGESTA_KEEP_SUPERSEDED, config/runtime-settings.ts)
+export { DEFAULT_KEEP_SUPERSEDED_MS } from '../../config/runtime-settings.js';
 
 export interface CleanUpContext {
   readonly dataset: string;

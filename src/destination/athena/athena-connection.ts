@@ -4,10 +4,11 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { AthenaConfig } from '../../config/athena-config.js';
 import { DestinationError } from '../../errors.js';
 import { AthenaQueryRunner } from './athena-query-runner.js';
-import { cleanUpLeftovers, keepSupersededFromEnv } from './athena-cleanup.js';
+import { cleanUpLeftovers } from './athena-cleanup.js';
 import type { ReconcileContext } from './athena-reconcile.js';
 import { EMPTY_STATE, datasetKeys, type AthenaState, type DatasetKeys } from './athena-state.js';
-import { DatasetLock, lockTimingFromEnv } from './dataset-lock.js';
+import { DatasetLock } from './dataset-lock.js';
+import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import { GlueCatalog } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
 
@@ -31,20 +32,21 @@ export class AthenaDataset {
   private currentState: AthenaState = EMPTY_STATE;
   private stateEtag: string | undefined;
   private readonly lock: DatasetLock;
-  private readonly keepSupersededMs = keepSupersededFromEnv();
+  private readonly keepSupersededMs: number;
   /** Aborted by interrupt(): running Athena queries are stopped (StopQueryExecution). */
   private readonly abort = new AbortController();
 
   constructor(
     config: AthenaConfig,
     readonly dataset: string,
-    private readonly options: { readonly readOnly?: boolean; readonly runId?: string } = {},
+    readonly options: { readonly readOnly?: boolean; readonly runId?: string; readonly duckdb?: DuckDBSettings } = {},
     clients?: AthenaClients,
   ) {
     const region = config.region;
     this.keys = datasetKeys(config.prefix, dataset);
     this.s3 = new S3Store(clients?.s3 ?? new S3Client({ region, forcePathStyle: config.s3PathStyle }), config.bucket);
-    this.lock = new DatasetLock(this.s3, this.keys.lock, dataset, lockTimingFromEnv());
+    this.lock = new DatasetLock(this.s3, this.keys.lock, dataset, config.lockTiming);
+    this.keepSupersededMs = config.keepSupersededMs;
     const catalogId = config.dataCatalog === 'AwsDataCatalog' ? undefined : config.dataCatalog;
     this.glue = new GlueCatalog(clients?.glue ?? new GlueClient({ region }), catalogId);
     this.athena = new AthenaQueryRunner(clients?.athena ?? new AthenaClient({ region }), {

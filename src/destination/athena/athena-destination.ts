@@ -1,7 +1,8 @@
 import type { AthenaConfig } from '../../config/athena-config.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import type { CheckResult } from '../../quality/check-types.js';
-import { athenaDialect } from '../../quality/quality-dialect.js';
+import { athenaDialect } from './athena-quality-dialect.js';
+import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
@@ -42,7 +43,7 @@ export class AthenaDestination implements Destination {
   constructor(
     config: AthenaConfig,
     private readonly dataset: string,
-    options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean } = {},
+    options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean; readonly duckdb?: DuckDBSettings } = {},
     clients?: AthenaClients,
   ) {
     this.ds = new AthenaDataset(config, dataset, options, clients);

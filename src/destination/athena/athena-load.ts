@@ -20,7 +20,7 @@ import { athenaColumnType } from './athena-type-map.js';
 export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
   // the package is typed and measured by the DuckDB loader in a scratch file, then written out as Parquet
   const scratchFile = path.join(packageDir, 'scratch.duckdb');
-  const scratch = new DuckDBDestination(scratchFile, 'scratch');
+  const scratch = new DuckDBDestination(scratchFile, 'scratch', { settings: ds.options.duckdb });
   await scratch.open();
   const results: TableLoadResult[] = [];
   const tables: Record<string, AthenaTableState> = { ...ds.state.tables };

@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
-import { parseDuration } from '../../config/config.js';
-import { ConfigError, DestinationError, messageOf } from '../../errors.js';
+import { DEFAULT_LOCK_TIMING, type LockTiming } from '../../config/runtime-settings.js';
+import { DestinationError, messageOf } from '../../errors.js';
+
+// the timing is resolved with the config (INGESTA_LOCK_STALE_AFTER, config/runtime-settings.ts)
+export { DEFAULT_LOCK_TIMING, type LockTiming } from '../../config/runtime-settings.js';
 
 /** The conditional JSON writes the lock needs (S3Store provides them). */
 export interface LockStore {
@@ -21,29 +24,10 @@ interface LockBody {
   readonly heartbeat_at?: string;
 }
 
-export interface LockTiming {
-  /** How often a live run renews its lock. */
-  readonly heartbeatMs: number;
-  /** A lock not renewed for this long belongs to a dead run (SIGKILL, OOM, a stopped task) and is taken over. */
-  readonly staleMs: number;
-}
-
 /** A conditional write refused (HTTP 412/409): the object is not the one this run wrote. */
 function refusedPrecondition(error: unknown): boolean {
   const status = (error as { cause?: { $metadata?: { httpStatusCode?: number } } } | null)?.cause?.$metadata?.httpStatusCode;
   return status === 412 || status === 409 || (error instanceof DestinationError && /conditional write refused/.test(error.message));
-}
-
-/** 30 s renewals; stale after 5 minutes without one (ten missed renewals, and room for clock skew between hosts). */
-export const DEFAULT_LOCK_TIMING: LockTiming = Object.freeze({ heartbeatMs: 30_000, staleMs: 5 * 60_000 });
-
-/** INGESTA_LOCK_STALE_AFTER (a duration) sets when a silent lock is taken over; renewals every tenth of it, at most 30 s. */
-export function lockTimingFromEnv(env: NodeJS.ProcessEnv = process.env): LockTiming {
-  const value = env.INGESTA_LOCK_STALE_AFTER?.trim();
-  if (!value) return DEFAULT_LOCK_TIMING;
-  const staleMs = parseDuration(value, 'INGESTA_LOCK_STALE_AFTER') * 1000;
-  if (!(staleMs >= 1000)) throw new ConfigError(`INGESTA_LOCK_STALE_AFTER must be at least 1 second, not "${value}".`);
-  return Object.freeze({ staleMs, heartbeatMs: Math.min(DEFAULT_LOCK_TIMING.heartbeatMs, Math.floor(staleMs / 10)) });
 }
 
 /**

@@ -4,6 +4,7 @@ import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DestinationError, messageOf } from '../../errors.js';
 import { DatasetRef } from './duckdb-sql.js';
 import { duckdbSettings, parseDuckdbSize } from './duckdb-settings.js';
+import type { DuckDBSettings } from '../../config/runtime-settings.js';
 
 export type Value = string | number | bigint | boolean | null;
 
@@ -28,7 +29,7 @@ export class DuckDBFile {
   constructor(
     readonly file: string,
     readonly dataset: string,
-    private readonly options: { readonly readOnly?: boolean } = {},
+    private readonly options: { readonly readOnly?: boolean; readonly settings?: DuckDBSettings } = {},
   ) {}
 
   async open(): Promise<void> {
@@ -42,7 +43,7 @@ export class DuckDBFile {
       this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
       await this.connection.run("SET TimeZone = 'UTC'");
-      for (const setting of duckdbSettings()) await this.connection.run(setting);
+      for (const setting of duckdbSettings(this.options.settings)) await this.connection.run(setting);
       this.memoryLimitBytes = parseDuckdbSize(String((await this.query("SELECT current_setting('memory_limit') AS m"))[0]?.m ?? ''));
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
       this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);

@@ -5,6 +5,7 @@ import type { GateTarget } from '../../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteLiteral } from '../../sql/quote.js';
 import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, LoadSession, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
+import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import { DuckDBFile } from './duckdb-connection.js';
 import { DuckDBHistory } from './duckdb-history.js';
 import { DuckDBLoader } from './duckdb-load.js';
@@ -33,7 +34,7 @@ export class DuckDBDestination implements Destination {
   /** ingesta's own tables in the dataset: state, run history, quality results, schema versions. */
   private readonly history: DuckDBHistory;
 
-  constructor(file: string, private readonly dataset: string, options: { readonly readOnly?: boolean } = {}) {
+  constructor(file: string, private readonly dataset: string, options: { readonly readOnly?: boolean; readonly settings?: DuckDBSettings } = {}) {
     const db = new DuckDBFile(file, dataset, options);
     this.db = db;
     this.loader = new DuckDBLoader(db);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { SourceForeignKey } from './postgres-introspector.js';
+import type { SourceForeignKey } from './source-table.js';
 
 /**
  * Foreign keys declared on every leaf partition of a partitioned table (as pagila declares payment's, one per

@@ -1,27 +1,9 @@
 import type pg from 'pg';
-import type { SourceColumn } from './postgres-type-map.js';
+import type { SourceTable } from './source-table.js';
 import { partitionForeignKeys, withPartitionKeys } from './partition-keys.js';
 
-/** A foreign key as the source declares it. */
-export interface SourceForeignKey {
-  readonly name: string;
-  readonly columns: readonly string[];
-  readonly referencedSchema: string;
-  readonly referencedTable: string;
-  readonly referencedColumns: readonly string[];
-}
-
-/** What pg_catalog says about one table, read inside the run's snapshot. */
-export interface SourceTable {
-  readonly schema: string;
-  readonly name: string;
-  /** r table, p partitioned table, v view, m materialized view, f foreign table. */
-  readonly kind: string;
-  readonly columns: readonly SourceColumn[];
-  /** Empty when the source declares no primary key. */
-  readonly primaryKey: readonly string[];
-  readonly foreignKeys: readonly SourceForeignKey[];
-}
+// the shapes are in source-table.ts (partition-keys.ts uses them too); re-exported for the introspector's callers
+export type { SourceForeignKey, SourceTable } from './source-table.js';
 
 const TABLE_SQL = `
 SELECT c.oid::text AS oid, c.relkind::text AS kind

@@ -1,11 +1,11 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { textTable, type Renderer } from '../cli/output.js';
+import { textTable, type Renderer } from './output.js';
 import { resolveConfig } from '../config/config.js';
 import { planRun, runPlan } from '../pipeline/run.js';
 import type { RunSummary } from '../pipeline/events.js';
 import { quoteIdent } from '../sql/quote.js';
-import { datavisionSql } from './datavision-generator.js';
-import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { datavisionSql } from '../demo/datavision-generator.js';
+import { startEmbeddedPostgres } from '../demo/embedded-postgres.js';
 
 export interface DemoOptions {
   /** Accounts to generate (≈ 17.5 rows each across the 8 tables). */

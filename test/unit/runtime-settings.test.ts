@@ -1,0 +1,69 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/config.js';
+import { createDestination } from '../../src/destination/create-destination.js';
+import type { DuckDBDestination } from '../../src/destination/duckdb/duckdb-destination.js';
+import { ConfigError } from '../../src/errors.js';
+import { run } from '../../src/index.js';
+import { configError, rejection } from '../helpers/expect-error.js';
+
+const ATHENA_ENV = { BUCKET_URL: 's3://lake/raw', QUERY_RESULT_BUCKET: 's3://results/', REGION_NAME: 'eu-west-1' };
+
+describe('settings from the environment, carried by RunConfig', () => {
+  let dir: string;
+  const saved = { ...process.env };
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ingesta-settings-'));
+    // values the process environment holds must not leak into a run given its own env
+    process.env.INGESTA_DUCKDB_MEMORY_LIMIT = 'not-a-size';
+    process.env.INGESTA_DUCKDB_THREADS = 'many';
+    process.env.INGESTA_LOCK_STALE_AFTER = 'soon';
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('INGESTA_DUCKDB_MEMORY_LIMIT and INGESTA_DUCKDB_THREADS given through env reach the DuckDB session', async () => {
+    const config = resolveConfig({ env: 'local', duckdbPath: path.join(dir, 'x.duckdb') }, { INGESTA_DUCKDB_MEMORY_LIMIT: '300MB', INGESTA_DUCKDB_THREADS: '1' });
+    expect(config.duckdb).toEqual({ memoryLimit: '300MB', threads: 1 });
+    expect(Object.isFrozen(config.duckdb)).toBe(true);
+    const destination = await createDestination(config, 'ds');
+    await destination.open();
+    try {
+      const query = (destination as unknown as { query(sql: string): Promise<Record<string, unknown>[]> }).query.bind(destination as DuckDBDestination);
+      const [row] = await query("SELECT current_setting('memory_limit') AS m, current_setting('threads')::INTEGER AS t");
+      // DuckDB shows 300 MB (decimal) as 286.1 MiB
+      expect(String(row!.m)).toMatch(/^286\.\d+ MiB$/);
+      expect(Number(row!.t)).toBe(1);
+    } finally {
+      await destination.close();
+    }
+  });
+
+  it('defaults when unset: 128MB, DuckDB\'s own thread count', () => {
+    expect(resolveConfig({ env: 'local' }, {}).duckdb).toEqual({ memoryLimit: '128MB', threads: undefined });
+  });
+
+  it('run() refuses an invalid INGESTA_DUCKDB_MEMORY_LIMIT from its env with a ConfigError naming it, before opening anything', async () => {
+    const file = path.join(dir, 'never.duckdb');
+    const error = await rejection(run({ env: 'local', duckdbPath: file }, { env: { INGESTA_DUCKDB_MEMORY_LIMIT: 'lots' } }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).exitCode).toBe(2);
+    expect(error.message).toMatch(/^INGESTA_DUCKDB_MEMORY_LIMIT must be a size such as 128MB.*not "lots"/);
+    expect(existsSync(file)).toBe(false);
+    expect(configError(() => resolveConfig({}, { INGESTA_DUCKDB_THREADS: '0' })).message).toMatch(/INGESTA_DUCKDB_THREADS must be at least 1 thread/);
+  });
+
+  it('INGESTA_LOCK_STALE_AFTER and INGESTA_KEEP_SUPERSEDED given through env are the Athena destination\'s timing', async () => {
+    const config = resolveConfig({ env: 'dev' }, { ...ATHENA_ENV, INGESTA_LOCK_STALE_AFTER: '20s', INGESTA_KEEP_SUPERSEDED: '2h', AWS_ENDPOINT_URL: 'http://127.0.0.1:9' });
+    expect(config.athena!.lockTiming).toEqual({ staleMs: 20_000, heartbeatMs: 2_000 });
+    expect(config.athena!.keepSupersededMs).toBe(7_200_000);
+    expect(config.athena!.s3Endpoint).toBe('http://127.0.0.1:9');
+    const error = await rejection(run({ env: 'dev' }, { env: { ...ATHENA_ENV, INGESTA_LOCK_STALE_AFTER: 'soon' } }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/INGESTA_LOCK_STALE_AFTER/);
+  });
+});
