@@ -4,7 +4,6 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { createDestination } from '../../src/destination/create-destination.js';
-import type { DuckDBDestination } from '../../src/destination/duckdb/duckdb-destination.js';
 import { ConfigError } from '../../src/errors.js';
 import { run } from '../../src/index.js';
 import { configError, rejection } from '../helpers/expect-error.js';
@@ -33,8 +32,8 @@ describe('settings from the environment, carried by RunConfig', () => {
     const destination = await createDestination(config, 'ds');
     await destination.open();
     try {
-      const query = (destination as unknown as { query(sql: string): Promise<Record<string, unknown>[]> }).query.bind(destination as DuckDBDestination);
-      const [row] = await query("SELECT current_setting('memory_limit') AS m, current_setting('threads')::INTEGER AS t");
+      // the destination's own session, through its public query target
+      const [row] = await destination.qualityTarget().query("SELECT current_setting('memory_limit') AS m, current_setting('threads')::INTEGER AS t");
       // DuckDB shows 300 MB (decimal) as 286.1 MiB
       expect(String(row!.m)).toMatch(/^286\.\d+ MiB$/);
       expect(Number(row!.t)).toBe(1);
