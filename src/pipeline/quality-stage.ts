@@ -6,6 +6,8 @@ import { createDestination } from '../destination/create-destination.js';
 import type { PackageTable } from '../package/load-package.js';
 import { newRunId } from '../package/load-package.js';
 import { defineChecks } from '../quality/check-definitions.js';
+import { withDestinationColumns, type DestinationColumnName } from '../quality/check-columns.js';
+import { destinationNames } from '../source/postgres/postgres-type-map.js';
 import type { SourceCount } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
 import { closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
@@ -15,6 +17,23 @@ import { countRowsAndChanged } from '../source/postgres/source-profile.js';
 import { comparisonType } from '../source/postgres/postgres-type-map.js';
 import type { EventListener, QualityReport } from './events.js';
 import { reportSourceComparison, introspectAll } from './extract.js';
+
+/**
+ * Source column → destination column, per table: as this run loaded them (the package's mappings), else as the
+ * destination names a source table's columns (validate-only: the same rule the load applies).
+ */
+function destinationColumns(destination: Destination, sources: ReadonlyMap<string, SourceTable>, extracted: readonly PackageTable[] = []): DestinationColumnName {
+  const byTable = new Map<string, Map<string, string>>();
+  for (const t of extracted) byTable.set(t.name, new Map(t.columns.map((c) => [c.sourceName, c.name])));
+  const rule = { caseSensitive: destination.capabilities.caseSensitiveIdentifiers, lowerCase: destination.capabilities.lowerCaseIdentifiers };
+  for (const [table, source] of sources) {
+    if (byTable.has(table)) continue;
+    const names = source.columns.map((c) => c.name);
+    const mapped = destinationNames(names, rule);
+    byTable.set(table, new Map(names.map((n, i) => [n, mapped[i]!])));
+  }
+  return (table, column) => byTable.get(table)?.get(column) ?? column;
+}
 
 /**
  * The gate after a load: checks run on the destination just committed; source counts come from the extraction
@@ -31,7 +50,8 @@ export async function gateAfterLoad(
 ): Promise<QualityReport> {
   const started = new Date();
   const counts = new Map<string, SourceCount>(extracted.flatMap((t) => (t.sourceRowCount === null ? [] : [[t.name, { rows: t.sourceRowCount }] as const])));
-  const checks = await runQualityGate(defineChecks(plan.catalog, tables, sources), destination.qualityTarget(), counts);
+  const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources, extracted));
+  const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
   await destination.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
     run_id: runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
@@ -82,7 +102,8 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
       counts.set(t.name, { rows, ...(changed !== undefined ? { changedSinceLoad: changed } : {}) });
     }
     await closeSource(client);
-    const checks = await runQualityGate(defineChecks(plan.catalog, tables, sources), destination.qualityTarget(), counts);
+    const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources));
+    const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
     const report: QualityReport = {
       run_id: runId, env: config.env, dataset: plan.dataset, mode: 'only',
       started_at: started.toISOString(), finished_at: new Date().toISOString(), checks,
