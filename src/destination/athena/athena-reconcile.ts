@@ -9,6 +9,7 @@ import { duckTypeOf, glueColumnsOf } from './athena-column-policy.js';
 import type { AthenaQueryRunner } from './athena-query-runner.js';
 import type { DatasetKeys } from './athena-state.js';
 import { glueName, stagingTableName } from './athena-state.js';
+import { keyDiffLayout } from '../key-diff-layout.js';
 import type { GlueCatalog, GlueColumn } from './glue-catalog.js';
 import type { S3Store } from './s3-store.js';
 
@@ -95,17 +96,7 @@ const csvField = (v: string | null) => (v === null ? '' : `"${v.replace(/"/g, '"
 
 /** diffKeys on Athena: see KeyReconciler. */
 export async function diffKeysOnAthena(ctx: ReconcileContext, request: KeyDiffRequest): Promise<KeyDiff> {
-  const types = await columnTypes(ctx, request.table);
-  const keys = request.keyColumns.map((c) => c.name);
-  const cursor = request.cursorColumn.name;
-  const cursorIsKey = keys.includes(cursor);
-  const typeOf = (name: string) => {
-    const type = types.get(name);
-    if (type === undefined) throw new DataError(`Table ${request.table}: column ${name} is missing in the destination; reconcile needs the key and cursor columns. Run with --full-refresh ${request.table}.`);
-    return type;
-  };
-  const csvColumns = [...keys.map((_, i) => `k${i}`), ...(cursorIsKey ? [] : ['c'])];
-  const cursorText = cursorIsKey ? `k${keys.indexOf(cursor)}` : 'c';
+  const { keys, cursor, csvColumns, cursorText, typeOf } = keyDiffLayout(request, await columnTypes(ctx, request.table));
   const file = `${request.keysFile}.parquet`;
   const cursorTyped = typedSql(cursorText, request.cursorColumn, typeOf(cursor));
   try {

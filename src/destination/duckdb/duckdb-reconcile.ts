@@ -4,6 +4,7 @@ import type { KeyDiff, KeyDiffRequest, MergeCountRequest } from '../destination.
 import type { DuckDBFile } from './duckdb-connection.js';
 import { DataError, messageOf } from '../../errors.js';
 import { describeDuckdbFailure } from './duckdb-errors.js';
+import { keyDiffLayout } from '../key-diff-layout.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { childTableName, keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
 
@@ -17,19 +18,8 @@ import { childTableName, keyJoin, readCsvSql, type DatasetRef } from './duckdb-s
  */
 export async function diffKeys(connection: DuckDBConnection, ref: DatasetRef, request: KeyDiffRequest): Promise<KeyDiff> {
   const target = ref.table(request.table);
-  const types = await columnTypes(connection, ref, request.table);
-  const keys = request.keyColumns.map((c) => c.name);
-  const cursor = request.cursorColumn.name;
-  const cursorIsKey = keys.includes(cursor);
-  const typeOf = (name: string) => {
-    const type = types.get(name);
-    if (type === undefined) throw new DataError(`Table ${request.table}: column ${name} is missing in the destination; reconcile needs the key and cursor columns. Run with --full-refresh ${request.table}.`);
-    return type;
-  };
-  // CSV columns are named by position (k0, k1, …, c): no source name reaches the SQL unquoted
-  const csvColumns = [...keys.map((_, i) => `k${i}`), ...(cursorIsKey ? [] : ['c'])];
+  const { keys, cursor, csvColumns, cursorText, typeOf } = keyDiffLayout(request, await columnTypes(connection, ref, request.table));
   const csv = readCsvSql(request.keysFile, csvColumns.map((name) => ({ name, csvType: 'VARCHAR' })));
-  const cursorText = cursorIsKey ? `k${keys.indexOf(cursor)}` : 'c';
   const typed = [
     ...keys.map((k, i) => `k${i} AS s${i}, TRY_CAST(k${i} AS ${typeOf(k)}) AS v${i}`),
     `${cursorText} AS sc, TRY_CAST(${cursorText} AS ${typeOf(cursor)}) AS vc`,
