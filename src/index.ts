@@ -12,7 +12,8 @@ export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type Ca
 export { parseTableRef, splitTableList, type TableRef } from './catalog/table-ref.js';
 export type { Destination, DestinationCapabilities, TableState, TableLoadResult } from './destination/destination.js';
 export { DuckDBDestination } from './destination/duckdb/duckdb-destination.js';
-export { mapColumn, type ColumnMapping, type SourceColumn } from './source/postgres/postgres-type-map.js';
+export { mapColumn, type ColumnMapping } from './normalize/column-mapping.js';
+export type { SourceColumn } from './source/postgres/source-column.js';
 export { datavisionSql, expectedRowCounts, DATAVISION_TABLES, type GeneratorOptions } from './demo/datavision-generator.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres } from './demo/embedded-postgres.js';
 export { IngestError, ConfigError, SourceError, DataError, DestinationError, InterruptedError, EXIT_CODES, type IngestErrorKind } from './errors.js';

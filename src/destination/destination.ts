@@ -2,7 +2,7 @@ import type { Manifest, PackageTable } from '../package/load-package.js';
 import type { CheckResult } from '../quality/check-types.js';
 import type { GateTarget } from '../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../schema/schema-document.js';
-import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
 
 /** What a destination can do; the pipeline branches on these, never on a destination's name. */
 export interface DestinationCapabilities {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SchemaContract, WriteDisposition } from '../catalog/catalog.js';
-import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
 import { DestinationError } from '../errors.js';
 import type { PackageOwner } from './package-owner.js';
 

@@ -9,7 +9,8 @@ import { packageIoError, syncFile, type PackageTable } from '../package/load-pac
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { introspectTable, type SourceTable } from '../source/postgres/postgres-introspector.js';
-import { comparisonType, type ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
+import { comparisonType } from '../source/postgres/source-column.js';
 import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import type { EventListener } from './events.js';

@@ -7,14 +7,14 @@ import type { PackageTable } from '../package/load-package.js';
 import { newRunId } from '../package/load-package.js';
 import { defineChecks } from '../quality/check-definitions.js';
 import { withDestinationColumns, type DestinationColumnName } from '../quality/check-columns.js';
-import { destinationNames } from '../source/postgres/postgres-type-map.js';
+import { destinationNames } from '../normalize/column-mapping.js';
 import type { SourceCount } from '../quality/check-types.js';
 import { runQualityGate } from '../quality/quality-gate.js';
 import { closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { beginLockedSnapshot } from '../source/postgres/table-locks.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
-import { comparisonType } from '../source/postgres/postgres-type-map.js';
+import { comparisonType } from '../source/postgres/source-column.js';
 import type { EventListener, QualityReport } from './events.js';
 import { reportSourceComparison, introspectAll } from './extract.js';
 

@@ -6,7 +6,7 @@ import { syncFile, type PackageTable } from '../package/load-package.js';
 import { copyToFile } from '../source/postgres/copy-extractor.js';
 import { extractSelect } from '../source/postgres/table-query.js';
 import { quoteIdent, quoteLiteral } from '../sql/quote.js';
-import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
 import type { EventListener } from './events.js';
 import type { TableRead } from './table-read.js';
 

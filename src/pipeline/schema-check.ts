@@ -3,7 +3,7 @@ import { DataError } from '../errors.js';
 import { schemaFrozenError } from '../schema/schema-contract.js';
 import { describeChange, diffColumns, type ColumnChange } from '../schema/schema-evolution.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
-import { destinationNames, mapColumn, type ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import { destinationNames, mapColumn, type ColumnMapping } from '../normalize/column-mapping.js';
 import type { EventListener } from './events.js';
 
 export interface SchemaCheckInput {

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { DestinationError, messageOf } from '../errors.js';
-import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
 
 /** One destination table as exported and versioned: columns with their source names and types, key, disposition. */
 export interface TableSchemaDoc {

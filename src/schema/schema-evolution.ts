@@ -1,4 +1,4 @@
-import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
 
 /** How one destination column differs from what the source now maps to. */
 export type ColumnChange =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LoadAdjustments } from '../../src/destination/duckdb/duckdb-adjustments.js';
+import { LoadAdjustments } from '../../src/normalize/adjustments.js';
 
 describe('the load adjustments of a DuckDB load (typed, keyed set)', () => {
   it('holds each adjustment once, by kind, table and column', () => {

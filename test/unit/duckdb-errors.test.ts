@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeDuckdbFailure, failedColumn } from '../../src/destination/duckdb/duckdb-errors.js';
+import { describeDuckdbFailure, failedColumn } from '../../src/normalize/duckdb-errors.js';
 
 /** Real DuckDB messages (an in-memory database), reduced to what failed and where: never the value. */
 let dir: string;

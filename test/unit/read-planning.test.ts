@@ -5,7 +5,7 @@ import { ConfigError, SourceError } from '../../src/errors.js';
 import { introspectAll, planReads, type TableRead } from '../../src/pipeline/extract.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import type { ReconcileMode } from '../../src/pipeline/resolve-tables.js';
-import { destinationNames, mapColumn } from '../../src/source/postgres/postgres-type-map.js';
+import { destinationNames, mapColumn } from '../../src/normalize/column-mapping.js';
 import { rejection } from '../helpers/expect-error.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 

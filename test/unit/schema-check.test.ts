@@ -4,7 +4,8 @@ import { DataError } from '../../src/errors.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { checkSchemas } from '../../src/pipeline/schema-check.js';
 import type { SourceTable } from '../../src/source/postgres/postgres-introspector.js';
-import { destinationNames, type SourceColumn } from '../../src/source/postgres/postgres-type-map.js';
+import { destinationNames } from '../../src/normalize/column-mapping.js';
+import type { SourceColumn } from '../../src/source/postgres/source-column.js';
 import { rejection } from '../helpers/expect-error.js';
 
 function column(name: string, typeName: string): SourceColumn {

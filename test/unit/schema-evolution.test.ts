@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors.js';
 import { schemaFrozenError } from '../../src/schema/schema-contract.js';
 import { describeChange, diffColumns, isWidening, normalizeType, type ColumnChange } from '../../src/schema/schema-evolution.js';
-import { mapColumn, UNCONSTRAINED_NUMERIC, type ColumnMapping, type SourceColumn } from '../../src/source/postgres/postgres-type-map.js';
+import { mapColumn, UNCONSTRAINED_NUMERIC, type ColumnMapping } from '../../src/normalize/column-mapping.js';
+import type { SourceColumn } from '../../src/source/postgres/source-column.js';
 
 /** A source column as the introspector builds it. */
 function source(name: string, typeName: string, extra: Partial<SourceColumn> = {}): SourceColumn {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { destinationNames, mapColumn, UNCONSTRAINED_NUMERIC, type SourceColumn } from '../../src/source/postgres/postgres-type-map.js';
+import { destinationNames, mapColumn, UNCONSTRAINED_NUMERIC } from '../../src/normalize/column-mapping.js';
+import type { SourceColumn } from '../../src/source/postgres/source-column.js';
 
 /** A SourceColumn as the introspector would build it; only what differs per test is given. */
 function col(typeName: string, extra: Partial<SourceColumn> = {}): SourceColumn {

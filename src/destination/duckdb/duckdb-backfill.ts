@@ -1,9 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
-import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../../normalize/column-mapping.js';
 import { quoteIdent } from '../../sql/quote.js';
-import { castList, keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
+import { castList, readCsvSql } from '../../normalize/csv-read.js';
+import { keyJoin, type DatasetRef } from './duckdb-sql.js';
 
 /**
  * Merges a backfill file (pipeline/backfill.ts: key + columns new in the source) into the merge table's rows, inside

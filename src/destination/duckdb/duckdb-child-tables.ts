@@ -1,7 +1,7 @@
 import { DataError, messageOf } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
 import type { DuckDBFile } from './duckdb-connection.js';
-import { describeDuckdbFailure } from './duckdb-errors.js';
+import { describeDuckdbFailure } from '../../normalize/duckdb-errors.js';
 import { recordSchema } from './duckdb-evolution.js';
 import { childTableName, keyJoin, unnestSelect } from './duckdb-sql.js';
 

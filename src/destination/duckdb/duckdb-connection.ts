@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DestinationError, messageOf } from '../../errors.js';
 import { DatasetRef } from './duckdb-sql.js';
-import { duckdbSettings, parseDuckdbSize } from './duckdb-settings.js';
+import { duckdbSettings, parseDuckdbSize } from '../../normalize/duckdb-settings.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 
 export type Value = string | number | bigint | boolean | null;

@@ -1,13 +1,16 @@
 import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
-import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../../normalize/column-mapping.js';
 import { describeChange, diffColumns } from '../../schema/schema-evolution.js';
 import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { tableSchemaDoc, versionHash } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
 import type { DuckDBFile } from './duckdb-connection.js';
-import { SCHEMA_TABLE, readCsvSql } from './duckdb-sql.js';
-import { cannotChange, cannotChangeError, mergeNumeric, textNote, type NumericStats } from './duckdb-type-policy.js';
+import { readCsvSql } from '../../normalize/csv-read.js';
+import type { NumericStats } from '../../normalize/numeric-measure.js';
+import { textNote } from '../../normalize/text-fallback.js';
+import { SCHEMA_TABLE } from './duckdb-sql.js';
+import { cannotChange, cannotChangeError, mergeNumeric } from './duckdb-type-policy.js';
 
 /** Where a table's package file is and how it is read (the line limit of an over-long record, if any). */
 export interface PackageFile {

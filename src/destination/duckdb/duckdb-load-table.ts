@@ -1,16 +1,18 @@
 import path from 'node:path';
 import { DataError, messageOf } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
-import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../../normalize/column-mapping.js';
 import { quoteIdent } from '../../sql/quote.js';
-import { AdjustmentNeeded, type LoadAdjustments } from './duckdb-adjustments.js';
+import { AdjustmentNeeded, type LoadAdjustments } from '../../normalize/adjustments.js';
 import { applyBackfill } from './duckdb-backfill.js';
 import type { DuckDBFile } from './duckdb-connection.js';
-import { describeDuckdbFailure } from './duckdb-errors.js';
+import { describeDuckdbFailure } from '../../normalize/duckdb-errors.js';
 import { checkFrozen, evolveColumns, type PackageFile } from './duckdb-evolution.js';
 import { deleteReconciled } from './duckdb-reconcile.js';
-import { castList, columnList, createTableSql, keyJoin, lineLimitFor, readCsvSql } from './duckdb-sql.js';
-import { measureNumerics, refusedColumn, textNote, type NumericStats } from './duckdb-type-policy.js';
+import { castList, lineLimitFor, readCsvSql } from '../../normalize/csv-read.js';
+import { measureNumerics, type NumericStats } from '../../normalize/numeric-measure.js';
+import { refusedColumn, textNote } from '../../normalize/text-fallback.js';
+import { columnList, createTableSql, keyJoin } from './duckdb-sql.js';
 
 /** DuckDB read fewer rows from a package file than were extracted into it. */
 class ShortRead extends Error {}

@@ -2,13 +2,13 @@ import path from 'node:path';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import { crashPoint } from '../../faults/crash-points.js';
 import type { LoadSession, TableLoadResult } from '../destination.js';
-import { AdjustmentNeeded, LoadAdjustments } from './duckdb-adjustments.js';
+import { AdjustmentNeeded, LoadAdjustments } from '../../normalize/adjustments.js';
 import { loadChildTable } from './duckdb-child-tables.js';
 import type { DuckDBFile } from './duckdb-connection.js';
 import { recordSchema } from './duckdb-evolution.js';
 import { writeTable } from './duckdb-load-table.js';
 import { LOADS_TABLE, RUNS_TABLE, STATE_TABLE, metadataDdl } from './duckdb-sql.js';
-import { textNote, withTextFallbacks } from './duckdb-type-policy.js';
+import { textNote, withTextFallbacks } from '../../normalize/text-fallback.js';
 
 /**
  * The load of a package into DuckDB: one transaction commits the tables, their child tables, schema versions, cursors,
@@ -16,7 +16,7 @@ import { textNote, withTextFallbacks } from './duckdb-type-policy.js';
  * line limit) makes the whole package start over with it, from the complete package on disk.
  */
 export class DuckDBLoader {
-  /** What this package must be loaded with, found by failed attempts (see duckdb-adjustments.ts). */
+  /** What this package must be loaded with, found by failed attempts (see normalize/adjustments.ts). */
   private adjustments = new LoadAdjustments();
 
   constructor(private readonly db: DuckDBFile) {}

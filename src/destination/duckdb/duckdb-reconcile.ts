@@ -3,10 +3,11 @@ import type { PackageTable } from '../../package/load-package.js';
 import type { KeyDiff, KeyDiffRequest, MergeCountRequest } from '../destination.js';
 import type { DuckDBFile } from './duckdb-connection.js';
 import { DataError, messageOf } from '../../errors.js';
-import { describeDuckdbFailure } from './duckdb-errors.js';
+import { describeDuckdbFailure } from '../../normalize/duckdb-errors.js';
 import { keyDiffLayout } from '../key-diff-layout.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
-import { childTableName, keyJoin, readCsvSql, type DatasetRef } from './duckdb-sql.js';
+import { readCsvSql } from '../../normalize/csv-read.js';
+import { childTableName, keyJoin, type DatasetRef } from './duckdb-sql.js';
 
 /**
  * Key reconciliation on DuckDB (see pipeline/reconcile.ts). Runs on its own connection, which sees the committed

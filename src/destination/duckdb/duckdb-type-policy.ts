@@ -1,9 +1,9 @@
 import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
-import { OUT_OF_RANGE_MARKER, type ColumnMapping } from '../../source/postgres/postgres-type-map.js';
+import type { ColumnMapping } from '../../normalize/column-mapping.js';
+import { DIGITS, decimalColumn, fittingScale, fracDigitsSql, intDigitsSql, measure, notDecimalSql, type NumericStats, type Query } from '../../normalize/numeric-measure.js';
+import { asText } from '../../normalize/text-fallback.js';
 import { quoteIdent } from '../../sql/quote.js';
-import type { LoadAdjustments } from './duckdb-adjustments.js';
-import { failedColumn } from './duckdb-errors.js';
 
 /**
  * The numeric and temporal policy of the DuckDB destination (lossless rule):
@@ -16,110 +16,6 @@ import { failedColumn } from './duckdb-errors.js';
  *   would no longer match the source's), the run stops before anything is written, naming table, column and the
  *   row's key, never the value.
  */
-
-type Query = (sql: string) => Promise<Record<string, unknown>[]>;
-
-/** DuckDB's widest exact decimal has 38 digits; an unconstrained numeric gets at least 9 fraction digits. */
-const DIGITS = 38;
-const MIN_SCALE = 9;
-const TEMPORAL = new Set(['DATE', 'TIMESTAMP', 'TIMESTAMPTZ']);
-
-/** A column loaded as its exact text (VARCHAR), as staged; a date/timestamp without the out-of-range marker. */
-export function asText(column: ColumnMapping): ColumnMapping {
-  const q = quoteIdent(column.name);
-  const castSql = column.guard === 'text_fallback' && TEMPORAL.has(column.destinationType) ? `regexp_replace(${q}, '^${OUT_OF_RANGE_MARKER}', '')` : q;
-  return { ...column, destinationType: 'VARCHAR', csvType: 'VARCHAR', castSql };
-}
-
-/**
- * Columns that hold a value DuckDB refused (found by a failed attempt: `adjustments`), and those a previous load
- * already turned into text (a merge table stays text), are loaded as exact text.
- */
-export function withTextFallbacks(table: PackageTable, existing: ReadonlyMap<string, string>, adjustments: Pick<LoadAdjustments, 'has'>): PackageTable {
-  const columns = table.columns.map((c) =>
-    c.guard === 'text_fallback' && c.destinationType !== 'VARCHAR' && (adjustments.has({ kind: 'text', table: table.name, column: c.name }) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
-      ? asText(c)
-      : c,
-  );
-  return { ...table, columns };
-}
-
-/**
- * The column whose value DuckDB refused, when the refusal is one the text fallback is for: a date/timestamp sent with
- * the out-of-range marker, NaN in a numeric(p,s). Any other failed conversion is an error.
- */
-export function refusedColumn(message: string, table: PackageTable): ColumnMapping | undefined {
-  const name = failedColumn(message);
-  const column = table.columns.find((c) => c.name === name && c.guard === 'text_fallback' && c.destinationType !== 'VARCHAR');
-  if (!column) return undefined;
-  if (TEMPORAL.has(column.destinationType)) return message.includes(OUT_OF_RANGE_MARKER) ? column : undefined;
-  return /"NaN"/.test(message) ? column : undefined;
-}
-
-/** The warning of a column that became exact text. */
-export function textNote(table: string, column: ColumnMapping, inPlace: boolean): string {
-  const what = TEMPORAL.has(column.destinationType)
-    ? 'a date or timestamp outside DuckDB\'s range (BC, or after the year 294246)'
-    : 'a number no DuckDB DECIMAL holds exactly (NaN, ±Infinity, more than 38 digits, or integer and fraction digits that together need more)';
-  return `${table}.${column.name} holds ${what}: the column is ${inPlace ? 'changed to' : 'loaded as'} VARCHAR with PostgreSQL's exact text`;
-}
-
-/** What a load measured of an unconstrained numeric column: largest integer and fraction digits; NaN/±Infinity seen. */
-export interface NumericStats {
-  readonly intDigits: number;
-  readonly fracDigits: number;
-  readonly special: boolean;
-}
-
-const intDigitsSql = (v: string) => `length(regexp_extract(${v}, '^-?0*([0-9]*)', 1))`;
-const fracDigitsSql = (v: string) => `length(rtrim(regexp_extract(${v}, '\\.([0-9]+)$', 1), '0'))`;
-const notDecimalSql = (v: string) => `NOT regexp_full_match(${v}, '-?[0-9]+(\\.[0-9]+)?')`;
-
-/** One pass over `from` measuring `values` (SQL text expressions). */
-async function measure(query: Query, values: readonly string[], from: string): Promise<NumericStats[]> {
-  if (values.length === 0) return [];
-  const aggregates = values.map(
-    (v, i) => `coalesce(max(${intDigitsSql(v)}), 0) AS i${i}, coalesce(max(${fracDigitsSql(v)}), 0) AS f${i}, bool_or(${notDecimalSql(v)}) AS s${i}`,
-  );
-  const [row = {}] = await query(`SELECT ${aggregates.join(', ')} FROM ${from}`);
-  return values.map((_, i) => ({ intDigits: Number(row[`i${i}`] ?? 0), fracDigits: Number(row[`f${i}`] ?? 0), special: row[`s${i}`] === true }));
-}
-
-/** The scale of a DECIMAL(38, s) that holds every value measured exactly (at least `preferred` where possible), or undefined. */
-function fittingScale(stats: readonly NumericStats[], preferred: number): number | undefined {
-  if (stats.some((s) => s.special)) return undefined;
-  const lo = Math.max(0, ...stats.map((s) => s.fracDigits));
-  const hi = DIGITS - Math.max(0, ...stats.map((s) => s.intDigits));
-  return lo > hi ? undefined : Math.min(Math.max(preferred, lo), hi);
-}
-
-/**
- * An unconstrained numeric column declared as DECIMAL(38, scale). When every value has at most 18 significant digits
- * at that scale, the CSV reader parses it as DECIMAL(18, scale) — 64-bit, ~6× cheaper than its 128-bit DECIMAL(38)
- * parser — and it is widened exactly; otherwise it is read as text and cast.
- */
-export function decimalColumn(column: ColumnMapping, scale: number, intDigits: number): ColumnMapping {
-  const type = `DECIMAL(38,${scale})`;
-  return { ...column, destinationType: type, csvType: intDigits + scale <= 18 ? `DECIMAL(18,${scale})` : 'VARCHAR', castSql: `CAST(${quoteIdent(column.name)} AS ${type})` };
-}
-
-/**
- * Columns of `numeric` without declared precision, measured over `from` (their text, in one pass): each becomes
- * DECIMAL(38, s) with s = max(9, the largest scale present) when a DECIMAL holds every value exactly, else VARCHAR
- * with PostgreSQL's exact text.
- */
-export async function measureNumerics(query: Query, table: PackageTable, from: string): Promise<{ columns: ColumnMapping[]; stats: Map<string, NumericStats> }> {
-  const numerics = table.columns.filter((c) => c.guard === 'unconstrained_numeric' && c.destinationType !== 'VARCHAR');
-  const measured = await measure(query, numerics.map((c) => quoteIdent(c.name)), from);
-  const stats = new Map(numerics.map((c, i) => [c.name, measured[i]!]));
-  const columns = table.columns.map((c) => {
-    const s = stats.get(c.name);
-    if (!s) return c;
-    const scale = fittingScale([s], MIN_SCALE);
-    return scale === undefined ? asText(c) : decimalColumn(c, scale, s.intDigits);
-  });
-  return { columns, stats };
-}
 
 /** How a merge table's unconstrained numeric column takes a batch. */
 export type NumericMerge =

@@ -1,4 +1,4 @@
-import type { SourceColumn } from './postgres-type-map.js';
+import type { SourceColumn } from './source-column.js';
 
 /** A foreign key as the source declares it. */
 export interface SourceForeignKey {

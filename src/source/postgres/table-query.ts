@@ -1,11 +1,10 @@
 import type pg from 'pg';
 import { qualified, quoteIdent, quoteLiteral } from '../../sql/quote.js';
-import type { ColumnMapping } from './postgres-type-map.js';
 
 const TEMPORAL_CURSOR = /^(timestamp|date)/;
 
 /** The SELECT that COPY streams: the mapped columns, optionally filtered by the incremental lower bound. */
-export function extractSelect(schema: string, table: string, columns: readonly ColumnMapping[], where: string | undefined): string {
+export function extractSelect(schema: string, table: string, columns: readonly { readonly name: string; readonly selectSql: string }[], where: string | undefined): string {
   const list = columns.map((c) => (c.selectSql === quoteIdent(c.name) ? c.selectSql : `${c.selectSql} AS ${quoteIdent(c.name)}`)).join(', ');
   return `SELECT ${list} FROM ${qualified(schema, table)}${where ? ` WHERE ${where}` : ''}`;
 }

@@ -1,5 +1,5 @@
-import { DEFAULT_DUCKDB_SETTINGS, type DuckDBSettings } from '../../config/runtime-settings.js';
-import { quoteLiteral } from '../../sql/quote.js';
+import { DEFAULT_DUCKDB_SETTINGS, type DuckDBSettings } from '../config/runtime-settings.js';
+import { quoteLiteral } from '../sql/quote.js';
 
 /**
  * Session settings of every DuckDB connection ingesta opens: a memory limit (DuckDB spills to disk beyond it), so a

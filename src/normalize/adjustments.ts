@@ -1,8 +1,8 @@
-import type { DataError } from '../../errors.js';
+import type { DataError } from '../errors.js';
 
 /**
  * What a package must be loaded with, found by a failed attempt: a column holding a value DuckDB refused (a BC date,
- * NaN in numeric(p,s): loaded as exact text, see duckdb-type-policy.ts), or a table with records over DuckDB's default
+ * NaN in numeric(p,s): loaded as exact text, see text-fallback.ts), or a table with records over DuckDB's default
  * CSV line limit (read with a limit and a buffer sized to its file).
  */
 export type LoadAdjustment =

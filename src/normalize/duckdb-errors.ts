@@ -1,4 +1,4 @@
-import { OUT_OF_RANGE_MARKER } from '../../source/postgres/postgres-type-map.js';
+import { OUT_OF_RANGE_MARKER } from './column-mapping.js';
 
 /**
  * DuckDB's errors about a value quote the value (its CSV reader quotes the whole record as "Original Line"). A value

@@ -1,29 +1,5 @@
-import { quoteIdent } from '../../sql/quote.js';
-
-/** A source column as the introspector reads it from pg_catalog. */
-export interface SourceColumn {
-  readonly name: string;
-  /** format_type() of the column, e.g. `numeric(10,2)`, `timestamp with time zone`. */
-  readonly formatType: string;
-  /** For a domain: format_type() of its base type (`timestamp with time zone` for a domain over timestamptz). */
-  readonly baseFormatType?: string;
-  /** Base type name (domains resolved), e.g. `numeric`, `timestamptz`, `_int4` for arrays. */
-  readonly typeName: string;
-  /** pg_type.typcategory of the base type: A array, E enum, N numeric, … */
-  readonly typeCategory: string;
-  /** Element type name for arrays (e.g. `int4`), else undefined. */
-  readonly elementTypeName: string | undefined;
-  readonly numericPrecision: number | undefined;
-  readonly numericScale: number | undefined;
-  readonly notNull: boolean;
-  /** Declared array dimensions (pg_attribute.attndims); 0 for non-arrays. */
-  readonly dimensions?: number;
-}
-
-/** The type PostgreSQL compares a column's values in: a domain's base type, else the column's own type. */
-export function comparisonType(column: Pick<SourceColumn, 'formatType' | 'baseFormatType'>): string {
-  return column.baseFormatType ?? column.formatType;
-}
+import type { SourceColumn } from '../source/postgres/source-column.js';
+import { quoteIdent } from '../sql/quote.js';
 
 /**
  * How one column travels: the SQL expression PostgreSQL puts into COPY, the type DuckDB's CSV reader parses it
@@ -49,6 +25,13 @@ export interface ColumnMapping {
    * (a BC date, a timestamp past DuckDB's range, NaN).
    */
   readonly guard: 'unconstrained_numeric' | 'text_fallback' | undefined;
+}
+
+/** What the typing step needs of a package table: its name, its columns, whether the load replaces the table. */
+export interface MappedTable {
+  readonly name: string;
+  readonly columns: readonly ColumnMapping[];
+  readonly replaceAll: boolean;
 }
 
 /** numeric without declared precision: DuckDB's widest exact decimal keeps 29 integer and 9 fraction digits. */
