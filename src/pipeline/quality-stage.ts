@@ -16,7 +16,8 @@ import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { countRowsAndChanged } from '../source/postgres/source-profile.js';
 import { comparisonType } from '../source/postgres/source-column.js';
 import type { EventListener, QualityReport } from './events.js';
-import { reportSourceComparison, introspectAll } from './extract.js';
+import { reportSourceComparison } from '../source/postgres/catalog-comparison.js';
+import { introspectAll } from '../source/postgres/catalog-introspection.js';
 
 /**
  * Source column → destination column, per table: as this run loaded them (the package's mappings), else as the

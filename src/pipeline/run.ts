@@ -11,7 +11,8 @@ import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../sou
 import { lockRelations, type RelationName } from '../source/postgres/table-locks.js';
 import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
-import { extractInParallel, extractTables } from './extract.js';
+import { extractTables } from './extract.js';
+import { extractInParallel } from './parallel-extract.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
 import { destinationIdentity, packageRoot as packageRootOf } from '../package/package-root.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DUCKDB_CAPABILITIES } from '../../src/destination/duckdb/duckdb-destination.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { planBackfills } from '../../src/pipeline/backfill.js';
-import type { TableRead } from '../../src/pipeline/extract.js';
+import type { TableRead } from '../../src/pipeline/table-read.js';
 
 const read = (name: string, mode: 'full' | 'incremental'): TableRead =>
   ({ mode, reconcile: 'never', where: undefined, select: '', entry: { name, primaryKey: ['id'] } }) as unknown as TableRead;

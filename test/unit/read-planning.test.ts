@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogTable } from '../../src/catalog/catalog.js';
 import type { TableState } from '../../src/destination/destination.js';
 import { ConfigError, SourceError } from '../../src/errors.js';
-import { introspectAll, planReads, type TableRead } from '../../src/pipeline/extract.js';
+import { introspectAll } from '../../src/source/postgres/catalog-introspection.js';
+import { planReads } from '../../src/pipeline/plan-reads.js';
+import type { TableRead } from '../../src/pipeline/table-read.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import type { ReconcileMode } from '../../src/pipeline/resolve-tables.js';
 import { destinationNames, mapColumn } from '../../src/normalize/column-mapping.js';
@@ -10,7 +12,7 @@ import { rejection } from '../helpers/expect-error.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /**
- * Read planning (pipeline/extract.ts planReads, source/postgres/table-query.ts) on real PostgreSQL: which read each
+ * Read planning (pipeline/plan-reads.ts planReads, source/postgres/table-query.ts) on real PostgreSQL: which read each
  * table gets, and — by running the planned SELECT — which rows it actually reads.
  */
 let db: TestDatabase;

@@ -1,0 +1,107 @@
+import type pg from 'pg';
+import type { CatalogTable } from '../catalog/catalog.js';
+import { parseDuration } from '../config/config.js';
+import type { TableState } from '../destination/destination.js';
+import type { PackageTable } from '../package/load-package.js';
+import { sourceQueryError } from '../source/postgres/postgres-connection.js';
+import type { SourceTable } from '../source/postgres/source-table.js';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
+import { comparisonType } from '../source/postgres/source-column.js';
+import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
+import type { EventListener } from './events.js';
+import type { TableRead } from './table-read.js';
+import { unreadableKeys, unreadableKeysError } from './reconcile.js';
+import type { ReconcileMode } from './resolve-tables.js';
+
+/** What the extract stage needs to decide, per table, between a full and an incremental read. */
+export interface ExtractPlanInput {
+  readonly tables: readonly CatalogTable[];
+  readonly state: ReadonlyMap<string, TableState>;
+  /** Tables that already exist in the destination. */
+  readonly existing: ReadonlySet<string>;
+  readonly refresh: ReadonlySet<string>;
+  /** Incremental tables whose keys may be reconciled with the destination in this run, and how (--reconcile). */
+  readonly reconcile?: ReadonlyMap<string, ReconcileMode>;
+  readonly defaultLagSeconds: number;
+}
+
+/**
+ * Decides every table's read inside the caller's snapshot: incremental when the table is merged, has a stored cursor
+ * and exists in the destination (and no full refresh was asked), else full; the window is [cursor − lag, …) and the
+ * next cursor is max(cursor) at the snapshot. Nothing is read yet.
+ */
+export async function planReads(
+  client: pg.Client,
+  input: ExtractPlanInput,
+  sources: ReadonlyMap<string, SourceTable>,
+  columnsByTable: ReadonlyMap<string, readonly ColumnMapping[]>,
+  emit: EventListener,
+): Promise<TableRead[]> {
+  const reads: TableRead[] = [];
+  for (const [index, t] of input.tables.entries()) {
+    const source = sources.get(t.name)!;
+    const columns = columnsByTable.get(t.name)!;
+    const destinationOf = (sourceName: string) => columns.find((c) => c.sourceName === sourceName)!.name;
+    const previous = input.state.get(t.name);
+    const incremental =
+      t.writeDisposition === 'merge' &&
+      t.incremental !== undefined &&
+      !input.refresh.has(t.name) &&
+      input.existing.has(t.name) &&
+      previous !== undefined &&
+      previous.cursorColumn === t.incremental.cursorColumn &&
+      previous.cursorValue !== null;
+    let cursor: PackageTable['cursor'];
+    let where: string | undefined;
+    try {
+      if (t.incremental) {
+        const column = source.columns.find((c) => c.name === t.incremental!.cursorColumn)!;
+        const lag = t.incremental.lag !== undefined ? parseDuration(t.incremental.lag, `Catalog lag of ${t.name}`) : input.defaultLagSeconds;
+        const prev = incremental ? previous!.cursorValue : null;
+        // a domain's base type decides (a domain over timestamptz gets the lag window and the future-time cap)
+        const cursorType = comparisonType(column);
+        const bound = prev !== null ? await lowerBound(client, cursorType, prev, lag) : null;
+        if (bound !== null) where = incrementalWhere(column.name, cursorType, bound);
+        const next = await nextCursor(client, t.schema, t.name, column.name, cursorType);
+        if (next.futureRows > 0) {
+          emit({
+            type: 'warning',
+            table: t.name,
+            message: `${next.futureRows} rows have ${column.name} later than the source's current time; the cursor stays at the snapshot time, so they are re-read on every run until then.`,
+          });
+        }
+        cursor = { column: column.name, columnType: cursorType, previous: prev, lowerBound: bound, next: next.value };
+      }
+    } catch (cause) {
+      throw sourceQueryError(`Planning the read of ${t.schema}.${t.name}`, cause);
+    }
+    let reconcile: ReconcileMode | 'never' = (incremental && input.reconcile?.get(t.name)) || 'never';
+    const unreadable = reconcile === 'never' ? [] : unreadableKeys(columns, t.primaryKey.map(destinationOf));
+    if (unreadable.length > 0) {
+      // asked for: refused before anything is read; automatic: this table is simply not reconciled
+      if (reconcile === 'always') throw unreadableKeysError(t.name, unreadable);
+      reconcile = 'never';
+    }
+    reads.push({
+      mode: incremental ? 'incremental' : 'full',
+      reconcile,
+      where,
+      select: extractSelect(t.schema, t.name, columns, where),
+      entry: {
+        name: t.name,
+        sourceSchema: t.schema,
+        sourceName: t.name,
+        unnest: t.unnest.map(destinationOf),
+        writeDisposition: t.writeDisposition,
+        replaceAll: !incremental,
+        dropRemovedColumns: input.refresh.has(t.name),
+        schemaContract: t.schemaContract,
+        file: `${String(index).padStart(3, '0')}.csv`,
+        columns,
+        primaryKey: t.primaryKey.map(destinationOf),
+        cursor,
+      },
+    });
+  }
+  return reads;
+}
