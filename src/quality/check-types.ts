@@ -61,7 +61,10 @@ export function gateFailed(results: readonly CheckResult[]): boolean {
   return results.some((r) => r.status === 'fail');
 }
 
-/** The quality gate's report: the shape of --report-json. */
+/**
+ * The quality gate's report: the shape of --report-json (plus a count per status). Like everything the library and
+ * its files expose, camelCase, `details` included; only ingesta's own SQL tables and S3 records are snake_case.
+ */
 export interface QualityReport {
   readonly runId: string;
   readonly env: string;
