@@ -143,14 +143,14 @@ json_string() {
 
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
-# one line on stderr: plain text, or a JSON event shaped like ingesta's ({time, run_id, type, …})
+# one line on stderr: plain text, or a JSON event shaped like ingesta's ({time, runId, type, …})
 say() {
   local type=$1 extra=""
   mask "$2"
   if [ "$json" -eq 1 ]; then
     if [ "$type" = "error" ]; then extra=',"kind":"config","exitCode":2'; fi
     json_string "$masked"
-    printf '{"time":"%s","run_id":null,"type":"%s","source":"entry_point","message":%s%s}\n' "$(now)" "$type" "$jstr" "$extra" >&2
+    printf '{"time":"%s","runId":null,"type":"%s","source":"entry_point","message":%s%s}\n' "$(now)" "$type" "$jstr" "$extra" >&2
   else
     printf 'entry_point: %s\n' "$masked" >&2
   fi
@@ -231,7 +231,7 @@ if [ "$json" -eq 1 ]; then
     if [ -n "${!name+set}" ]; then vars_json+="${vars_json:+,}\"$name\":\"***\""; fi
   done
   json_string "$env_from"
-  printf '{"time":"%s","run_id":null,"type":"container_start","source":"entry_point","env":"%s","env_from":%s,"command":[%s],"variables":{%s}}\n' \
+  printf '{"time":"%s","runId":null,"type":"container_start","source":"entry_point","env":"%s","envFrom":%s,"command":[%s],"variables":{%s}}\n' \
     "$(now)" "$env_name" "$jstr" "$args_json" "$vars_json" >&2
 else
   say info "env $env_name (from $env_from)"

@@ -3,6 +3,8 @@ export { run, validate, dryRun, runPlan, planRun, datasetName, type RunHooks, ty
 export type { DryRunPlan } from './pipeline/dry-run.js';
 export { datasetStatus, resetTables, type StatusReport } from './pipeline/operations.js';
 export { writeJsonReport, writeHtmlReport, renderHtmlReport } from './quality/report-files.js';
+export { readQualityHistory } from './pipeline/quality-history.js';
+export { HISTORY_RUNS, type QualityHistory, type HistoryRun, type HistoryCheck } from './quality/report-history.js';
 export type { QualityReport } from './pipeline/events.js';
 export type { CheckResult, CheckStatus } from './quality/check-types.js';
 export type { PipelineEvent, RunSummary, TableSummary, EventListener, TableMode } from './pipeline/events.js';

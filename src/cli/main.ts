@@ -9,12 +9,12 @@ import { dryRun } from '../pipeline/dry-run.js';
 import { datasetStatus, resetTables } from '../pipeline/operations.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
-import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
 import { debugEnabled, resolveLogFormat, resolveReportFiles } from '../config/cli-settings.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
 import { checkNames } from './gate-output.js';
+import { writeReportFiles } from './report-output.js';
 import { nodeSupportWarning } from './node-support.js';
 import { HELP_FOOTER } from './help-text.js';
 
@@ -149,8 +149,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         }
         const report = plan.config.quality === 'only' ? await validateOnly(plan, onEvent) : (await runPlan(plan, onEvent, stopSignal())).quality;
         if (report) {
-          if (reports.json) writeJsonReport(reports.json, report);
-          if (reports.html) writeHtmlReport(reports.html, report);
+          await writeReportFiles(reports, report, plan, onEvent);
           if (gateFailed(report.checks)) {
             const failed = checkNames(report.checks, 'fail');
             const files = [reports.html, reports.json].filter((f): f is string => Boolean(f));

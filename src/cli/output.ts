@@ -83,13 +83,13 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
   if (format === 'json') {
     // one event per line, each with the run id once it is known (CloudWatch Logs Insights can filter on it)
     let runId: string | null = null;
-    const write = (obj: object) => out.write(`${JSON.stringify({ time: new Date().toISOString(), run_id: runId, ...obj })}\n`);
+    const write = (obj: object) => out.write(`${JSON.stringify({ time: new Date().toISOString(), runId, ...obj })}\n`);
     let lastProgress = 0;
     return {
       event(event) {
         if (event.type === 'run_started') runId = event.runId;
         if (event.type === 'dry_run') runId = event.plan.runId;
-        if (event.type === 'quality_finished') runId ??= event.report.run_id;
+        if (event.type === 'quality_finished') runId ??= event.report.runId;
         if (event.type === 'extract_progress') {
           const now = Date.now();
           if (now - lastProgress < 1000) return;
@@ -102,7 +102,7 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
       },
       // the error line goes to stderr in every format: a caller that watches stderr sees why the run failed
       error(kind, message, exitCode) {
-        err.write(`${JSON.stringify({ time: new Date().toISOString(), run_id: runId, type: 'error', kind, message, exitCode })}\n`);
+        err.write(`${JSON.stringify({ time: new Date().toISOString(), runId, type: 'error', kind, message, exitCode })}\n`);
       },
       info(message) {
         write({ type: 'info', message });

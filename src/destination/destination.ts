@@ -1,6 +1,7 @@
 import type { Manifest, PackageTable } from '../package/load-package.js';
 import type { CheckResult } from '../quality/check-types.js';
 import type { GateTarget } from '../quality/quality-gate.js';
+import type { QualityHistory } from '../quality/report-history.js';
 import type { DatasetSchemaDoc } from '../schema/schema-document.js';
 import type { ColumnMapping } from '../normalize/column-mapping.js';
 
@@ -155,6 +156,8 @@ export interface Destination {
   lastLoadedSnapshots(): Promise<Map<string, string>>;
   /** Stores the gate's results for history (not called in validate-only mode, which is read-only). */
   storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void>;
+  /** The last `runs` runs with their per-table loads and stored gate results, oldest first (the report's history). */
+  qualityHistory(runs: number): Promise<QualityHistory>;
   /** What loading this table would do, in order, for --dry-run (no call is made). */
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
   /** The latest schema version of every table of the dataset (for the schema export). */

@@ -55,8 +55,8 @@ export async function gateAfterLoad(
   const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
   await destination.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
-    run_id: runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
-    started_at: started.toISOString(), finished_at: new Date().toISOString(), checks,
+    runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
+    startedAt: started.toISOString(), finishedAt: new Date().toISOString(), checks,
   };
   emit({ type: 'quality_finished', report });
   return report;
@@ -106,8 +106,8 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources));
     const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
     const report: QualityReport = {
-      run_id: runId, env: config.env, dataset: plan.dataset, mode: 'only',
-      started_at: started.toISOString(), finished_at: new Date().toISOString(), checks,
+      runId, env: config.env, dataset: plan.dataset, mode: 'only',
+      startedAt: started.toISOString(), finishedAt: new Date().toISOString(), checks,
     };
     emit({ type: 'quality_finished', report });
     return report;

@@ -19,7 +19,7 @@ export function withDestinationColumns(specs: readonly CheckSpec[], nameOf: Dest
       case 'duplicates':
         return { ...spec, key: spec.key.map(of) };
       case 'referential_integrity':
-        return { ...spec, columns: spec.columns.map(of), referencedColumns: spec.referencedColumns.map((c) => nameOf(spec.references, c)) };
+        return { ...spec, columns: spec.columns.map(of), childKey: spec.childKey.map(of), referencedColumns: spec.referencedColumns.map((c) => nameOf(spec.references, c)) };
       case 'freshness':
         return { ...spec, column: spec.column === undefined ? undefined : of(spec.column) };
       default:

@@ -22,7 +22,7 @@ export function defineChecks(catalog: Catalog, tables: readonly CatalogTable[], 
     if (!selected.has(r.table) || !selected.has(r.references)) continue;
     relationships.push({
       kind: 'referential_integrity', table: r.table, columns: r.columns, references: r.references,
-      referencedColumns: r.referencedColumns, origin: 'catalog', severity: selected.get(r.table)!.severity.referential_integrity,
+      referencedColumns: r.referencedColumns, childKey: selected.get(r.table)!.primaryKey, origin: 'catalog', severity: selected.get(r.table)!.severity.referential_integrity,
     });
   }
   for (const t of tables) {
@@ -36,7 +36,7 @@ export function defineChecks(catalog: Catalog, tables: readonly CatalogTable[], 
       }
       relationships.push({
         kind: 'referential_integrity', table: t.name, columns: fk.columns, references: fk.referencedTable,
-        referencedColumns: fk.referencedColumns, origin: 'source', severity: t.severity.referential_integrity,
+        referencedColumns: fk.referencedColumns, childKey: t.primaryKey, origin: 'source', severity: t.severity.referential_integrity,
       });
     }
   }

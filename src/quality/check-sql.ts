@@ -10,6 +10,12 @@ function keyText(d: QualityDialect, columns: readonly string[], alias?: string):
   return cols.length === 1 ? cols[0]! : `'(' || concat_ws(', ', ${cols.join(', ')}) || ')'`;
 }
 
+/** `id=12`, `(order_id=1, line_no=NULL)`: columns named with their values, as text (a NULL spelled NULL). */
+function namedValues(d: QualityDialect, columns: readonly string[], alias: string): string {
+  const parts = columns.map((c) => `${d.literal(`${c}=`)} || coalesce(${d.text(`${alias}.${d.ident(c)}`)}, 'NULL')`);
+  return parts.length === 1 ? parts[0]! : `'(' || ${parts.join(` || ', ' || `)} || ')'`;
+}
+
 /** A uniqueness check's key: its columns, their list, and "any of them is NULL". */
 function keyParts(spec: Extract<CheckSpec, { kind: 'duplicates' | 'unique' }>, d: QualityDialect) {
   const key = spec.kind === 'duplicates' ? spec.key : [spec.column];
@@ -31,7 +37,7 @@ function examples(d: QualityDialect, select: string): string {
 
 /**
  * The one query of a check: it returns a single row whose columns the evaluator reads
- * (n, dup_keys, dup_rows, null_keys, orphans, bad, examples, max_value, age_seconds). `columnType` (the checked
+ * (n, dup_keys, dup_rows, null_keys, orphans, bad, examples, missing, max_value, age_seconds). `columnType` (the checked
  * column's destination type) types the literals of accepted_values, min and max.
  */
 export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind, columnType?: string): string {
@@ -50,10 +56,15 @@ export function checkSql(spec: CheckSpec, d: QualityDialect, timeKind?: TimeKind
       );
     }
     case 'referential_integrity': {
+      // each example names the orphan row by the child's primary key and the parent value it misses
+      // (`id=12 → customer_id=99`); a keyless child quotes the missing value alone
+      const fk = namedValues(d, spec.columns, 'c');
+      const row = spec.childKey.length > 0 ? `${namedValues(d, spec.childKey, 'c')} || ' → ' || ${fk}` : fk;
       return (
-        `WITH orphan AS (SELECT ${spec.columns.map((c) => `c.${d.ident(c)}`).join(', ')} ${orphansFromWhere(spec, d)}) ` +
+        `WITH orphan AS (SELECT ${row} AS e, ${keyText(d, spec.columns, 'c')} AS m ${orphansFromWhere(spec, d)}) ` +
         `SELECT (SELECT count(*) FROM orphan) AS orphans, ` +
-        `${examples(d, `SELECT DISTINCT ${keyText(d, spec.columns)} AS e FROM orphan`)} AS examples`
+        `${examples(d, 'SELECT DISTINCT e FROM orphan')} AS examples, ` +
+        `${examples(d, 'SELECT DISTINCT m AS e FROM orphan')} AS missing`
       );
     }
     case 'freshness': {

@@ -13,6 +13,8 @@ export interface CheckResult {
   readonly message: string;
   /** Extra facts: examples of offending keys, the freshest value, the relationship checked. */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** The SQL the check ran on the destination, in order (none when it was skipped before any query). */
+  readonly sql?: string;
 }
 
 /** A check to run: one definition, rendered to SQL by a destination dialect. */
@@ -25,6 +27,8 @@ export type CheckSpec =
       readonly columns: readonly string[];
       readonly references: string;
       readonly referencedColumns: readonly string[];
+      /** The child table's primary key: an orphan's example names its row by it (empty: the table has none). */
+      readonly childKey: readonly string[];
       /** Where the relationship was declared. */
       readonly origin: 'catalog' | 'source' | 'catalog+source';
       readonly severity: Severity;
@@ -57,13 +61,16 @@ export function gateFailed(results: readonly CheckResult[]): boolean {
   return results.some((r) => r.status === 'fail');
 }
 
-/** The quality gate's report: the shape of --report-json. */
+/**
+ * The quality gate's report: the shape of --report-json (plus a count per status). Like everything the library and
+ * its files expose, camelCase, `details` included; only ingesta's own SQL tables and S3 records are snake_case.
+ */
 export interface QualityReport {
-  readonly run_id: string;
+  readonly runId: string;
   readonly env: string;
   readonly dataset: string;
   readonly mode: 'after-load' | 'only';
-  readonly started_at: string;
-  readonly finished_at: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
   readonly checks: readonly CheckResult[];
 }

@@ -24,6 +24,8 @@ function result(spec: CheckSpec, status: CheckStatus, observed: CheckResult['obs
   return { check: spec.kind, table: spec.table, status, observed, expected, message, ...(details ? { details } : {}) };
 }
 
+const withSql = (r: CheckResult, sql: readonly string[]): CheckResult => (sql.length > 0 ? { ...r, sql: sql.join(';\n') } : r);
+
 /** Runs every check on the destination and evaluates it; a check that cannot run is a failure that says why. */
 export async function runQualityGate(specs: readonly CheckSpec[], target: GateTarget, sourceCounts: ReadonlyMap<string, SourceCount>): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
@@ -32,16 +34,20 @@ export async function runQualityGate(specs: readonly CheckSpec[], target: GateTa
     if (!typesCache.has(table)) typesCache.set(table, await target.columnTypes(table));
     return typesCache.get(table)!;
   };
+  // the SQL each check ran (its cheap first pass, then the query that finds the examples), shown by the report
+  let ran: string[] = [];
+  const recording: GateTarget = { dialect: target.dialect, query: (sql) => (ran.push(sql), target.query(sql)), columnTypes: (t) => target.columnTypes(t) };
   for (const spec of specs) {
+    ran = [];
     try {
       const types = await typesOf(spec.table);
       if (types.size === 0) {
         results.push(result(spec, spec.severity, null, null, `table ${spec.table} does not exist in the destination; load it first`));
         continue;
       }
-      results.push(await evaluate(spec, target, types, sourceCounts));
+      results.push(withSql(await evaluate(spec, recording, types, sourceCounts), ran));
     } catch (error) {
-      results.push(result(spec, 'fail', null, null, `the check could not run: ${messageOf(error).split('\n')[0]}`));
+      results.push(withSql(result(spec, 'fail', null, null, `the check could not run: ${messageOf(error).split('\n')[0]}`), ran));
     }
   }
   return results;
@@ -60,11 +66,11 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
       const what = diff > 0 ? `${plural(diff, 'row')} missing in the destination` : `${plural(-diff, 'row')} more in the destination than in the source`;
       if (source.changedSinceLoad !== undefined && source.changedSinceLoad > 0 && Math.abs(diff) <= source.changedSinceLoad) {
         return result(spec, 'warn', observed, source.rows, `${what}; explained by ${plural(source.changedSinceLoad, 'row')} changed in the source since the last load`, {
-          changed_since_load: source.changedSinceLoad,
+          changedSinceLoad: source.changedSinceLoad,
         });
       }
       return result(spec, spec.severity, observed, source.rows, `${what}, not explained by changes since the last load; reload with --full-refresh ${spec.table}`, {
-        ...(source.changedSinceLoad !== undefined ? { changed_since_load: source.changedSinceLoad } : {}),
+        ...(source.changedSinceLoad !== undefined ? { changedSinceLoad: source.changedSinceLoad } : {}),
       });
     }
     case 'duplicates':
@@ -83,7 +89,7 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
       if (dupKeys > 0) parts.push(`${plural(dupKeys, 'value')} of ${label} ${dupKeys === 1 ? 'appears' : 'appear'} more than once (${plural(num(row?.dup_rows), 'row')} in all), e.g. ${String(row?.examples)}`);
       if (nullKeys > 0) parts.push(`${plural(nullKeys, 'row')} with a NULL in ${label}`);
       return result(spec, spec.severity, dupKeys + nullKeys, 0, parts.join('; '), {
-        duplicated_keys: dupKeys, duplicated_rows: num(row?.dup_rows), null_keys: nullKeys, examples: row?.examples ?? null,
+        duplicatedKeys: dupKeys, duplicatedRows: num(row?.dup_rows), nullKeys, examples: row?.examples ?? null,
       });
     }
     case 'referential_integrity': {
@@ -93,9 +99,11 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
       const [row] = num(first?.orphans) === 0 ? [first] : await target.query(checkSql(spec, d));
       const orphans = num(row?.orphans);
       const rel = `${spec.table}.(${spec.columns.join(', ')}) → ${spec.references}.(${spec.referencedColumns.join(', ')})`;
-      const details = { relationship: rel, declared_in: spec.origin, ...(orphans > 0 ? { examples: row?.examples ?? null } : {}) };
+      // examples: the orphan rows by the child's key and the parent value each misses; missing: those parent values
+      const details = { relationship: rel, declaredIn: spec.origin, ...(orphans > 0 ? { examples: row?.examples ?? null, missing: row?.missing ?? null } : {}) };
       if (orphans === 0) return result(spec, 'pass', 0, 0, `${rel}: no orphans`, details);
-      return result(spec, spec.severity, orphans, 0, `${rel}: ${plural(orphans, 'orphan row')}, e.g. ${String(row?.examples)}`, details);
+      const parent = `${spec.references}.${spec.referencedColumns.length > 1 ? `(${spec.referencedColumns.join(', ')})` : spec.referencedColumns[0]!}`;
+      return result(spec, spec.severity, orphans, 0, `${rel}: ${plural(orphans, 'orphan row')}, e.g. ${String(row?.examples)} (no such ${parent}: ${String(row?.missing)})`, details);
     }
     case 'freshness': {
       if (!spec.column) return result(spec, 'skip', null, spec.thresholdHours, 'no freshness column declared for this table in the catalog');
@@ -106,7 +114,7 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
       const max = row?.max_value == null ? null : String(row.max_value);
       if (max === null) return result(spec, spec.severity, null, spec.thresholdHours, `no ${spec.column} values: the table is empty or all NULL`);
       const age = Number(row?.age_seconds);
-      const details = { column: spec.column, max_value: max, age_hours: Number.isFinite(age) ? hours(age) : null, time_zone: kind === 'timestamptz' ? 'from the value' : spec.timezone };
+      const details = { column: spec.column, maxValue: max, ageHours: Number.isFinite(age) ? hours(age) : null, timeZone: kind === 'timestamptz' ? 'from the value' : spec.timezone };
       if (max === 'infinity' || (Number.isFinite(age) && age < -FUTURE_TOLERANCE_SECONDS)) {
         return result(spec, 'warn', Number.isFinite(age) ? hours(age) : max, spec.thresholdHours, `max(${spec.column}) = ${max} is in the future (${Number.isFinite(age) ? `${hours(-age)} h ahead` : 'infinity'}): clock skew or bad data`, details);
       }

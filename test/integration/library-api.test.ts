@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetStatus, InterruptedError, resetTables, resolveConfig, run, writeHtmlReport, writeJsonReport, type PipelineEvent } from '../../src/index.js';
+import { datasetStatus, InterruptedError, readQualityHistory, resetTables, resolveConfig, run, writeHtmlReport, writeJsonReport, type PipelineEvent } from '../../src/index.js';
+import { nonCamelCaseKeys } from '../helpers/naming.js';
 import { duckQuery } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 
@@ -61,5 +62,15 @@ describe('library API', () => {
     writeJsonReport(path.join(dir, 'r.json'), summary.quality!);
     writeHtmlReport(path.join(dir, 'r.html'), summary.quality!);
     expect(existsSync(path.join(dir, 'r.json')) && existsSync(path.join(dir, 'r.html'))).toBe(true);
+    // the HTML report's history, read-only from the destination
+    const history = await readQualityHistory(config);
+    expect(history.runs.map((r) => r.runId)).toEqual([summary.runId]);
+    expect(history.checks.filter((c) => c.runId === summary.runId)).toHaveLength(summary.quality!.checks.length);
+    writeHtmlReport(path.join(dir, 'h.html'), summary.quality!, history);
+    expect(readFileSync(path.join(dir, 'h.html'), 'utf8')).toContain('Over the last 1 run');
+    // one naming convention for the summary, the report (as returned and as written) and the history (regression: the
+    // report file said run_id / started_at while the summary says runId / startedAt)
+    const written = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8')) as unknown;
+    expect(nonCamelCaseKeys({ summary, written, history })).toEqual([]);
   });
 });

@@ -11,10 +11,10 @@ describe('operations: logs, status, reset', () => {
   it('off a terminal, logs are JSON lines, each with the run id (unless --log-format text)', async () => {
     const r = await runCli(where(), { DATABASE_URL: fx.db.url, INGESTA_LOG_FORMAT: '' });
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; run_id: string | null });
-    const runId = lines.find((l) => l.type === 'run_started')!.run_id;
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; runId: string | null });
+    const runId = lines.find((l) => l.type === 'run_started')!.runId;
     expect(runId).toMatch(/^\d{8}T\d+Z-[0-9a-f]{6}$/);
-    for (const l of lines.slice(lines.findIndex((x) => x.type === 'run_started'))) expect(l.run_id).toBe(runId);
+    for (const l of lines.slice(lines.findIndex((x) => x.type === 'run_started'))) expect(l.runId).toBe(runId);
     expect(lines.at(-1)!.type).toBe('run_finished');
     // a failure is one JSON line on stderr, naming host, port, database and user
     const failed = await runCli(where(), { PGHOST: '127.0.0.1', PGPORT: '1', PGDATABASE: 'dv', PGUSER: 'u', PGPASSWORD: 'hidden-pw', INGESTA_LOG_FORMAT: '' });

@@ -46,9 +46,9 @@ describe('partitioned tables', () => {
       { DATABASE_URL: db.url },
     );
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: { check: string; table: string; status: string; details: { relationship?: string; declared_in?: string } }[] };
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: { check: string; table: string; status: string; details: { relationship?: string; declaredIn?: string } }[] };
     const ri = report.checks.filter((c) => c.check === 'referential_integrity' && c.table === 'payment');
-    expect(ri.map((c) => [c.details.relationship, c.details.declared_in, c.status])).toEqual([
+    expect(ri.map((c) => [c.details.relationship, c.details.declaredIn, c.status])).toEqual([
       ['payment.(customer_id) → customer.(customer_id)', 'source', 'pass'],
     ]);
   });

@@ -76,4 +76,25 @@ describe('quality gate on Athena (executing stand-in)', () => {
     await expectAthenaEqualsSource(lake, db, DATASET, 'readings', 'id');
     await expectAthenaEqualsSource(lake, db, DATASET, 'visits', 'id');
   });
+
+  it('the HTML report reads its history from the run and quality records in S3: both runs, rows and loads per table, failures per run', async () => {
+    await db.query(`INSERT INTO visits VALUES (3, '2024-02-01', now() - interval '30 minutes')`);
+    const html = path.join(dir, 'q.html');
+    const r = await runCli(['--env', 'dev', '--catalog', path.join(dir, 'q.yaml'), '--dataset', DATASET, '--validar-calidad-datos', '--report-html', html], lake.env(db.url));
+    expect(r.code, r.stderr + r.stdout).toBe(6);
+    expect(r.stdout + r.stderr).not.toContain('has no history');
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/<h2>Over the last 2 runs/);
+    const row = (table: string) => new RegExp(`<tr data-table="${table}"[^]*?</tr>`).exec(page)![0];
+    const titles = (svg: string) => [...svg.matchAll(/<title>([^<]*)<\/title>/g)].map((m) => m[1]!);
+    const charts = (table: string) => row(table).split('<svg').slice(1);
+    // rows in the destination per run (the row_count check), and the rows each run loaded (the run record)
+    expect(titles(charts('visits')[0]!).map((t) => t.replace(/^.*: /, ''))).toEqual(['2 rows', '3 rows']);
+    // the second run re-reads its window (updated_at >= cursor − lag): the new row and the one at the old cursor
+    expect(titles(charts('visits')[1]!).map((t) => t.replace(/^.*: /, ''))).toEqual(['2 rows loaded', '2 rows loaded']);
+    expect(titles(charts('readings')[0]!).map((t) => t.replace(/^.*: /, ''))).toEqual(['3 rows', '3 rows']);
+    // both runs' gates failed (the planted out-of-range values): a red bar each
+    const failures = /<div class="failures">[^]*?<\/svg>/.exec(page)![0];
+    expect(titles(failures).map((t) => t.replace(/^.*: /, ''))).toEqual([expect.stringMatching(/^[1-9]\d* failed/), expect.stringMatching(/^[1-9]\d* failed/)]);
+  });
 });

@@ -5,17 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { duckQuery, duckTableDigest } from '../helpers/duckdb.js';
 import { useDataVisionFixture } from '../helpers/fixture.js';
+import { nonCamelCaseKeys } from '../helpers/naming.js';
 
 const DATASET = 'raw_datavision_local';
 const fx = useDataVisionFixture(150, 'quality');
 
 interface Report {
-  run_id: string;
+  runId: string;
   env: string;
   dataset: string;
-  started_at: string;
-  finished_at: string;
-  checks: { check: string; table: string; status: string; observed: unknown; expected: unknown; message: string }[];
+  startedAt: string;
+  finishedAt: string;
+  checks: { check: string; table: string; status: string; observed: unknown; expected: unknown; message: string; details?: Record<string, unknown> }[];
 }
 
 const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', fx.duckdbPath, ...args], { DATABASE_URL: fx.db.url });
@@ -43,7 +44,11 @@ describe('quality gate', () => {
     expect(r.stdout).toContain('quality gate PASSED');
     const report = readReport(json);
     expect(report).toMatchObject({ env: 'local', dataset: DATASET });
-    expect(Date.parse(report.finished_at)).toBeGreaterThanOrEqual(Date.parse(report.started_at));
+    expect(Date.parse(report.finishedAt)).toBeGreaterThanOrEqual(Date.parse(report.startedAt));
+    // one naming convention for what the library and its files expose: camelCase, details included (regression: the
+    // report said run_id / started_at / max_value while the library's summary says runId / startedAt)
+    expect(nonCamelCaseKeys(report)).toEqual([]);
+    expect(nonCamelCaseKeys(report.checks.map((c) => (c as { details?: unknown }).details))).toEqual([]);
     const count = (check: string) => report.checks.filter((c) => c.check === check).length;
     expect(count('row_count')).toBe(8);
     expect(count('duplicates')).toBe(8);
@@ -60,7 +65,7 @@ describe('quality gate', () => {
     expect(page).toContain('PASSED');
     expect(page).toContain('Freshness per table');
     expect(page).not.toMatch(/<(script|link)[^>]+(src|href)=/); // self-contained
-    const stored = await duckQuery(fx.duckdbPath, `SELECT count(*) AS n FROM ${DATASET}._ingesta_quality WHERE run_id = '${report.run_id}'`);
+    const stored = await duckQuery(fx.duckdbPath, `SELECT count(*) AS n FROM ${DATASET}._ingesta_quality WHERE run_id = '${report.runId}'`);
     expect(Number(stored[0]!.n)).toBe(report.checks.length);
   });
 
@@ -85,7 +90,8 @@ describe('quality gate', () => {
     const failLines = out.filter((l) => l.startsWith('FAIL  '));
     expect(failLines.length).toBeGreaterThanOrEqual(5);
     expect(out.indexOf(failLines[0]!)).toBeLessThan(out.findIndex((l) => l.startsWith('pass  ')));
-    expect(failLines.find((l) => l.startsWith('FAIL  referential_integrity  content_attributes: '))).toContain('88888888');
+    // the orphan is named by its own key (the row to fix) and the parent value it misses, not only by the latter
+    expect(failLines.find((l) => l.startsWith('FAIL  referential_integrity  content_attributes: '))).toContain('attribute_id=99999999 → content_id=88888888');
     expect(out.filter((l) => /\bPASS\b/.test(l))).toEqual([]);
     expect(out.find((l) => l.startsWith('pass  '))).toMatch(/^pass  \d+ checks: row_count ×\d+, duplicates ×\d+/);
     expect(out.at(-1)).toMatch(/^quality gate FAILED: \d+ of \d+ checks failed \(.*\) — \d+ pass, 0 warn, \d+ fail, 2 skip$/);
@@ -100,7 +106,8 @@ describe('quality gate', () => {
     expect(find(report, 'duplicates', 'contents')[0]!.message).toContain('10');
     const orphan = find(report, 'referential_integrity', 'content_attributes')[0]!;
     expect(orphan.status).toBe('fail');
-    expect(orphan.message).toContain('88888888');
+    expect(orphan.message).toContain('attribute_id=99999999 → content_id=88888888');
+    expect(orphan.details).toMatchObject({ examples: 'attribute_id=99999999 → content_id=88888888', missing: '88888888', declaredIn: 'catalog+source' });
     expect(find(report, 'row_count', 'accounts')[0]).toMatchObject({ status: 'fail', observed: 147, expected: 150 });
     expect(find(report, 'freshness', 'subscriptions')[0]!.status).toBe('fail');
     // deleting accounts also orphans their children: reported against the child tables

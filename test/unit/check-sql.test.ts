@@ -135,7 +135,7 @@ async function runBoth(sql: (d: QualityDialect) => string): Promise<{ duckdb: Ro
   const [duckRow] = (await conn.runAndReadAll(sql(duckDialect))).getRowObjectsJS();
   const [athenaRow] = await lake.aws.athenaQuery(sql(trinoDialect), DB);
   const norm = (row: Record<string, unknown>): Row =>
-    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'examples' && v !== null ? String(v).split('; ').sort().join('; ') : text(v)]));
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, (k === 'examples' || k === 'missing') && v !== null ? String(v).split('; ').sort().join('; ') : text(v)]));
   return { duckdb: norm(duckRow!), athena: norm(athenaRow!) };
 }
 
@@ -189,26 +189,41 @@ describe('duplicates and unique', () => {
 });
 
 describe('referential_integrity', () => {
-  const ri = (table: string, columns: string[], references: string, referencedColumns: string[]): CheckSpec => ({
-    kind: 'referential_integrity', table, columns, references, referencedColumns, origin: 'catalog', severity,
+  const ri = (table: string, columns: string[], references: string, referencedColumns: string[], childKey: string[] = ['id']): CheckSpec => ({
+    kind: 'referential_integrity', table, columns, references, referencedColumns, childKey, origin: 'catalog', severity,
   });
 
-  it('single column: every orphan row counted, each missing key quoted once; NULL is no orphan', async () => {
-    await expectFound(ri('orders', ['customer_id'], 'customers', ['id']), { orphans: '3', examples: '98; 99' });
+  // regression: the examples quoted only the missing parent values (98; 99), not the rows a person must go and fix
+  it('single column: every orphan row counted and named by its key with the parent value it misses; NULL is no orphan', async () => {
+    await expectFound(ri('orders', ['customer_id'], 'customers', ['id']), {
+      orphans: '3', examples: 'id=12 → customer_id=99; id=13 → customer_id=99; id=14 → customer_id=98', missing: '98; 99',
+    });
   });
 
   it('composite: a key with a NULL part is not checked', async () => {
-    await expectFound(ri('shipments', ['order_id', 'line_no'], 'lines', ['order_id', 'line_no']), { orphans: '3', examples: '(1, 9); (5, 5)' });
+    await expectFound(ri('shipments', ['order_id', 'line_no'], 'lines', ['order_id', 'line_no']), {
+      orphans: '3',
+      examples: 'id=3 → (order_id=5, line_no=5); id=4 → (order_id=1, line_no=9); id=7 → (order_id=5, line_no=5)',
+      missing: '(1, 9); (5, 5)',
+    });
   });
 
-  it('orphans count rows, examples quote each key once', async () => {
-    await expectFound(ri('lines', ['order_id'], 'orders', ['id']), { orphans: '8', examples: '1; 2; 3' });
-    await expectFound(ri('shipments', ['order_id'], 'lines', ['order_id']), { orphans: '2', examples: '5' });
+  it('a composite child key names the row by every key column (a NULL part spelled NULL); each row quoted once', async () => {
+    await expectFound(ri('lines', ['order_id'], 'orders', ['id'], ['order_id', 'line_no']), {
+      orphans: '8',
+      examples: '(order_id=1, line_no=1) → order_id=1; (order_id=1, line_no=2) → order_id=1; (order_id=1, line_no=NULL) → order_id=1; (order_id=2, line_no=1) → order_id=2; (order_id=3, line_no=NULL) → order_id=3',
+      missing: '1; 2; 3',
+    });
+    await expectFound(ri('shipments', ['order_id'], 'lines', ['order_id']), { orphans: '2', examples: 'id=3 → order_id=5; id=7 → order_id=5', missing: '5' });
+  });
+
+  it('a keyless child (a view) quotes the missing parent value alone', async () => {
+    await expectFound(ri('orders', ['customer_id'], 'customers', ['id'], []), { orphans: '3', examples: 'customer_id=98; customer_id=99', missing: '98; 99' });
   });
 
   it('no orphans', async () => {
-    await expectFound(ri('orders', ['customer_id'], 'orders', ['customer_id']), { orphans: '0', examples: null });
-    await expectFound(ri('shipments', ['order_id', 'line_no'], 'shipments', ['order_id', 'line_no']), { orphans: '0', examples: null });
+    await expectFound(ri('orders', ['customer_id'], 'orders', ['customer_id']), { orphans: '0', examples: null, missing: null });
+    await expectFound(ri('shipments', ['order_id', 'line_no'], 'shipments', ['order_id', 'line_no']), { orphans: '0', examples: null, missing: null });
   });
 });
 

@@ -144,6 +144,10 @@ export class AthenaDestination implements Destination {
     return this.history.schemaDocument();
   }
 
+  qualityHistory(runs: number): ReturnType<AthenaHistory['qualityHistory']> {
+    return this.history.qualityHistory(runs);
+  }
+
   recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void> {
     return this.history.recordFailure(runId, env, tables, message, times);
   }

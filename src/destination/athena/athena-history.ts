@@ -1,4 +1,5 @@
 import type { CheckResult } from '../../quality/check-types.js';
+import type { HistoryCheck, HistoryRun, QualityHistory } from '../../quality/report-history.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import type { DatasetStatus, FailedRunTimes, TableState } from '../destination.js';
 import type { AthenaDataset } from './athena-connection.js';
@@ -44,6 +45,32 @@ export class AthenaHistory {
       });
     }
     return { tables, runs: history };
+  }
+
+  /**
+   * The last `runs` runs for the report's history: the run records and the gate's results beside them in S3
+   * (`_ingesta/runs/`, `_ingesta/quality/`), one small JSON object each; no Athena query (and no cost per scan).
+   */
+  async qualityHistory(runs: number): Promise<QualityHistory> {
+    const idsIn = async (folder: string) =>
+      (await this.ds.s3.list(`${this.ds.keys.base}/_ingesta/${folder}/`)).map((o) => o.Key!.slice(o.Key!.lastIndexOf('/') + 1).replace(/\.json$/, ''));
+    const [runIds, checkedIds] = [new Set(await idsIn('runs')), new Set(await idsIn('quality'))];
+    const ids = [...new Set([...runIds, ...checkedIds])].sort().slice(-Math.max(1, Math.floor(runs)));
+    const out: HistoryRun[] = [];
+    const checks: HistoryCheck[] = [];
+    for (const runId of ids) {
+      type RunJson = { status: string; finished_at?: string; tables?: (string | { table: string; rows?: number })[] };
+      const record = runIds.has(runId) ? (await this.ds.s3.getJson<RunJson>(this.ds.keys.run(runId)))?.value : undefined;
+      const quality = checkedIds.has(runId) ? (await this.ds.s3.getJson<{ checks?: CheckResult[] }>(this.ds.keys.quality(runId)))?.value : undefined;
+      out.push({
+        runId, status: record?.status ?? 'checked', finishedAt: record?.finished_at ?? null,
+        tables: (record?.tables ?? []).flatMap((t) => (typeof t === 'string' ? [] : [{ table: t.table, rowsLoaded: t.rows ?? null, rowsInDestination: null }])),
+      });
+      for (const c of quality?.checks ?? []) {
+        checks.push({ runId, check: c.check, table: c.table, status: c.status, observed: c.observed === null ? null : String(c.observed), details: c.details ?? null });
+      }
+    }
+    return { runs: out, checks };
   }
 
   async resetState(tables: readonly string[]): Promise<string[]> {

@@ -122,6 +122,10 @@ export class DuckDBDestination implements Destination {
     return this.history.storeQualityResults(runId, env, results);
   }
 
+  qualityHistory(runs: number): ReturnType<DuckDBHistory['qualityHistory']> {
+    return this.history.qualityHistory(runs);
+  }
+
   recordFailure(...args: Parameters<DuckDBHistory['recordFailure']>): Promise<void> {
     return this.history.recordFailure(...args);
   }

@@ -1,4 +1,5 @@
-import type { CheckResult } from '../../quality/check-types.js';
+import type { CheckResult, CheckStatus } from '../../quality/check-types.js';
+import type { HistoryRun, QualityHistory } from '../../quality/report-history.js';
 import { versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
 import type { DatasetStatus, FailedRunTimes, TableState } from '../destination.js';
 import { DestinationError, messageOf } from '../../errors.js';
@@ -83,6 +84,45 @@ export class DuckDBHistory {
       runs: history.map((r) => ({
         runId: String(r.run_id), status: String(r.status), finishedAt: str(r.finished_at),
         tables: Array.isArray(r.tables) ? (r.tables as unknown[]).map(String) : [], message: str(r.message),
+      })),
+    };
+  }
+
+  /**
+   * The last `runs` runs (of the run records and the stored gate results) with their loads and check results, for the
+   * report's history; empty on a dataset without ingesta's tables.
+   */
+  async qualityHistory(runs: number): Promise<QualityHistory> {
+    const [hasRuns, hasLoads, hasQuality] = [await this.db.tableExists(RUNS_TABLE), await this.db.tableExists(LOADS_TABLE), await this.db.tableExists(QUALITY_TABLE)];
+    if (!hasRuns && !hasQuality) return { runs: [], checks: [] };
+    const t = (name: string) => this.db.ref().table(name);
+    const ids = [...(hasRuns ? [`SELECT run_id FROM ${t(RUNS_TABLE)}`] : []), ...(hasQuality ? [`SELECT run_id FROM ${t(QUALITY_TABLE)}`] : [])].join(' UNION ');
+    const last = `SELECT run_id FROM (${ids}) GROUP BY run_id ORDER BY run_id DESC LIMIT ${Math.max(1, Math.floor(runs))}`;
+    const runRows = await this.db.query(
+      hasRuns
+        ? `SELECT i.run_id, r.status, CAST(coalesce(r.finished_at, q.checked_at) AS VARCHAR) AS finished_at FROM (${last}) i
+           LEFT JOIN ${t(RUNS_TABLE)} r ON r.run_id = i.run_id
+           LEFT JOIN (${hasQuality ? `SELECT run_id, max(checked_at) AS checked_at FROM ${t(QUALITY_TABLE)} GROUP BY run_id` : 'SELECT NULL AS run_id, NULL AS checked_at'}) q ON q.run_id = i.run_id
+           ORDER BY i.run_id`
+        : `SELECT run_id, NULL AS status, CAST(max(checked_at) AS VARCHAR) AS finished_at FROM ${t(QUALITY_TABLE)} WHERE run_id IN (${last}) GROUP BY run_id ORDER BY run_id`,
+    );
+    const loads = hasLoads
+      ? await this.db.query(`SELECT run_id, table_name, rows_loaded, rows_in_destination FROM ${t(LOADS_TABLE)} WHERE run_id IN (${last})`)
+      : [];
+    const checks = hasQuality
+      ? await this.db.query(
+          `SELECT run_id, check_name, table_name, status, observed, CAST(details AS VARCHAR) AS details FROM ${t(QUALITY_TABLE)} WHERE run_id IN (${last}) ORDER BY run_id, checked_at`,
+        )
+      : [];
+    const num = (v: unknown) => (v == null ? null : Number(v));
+    return {
+      runs: runRows.map((r): HistoryRun => ({
+        runId: String(r.run_id), status: r.status == null ? 'checked' : String(r.status), finishedAt: r.finished_at == null ? null : String(r.finished_at),
+        tables: loads.filter((l) => l.run_id === r.run_id).map((l) => ({ table: String(l.table_name), rowsLoaded: num(l.rows_loaded), rowsInDestination: num(l.rows_in_destination) })),
+      })),
+      checks: checks.map((c) => ({
+        runId: String(c.run_id), check: String(c.check_name), table: String(c.table_name), status: String(c.status) as CheckStatus,
+        observed: c.observed == null ? null : String(c.observed), details: c.details == null ? null : (JSON.parse(String(c.details)) as Record<string, unknown>),
       })),
     };
   }
