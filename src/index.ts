@@ -10,7 +10,9 @@ export { resolveConfig, parseDuration, DEFAULT_LAG, DEFAULT_DUCKDB_PATH, type Ru
 export { resolveSourceConnection, describeSource, type SourceConnection } from './config/source-connection.js';
 export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship, type TableRequest } from './catalog/catalog.js';
 export { parseTableRef, splitTableList, type TableRef } from './catalog/table-ref.js';
-export type { Destination, DestinationCapabilities, TableState, TableLoadResult } from './destination/destination.js';
+export type { Destination, DestinationCapabilities, CapabilityMembers, LoadSession, TableState, TableLoadResult } from './destination/destination.js';
+export type { DatasetHistory, DatasetStatus, FailedRunTimes } from './destination/dataset-history.js';
+export type { KeyReconciler, KeyDiff, KeyDiffRequest, MergeCountRequest } from './destination/key-reconciler.js';
 export { DuckDBDestination } from './destination/duckdb/duckdb-destination.js';
 export { mapColumn, type ColumnMapping, type SourceColumn } from './source/postgres/postgres-type-map.js';
 export { datavisionSql, expectedRowCounts, DATAVISION_TABLES, type GeneratorOptions } from './demo/datavision-generator.js';
