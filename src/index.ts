@@ -12,7 +12,9 @@ export { resolveConfig, parseDuration, DEFAULT_LAG, DEFAULT_DUCKDB_PATH, type Ru
 export { resolveSourceConnection, describeSource, type SourceConnection } from './config/source-connection.js';
 export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship, type TableRequest } from './catalog/catalog.js';
 export { parseTableRef, splitTableList, type TableRef } from './catalog/table-ref.js';
-export type { Destination, DestinationCapabilities, TableState, TableLoadResult } from './destination/destination.js';
+export type { Destination, DestinationCapabilities, CapabilityMembers, LoadSession, TableState, TableLoadResult } from './destination/destination.js';
+export type { DatasetHistory, DatasetStatus, FailedRunTimes } from './destination/dataset-history.js';
+export type { KeyReconciler, KeyDiff, KeyDiffRequest, MergeCountRequest } from './destination/key-reconciler.js';
 export { DuckDBDestination } from './destination/duckdb/duckdb-destination.js';
 export { mapColumn, type ColumnMapping } from './normalize/column-mapping.js';
 export type { SourceColumn } from './source/postgres/source-column.js';

@@ -1,65 +1,31 @@
+import { DestinationError } from '../errors.js';
 import type { Manifest, PackageTable } from '../package/load-package.js';
-import type { CheckResult } from '../quality/check-types.js';
 import type { GateTarget } from '../quality/quality-gate.js';
-import type { QualityHistory } from '../quality/report-history.js';
-import type { DatasetSchemaDoc } from '../schema/schema-document.js';
-import type { ColumnMapping } from '../normalize/column-mapping.js';
+import type { DatasetHistory } from './dataset-history.js';
+import type { KeyReconciler } from './key-reconciler.js';
 
-/** What a destination can do; the pipeline branches on these, never on a destination's name. */
+// the other two contracts, re-exported for the modules that import every destination type from here
+export type { DatasetHistory, DatasetStatus, FailedRunTimes, RunStatus, TableStatus } from './dataset-history.js';
+export type { KeyDiff, KeyDiffRequest, KeyReconciler, MergeCountRequest } from './key-reconciler.js';
+
+/** What a destination can do; the pipeline branches on these, never on a destination's name. Every flag is read. */
 export interface DestinationCapabilities {
-  /** Data, incremental state and load record commit together in one transaction. */
-  readonly transactional: boolean;
-  /** How rows are merged by primary key. */
-  readonly mergeStrategy: 'delete-insert' | 'merge-into';
-  /** Finest timestamp precision the destination keeps. */
-  readonly timestampPrecision: 'microsecond' | 'millisecond';
-  /** Whether "Name" and "name" can be two different columns. */
+  /** Whether "Name" and "name" can be two different columns (the name mapping: schema-check, quality-stage). */
   readonly caseSensitiveIdentifiers: boolean;
   /** Whether every name is stored in lower case (Athena/Glue). */
   readonly lowerCaseIdentifiers: boolean;
-  /** Whether the destination can compare the source's keys with its own (--reconcile: late commits, hard deletes). */
+  /**
+   * Whether the load is one transaction that can be opened before extraction ends (Destination.beginLoad): each table
+   * is loaded as soon as its file is complete, and nothing is visible before the commit (run.ts).
+   */
+  readonly loadWhileExtracting: boolean;
+  /**
+   * Whether the destination can compare the source's keys with its own (--reconcile: late commits, hard deletes):
+   * Destination.reconciler (prepare-reads.ts, run.ts).
+   */
   readonly keyReconciliation: boolean;
-  /** Whether a column new in the source is filled into the older rows of a merge table (PackageTable.backfill). */
-  readonly columnBackfill?: boolean;
-}
-
-/** What a destination is asked to compare for key reconciliation (see pipeline/reconcile.ts). */
-export interface KeyDiffRequest {
-  readonly table: string;
-  /** The primary key's columns and the cursor column, as mapped (destination names, CSV types). */
-  readonly keyColumns: readonly ColumnMapping[];
-  readonly cursorColumn: ColumnMapping;
-  /** CSV of every source key with its cursor value (the key columns, then the cursor unless it is a key column). */
-  readonly keysFile: string;
-  readonly keyRows: number;
-  /** The incremental read's lower bound (PostgreSQL text of the cursor's type); null when it read from the start. */
-  readonly lowerBound: string | null;
-  /** Where to write the keys the destination holds but the source no longer has (CSV, destination types). */
-  readonly deletesFile: string;
-}
-
-export interface KeyDiff {
-  /** Source keys (PostgreSQL text, in key column order) the destination lacks or holds with another cursor value. */
-  readonly refetch: readonly (readonly string[])[];
-  /** Keys written to the deletes file. */
-  readonly deleted: number;
-}
-
-/** What the destination is asked to predict for the automatic reconciliation (see pipeline/reconcile.ts). */
-export interface MergeCountRequest {
-  readonly table: string;
-  readonly keyColumns: readonly ColumnMapping[];
-  /** Every column of the batch file, in order. */
-  readonly columns: readonly ColumnMapping[];
-  readonly batchFile: string;
-  readonly batchRows: number;
-}
-
-/** Compares the source's keys with the destination's committed rows. */
-export interface KeyReconciler {
-  diffKeys(request: KeyDiffRequest): Promise<KeyDiff>;
-  /** Rows the table would hold after merging the batch (its rows + the batch's keys it lacks); undefined if unknown. */
-  countAfterMerge(request: MergeCountRequest): Promise<number | undefined>;
+  /** Whether a column new in the source is filled into the older rows of a merge table (PackageTable.backfill; backfill.ts). */
+  readonly columnBackfill: boolean;
 }
 
 /** The incremental cursor stored for one table, as PostgreSQL text. */
@@ -91,50 +57,19 @@ export interface LoadSession {
   abort(): Promise<void>;
 }
 
-/** `ingesta status`: what the destination knows of each table and of the last runs. */
-export interface TableStatus {
-  readonly table: string;
-  readonly lastRunId: string | null;
-  readonly lastLoadedAt: string | null;
-  readonly mode: string | null;
-  readonly rowsLoaded: number | null;
-  readonly rowsInDestination: number | null;
-  readonly cursorColumn: string | null;
-  readonly cursorValue: string | null;
-}
-
-export interface RunStatus {
-  readonly runId: string;
-  readonly status: string;
-  readonly finishedAt: string | null;
-  readonly tables: readonly string[];
-  readonly message: string | null;
-}
-
-export interface DatasetStatus {
-  readonly tables: readonly TableStatus[];
-  readonly runs: readonly RunStatus[];
-}
-
-/** When a failed run started, and the source snapshot it read (PostgreSQL text, UTC; undefined if none was taken). */
-export interface FailedRunTimes {
-  readonly startedAt: string;
-  readonly snapshotAt: string | undefined;
-}
-
-/** A row of the destination's run history. */
-export interface RunRecord {
-  readonly runId: string;
-  readonly status: 'loaded' | 'failed';
-}
-
 /**
- * A place ingesta loads into. One instance serves one run against one dataset; `open` takes whatever
- * exclusivity the destination offers (DuckDB: the file lock), so two runs never interleave. Opened read-only
- * (validate-only), it changes nothing and lets other readers in.
+ * A place ingesta loads into: what every destination must do. One instance serves one run against one dataset;
+ * `open` takes whatever exclusivity the destination offers (DuckDB: the file lock), so two runs never interleave.
+ * Opened read-only (validate-only), it changes nothing and lets other readers in. The dataset's history is its own
+ * object (`history`); key reconciliation and the early load transaction are there exactly when `capabilities` say so
+ * (CapabilityMembers; the pipeline reaches them through keyReconcilerOf and beginLoadOf, by the capability).
  */
 export interface Destination {
   readonly capabilities: DestinationCapabilities;
+  /** Runs, status, resets, quality results, snapshots, schema versions, failure records. */
+  readonly history: DatasetHistory;
+  /** Present exactly when capabilities.keyReconciliation. */
+  readonly reconciler?: KeyReconciler;
   /** Opens the destination and takes the run's lock; fails with a clear DestinationError when another run holds it. */
   open(): Promise<void>;
   /** Incremental cursors by table name (empty on a new dataset). */
@@ -143,40 +78,45 @@ export interface Destination {
   describeTable(table: string): Promise<Map<string, string>>;
   /** Names of the tables the dataset holds now (a merge table missing here is loaded in full). */
   existingTables(): Promise<Set<string>>;
-  /** Whether the run with this id has already been committed (used to recover leftover packages). */
-  isRunLoaded(runId: string): Promise<boolean>;
   /**
    * Loads every table of an extracted package, then advances the cursors and writes the load record. On a
-   * transactional destination all of it commits at once or not at all.
+   * destination with loadWhileExtracting, all of it commits at once or not at all.
    */
   loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]>;
-  /** Where the quality gate runs its SQL (the destination's dialect and tables). */
-  qualityTarget(): GateTarget;
-  /** Per table, the source snapshot time (PostgreSQL text, UTC) of its last successful load. */
-  lastLoadedSnapshots(): Promise<Map<string, string>>;
-  /** Stores the gate's results for history (not called in validate-only mode, which is read-only). */
-  storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void>;
-  /** The last `runs` runs with their per-table loads and stored gate results, oldest first (the report's history). */
-  qualityHistory(runs: number): Promise<QualityHistory>;
-  /** What loading this table would do, in order, for --dry-run (no call is made). */
-  plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
-  /** The latest schema version of every table of the dataset (for the schema export). */
-  schemaDocument(): Promise<DatasetSchemaDoc>;
-  /** Per table, the last successful load and the cursor; the last `runs` runs, newest first. */
-  status(runs: number): Promise<DatasetStatus>;
-  /** Forgets the incremental cursors of these tables, so their next run is a full load. Returns the tables reset. */
-  resetState(tables: readonly string[]): Promise<string[]>;
   /**
-   * Transactional destinations only: opens the load transaction before extraction ends, so each table is loaded as
-   * soon as its file is complete, overlapping extraction and loading.
+   * Present exactly when capabilities.loadWhileExtracting: opens the load transaction before extraction ends, so each
+   * table is loaded as soon as its file is complete, overlapping extraction and loading.
    */
   beginLoad?(manifest: Pick<Manifest, 'runId'>, packageDir: string): Promise<LoadSession>;
-  /** Destinations with the keyReconciliation capability: see KeyReconciler. */
-  diffKeys?(request: KeyDiffRequest): Promise<KeyDiff>;
-  countAfterMerge?(request: MergeCountRequest): Promise<number | undefined>;
-  /** Best-effort record of a failed run (outside the data transaction, which was rolled back). */
-  recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void>;
+  /** Where the quality gate runs its SQL (the destination's dialect and tables). */
+  qualityTarget(): GateTarget;
+  /** What loading this table would do, in order, for --dry-run (no call is made). */
+  plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
   /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */
   interrupt(): void;
   close(): Promise<void>;
+}
+
+/**
+ * The members a capability switches on, for a destination class with these capabilities (`implements Destination,
+ * CapabilityMembers<typeof ITS_CAPABILITIES>`): a flag that is true requires its member, a flag that is false forbids
+ * it, so a class cannot claim a capability it lacks or hide one it has.
+ */
+export type CapabilityMembers<C extends DestinationCapabilities> = (C['keyReconciliation'] extends true
+  ? { readonly reconciler: KeyReconciler }
+  : { readonly reconciler?: undefined }) &
+  (C['loadWhileExtracting'] extends true ? { beginLoad(manifest: Pick<Manifest, 'runId'>, packageDir: string): Promise<LoadSession> } : { readonly beginLoad?: undefined });
+
+/** The destination's key reconciler when its capabilities say keyReconciliation, else undefined. */
+export function keyReconcilerOf(destination: Destination): KeyReconciler | undefined {
+  if (!destination.capabilities.keyReconciliation) return undefined;
+  if (!destination.reconciler) throw new DestinationError('This destination declares key reconciliation but has no reconciler (a bug in the destination).');
+  return destination.reconciler;
+}
+
+/** Opens the load transaction before extraction ends when the capabilities say loadWhileExtracting, else undefined. */
+export async function beginLoadOf(destination: Destination, manifest: Pick<Manifest, 'runId'>, packageDir: string): Promise<LoadSession | undefined> {
+  if (!destination.capabilities.loadWhileExtracting) return undefined;
+  if (!destination.beginLoad) throw new DestinationError('This destination declares loading while extracting but has no beginLoad (a bug in the destination).');
+  return destination.beginLoad(manifest, packageDir);
 }

@@ -22,7 +22,7 @@ export async function datasetStatus(config: RunConfig, runs = 10): Promise<Statu
   const destination = await createDestination(config, dataset, { readOnly: true });
   await destination.open();
   try {
-    const status = await destination.status(runs);
+    const status = await destination.history.status(runs);
     const loaded = new Set(status.tables.map((t) => t.table));
     const specs = catalog.tables
       .filter((t) => loaded.has(t.name))
@@ -45,7 +45,7 @@ export async function resetTables(config: RunConfig, tables: readonly string[]):
   const destination = await createDestination(config, dataset);
   await destination.open();
   try {
-    const reset = await destination.resetState(tables);
+    const reset = await destination.history.resetState(tables);
     return { dataset, reset, unchanged: tables.filter((t) => !reset.includes(t)) };
   } finally {
     await destination.close();

@@ -14,7 +14,7 @@ export async function readQualityHistory(config: RunConfig, options: { readonly 
   const destination = await createDestination(config, dataset, { readOnly: true });
   await destination.open();
   try {
-    return lastRuns(await destination.qualityHistory(runs), runs);
+    return lastRuns(await destination.history.qualityHistory(runs), runs);
   } finally {
     await destination.close();
   }

@@ -53,7 +53,7 @@ export async function gateAfterLoad(
   const counts = new Map<string, SourceCount>(extracted.flatMap((t) => (t.sourceRowCount === null ? [] : [[t.name, { rows: t.sourceRowCount }] as const])));
   const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources, extracted));
   const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
-  await destination.storeQualityResults(runId, plan.config.env, checks);
+  await destination.history.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
     runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
     startedAt: started.toISOString(), finishedAt: new Date().toISOString(), checks,
@@ -77,7 +77,7 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     const tables = await resolveTables(client, plan.catalog, plan.requests);
     destination = await createDestination(config, plan.dataset, { readOnly: true });
     await destination.open();
-    const [state, snapshots] = [await destination.readState(), await destination.lastLoadedSnapshots()];
+    const [state, snapshots] = [await destination.readState(), await destination.history.lastLoadedSnapshots()];
     // the tables locked before the snapshot's first query, as in a run: a TRUNCATE cannot make one look empty
     await beginLockedSnapshot(client, tables);
     const sources = await introspectAll(client, tables);

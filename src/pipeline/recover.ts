@@ -31,7 +31,7 @@ export async function recoverPackages(
     } else if (manifest?.owner && ownerIsAlive(manifest.owner)) {
       action = 'left';
       reason = `its run is still going (pid ${manifest.owner.pid} on ${manifest.owner.host}); left untouched`;
-    } else if (await destination.isRunLoaded(runId)) {
+    } else if (await destination.history.isRunLoaded(runId)) {
       action = 'removed';
       reason = 'it was already loaded; only its files were left';
     } else if (manifest && manifest.state === 'extracted') {

@@ -2,7 +2,7 @@ import type { CatalogTable } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import { resolveConfig, resolveLibraryConfig, type RunOptions } from '../config/config.js';
 import { planRun, type RunPlan } from './run-plan.js';
-import type { Destination, TableLoadResult } from '../destination/destination.js';
+import { beginLoadOf, keyReconcilerOf, type Destination, type TableLoadResult } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
@@ -144,15 +144,13 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       tables: [],
     };
     await writeManifest(packageDir, manifest);
-    // a transactional destination loads each table as soon as its file is complete, while the next one is extracted;
-    // nothing is visible before the commit, which comes only after the whole package is extracted
-    const session = destination.beginLoad ? await destination.beginLoad(manifest, packageDir) : undefined;
+    // a destination with loadWhileExtracting (one load transaction) loads each table as soon as its file is complete,
+    // while the next one is extracted; nothing is visible before the commit, which comes only after the whole package
+    // is extracted
+    const session = await beginLoadOf(destination, manifest, packageDir);
     let loading: Promise<void> = Promise.resolve();
     if (session) emit({ type: 'load_started', tables: reads.length });
-    const reconciler =
-      destination.diffKeys && destination.countAfterMerge
-        ? { diffKeys: destination.diffKeys.bind(destination), countAfterMerge: destination.countAfterMerge.bind(destination) }
-        : undefined;
+    const reconciler = keyReconcilerOf(destination);
     const onExtracted = (table: PackageTable) => {
       if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
     };
@@ -237,7 +235,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const message = error instanceof IngestError ? error.message : messageOf(error);
     if (!committed) {
       const times = { startedAt: startedAt.toISOString(), snapshotAt: snapshotTakenAt };
-      await destination?.recordFailure(runId, config.env, tables.map((t) => t.name), message, times).catch(() => undefined);
+      await destination?.history.recordFailure(runId, config.env, tables.map((t) => t.name), message, times).catch(() => undefined);
     }
     throw error;
   } finally {
@@ -254,7 +252,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
  */
 async function exportSchemaAfterCommit(dir: string, destination: Destination, runId: string, emit: EventListener): Promise<void> {
   try {
-    writeSchemaExport(dir, await destination.schemaDocument());
+    writeSchemaExport(dir, await destination.history.schemaDocument());
   } catch (error) {
     emit({ type: 'warning', message: `the load of run ${runId} is committed, but the schema export was not written: ${messageOf(error)}` });
   }

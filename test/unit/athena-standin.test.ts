@@ -84,6 +84,17 @@ describe('Athena stand-in: parsed by the engine grammar, type-checked, executed'
     expect(lake.aws.tables.get(`${DB}.target`)!.columns.map((c) => c.name)).toEqual(['id', 'at', 'name', 'extra', 'price', 'tags']);
   });
 
+  it('widens an Iceberg column with CHANGE COLUMN (int → bigint, a decimal\'s precision up at its scale) and refuses any other change, as Athena does', async () => {
+    await query('ALTER TABLE `target` CHANGE COLUMN `extra` `extra` bigint');
+    await query('ALTER TABLE `target` CHANGE COLUMN `price` `price` decimal(12,2)');
+    const types = () => Object.fromEntries(lake.aws.tables.get(`${DB}.target`)!.columns.map((c) => [c.name, c.type]));
+    expect(types()).toMatchObject({ extra: 'bigint', price: 'decimal(12,2)' });
+    expect((await rejection(query('ALTER TABLE `target` CHANGE COLUMN `name` `name` int'))).message).toContain('Cannot change column type: name: string -> int');
+    expect((await rejection(query('ALTER TABLE `target` CHANGE COLUMN `price` `price` decimal(14,4)'))).message).toContain('Cannot change column type');
+    expect((await rejection(query('ALTER TABLE `events` CHANGE COLUMN `id` `id` bigint'))).message).toContain('NOT_SUPPORTED');
+    expect(types()).toMatchObject({ name: 'string', price: 'decimal(12,2)' });
+  });
+
   it('refuses a string literal compared with a date column (TYPE_MISMATCH); a DATE literal or a CAST passes', async () => {
     const error = await rejection(query(`SELECT count(*) AS n FROM "${DB}"."events" WHERE "day" < '2020-01-05'`));
     expect(error.message).toContain("TYPE_MISMATCH: line 1:");

@@ -1,12 +1,11 @@
 import type { AthenaConfig } from '../../config/athena-config.js';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
-import type { CheckResult } from '../../quality/check-types.js';
 import { athenaDialect } from './athena-quality-dialect.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
-import type { DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
-import type { DatasetStatus, Destination, DestinationCapabilities, FailedRunTimes, KeyDiff, KeyDiffRequest, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
+import type { CapabilityMembers, Destination, DestinationCapabilities, TableLoadResult, TableState } from '../destination.js';
+import type { KeyReconciler } from '../key-reconciler.js';
 import { AthenaDataset, type AthenaClients } from './athena-connection.js';
 import { AthenaHistory } from './athena-history.js';
 import { loadPackageOnAthena } from './athena-load.js';
@@ -16,15 +15,14 @@ import { stagedFromAthena, stagingRelation } from './athena-staging.js';
 import { glueName, stagingTableName } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
 
-export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
-  transactional: false,
-  mergeStrategy: 'merge-into',
-  timestampPrecision: 'microsecond',
+export const ATHENA_CAPABILITIES = Object.freeze({
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: true,
+  // no transactions: the package is loaded step by step once extracted (athena-load.ts)
+  loadWhileExtracting: false,
   keyReconciliation: true,
   columnBackfill: true,
-});
+} as const satisfies DestinationCapabilities);
 
 /**
  * S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state never runs ahead of data:
@@ -35,10 +33,13 @@ export const ATHENA_CAPABILITIES: DestinationCapabilities = Object.freeze({
  * state.json) is athena-connection.ts, the load athena-load.ts (one table: athena-load-table.ts), ingesta's own
  * records athena-history.ts, key reconciliation athena-reconcile.ts.
  */
-export class AthenaDestination implements Destination {
+export class AthenaDestination implements Destination, CapabilityMembers<typeof ATHENA_CAPABILITIES> {
   readonly capabilities = ATHENA_CAPABILITIES;
   private readonly ds: AthenaDataset;
-  private readonly history: AthenaHistory;
+  /** ingesta's own records of the dataset in S3 (athena-history.ts). */
+  readonly history: AthenaHistory;
+  /** Key reconciliation (see athena-reconcile.ts): the source's keys compared with the Iceberg table's, in Athena. */
+  readonly reconciler: KeyReconciler;
 
   constructor(
     config: AthenaConfig,
@@ -48,6 +49,11 @@ export class AthenaDestination implements Destination {
   ) {
     this.ds = new AthenaDataset(config, dataset, options, clients);
     this.history = new AthenaHistory(this.ds);
+    const ds = this.ds;
+    this.reconciler = {
+      diffKeys: (request) => diffKeysOnAthena(ds.reconcileContext(), request),
+      countAfterMerge: (request) => countAfterMergeOnAthena(ds.reconcileContext(), request),
+    };
   }
 
   /** Every SQL statement sent to Athena so far (for logs and tests). */
@@ -71,15 +77,6 @@ export class AthenaDestination implements Destination {
 
   loadPackage(manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
     return loadPackageOnAthena(this.ds, manifest, packageDir, onTable);
-  }
-
-  /** Key reconciliation (see athena-reconcile.ts): the source's keys compared with the Iceberg table's, in Athena. */
-  diffKeys(request: KeyDiffRequest): Promise<KeyDiff> {
-    return diffKeysOnAthena(this.ds.reconcileContext(), request);
-  }
-
-  countAfterMerge(request: MergeCountRequest): Promise<number | undefined> {
-    return countAfterMergeOnAthena(this.ds.reconcileContext(), request);
   }
 
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[] {
@@ -116,40 +113,13 @@ export class AthenaDestination implements Destination {
     };
   }
 
-  readState(): Promise<Map<string, TableState>> {
-    return this.history.readState();
-  }
-
-  isRunLoaded(runId: string): Promise<boolean> {
-    return this.history.isRunLoaded(runId);
-  }
-
-  status(runs: number): Promise<DatasetStatus> {
-    return this.history.status(runs);
-  }
-
-  resetState(tables: readonly string[]): Promise<string[]> {
-    return this.history.resetState(tables);
-  }
-
-  lastLoadedSnapshots(): Promise<Map<string, string>> {
-    return this.history.lastLoadedSnapshots();
-  }
-
-  storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
-    return this.history.storeQualityResults(runId, env, results);
-  }
-
-  schemaDocument(): Promise<DatasetSchemaDoc> {
-    return this.history.schemaDocument();
-  }
-
-  qualityHistory(runs: number): ReturnType<AthenaHistory['qualityHistory']> {
-    return this.history.qualityHistory(runs);
-  }
-
-  recordFailure(runId: string, env: string, tables: readonly string[], message: string, times: FailedRunTimes): Promise<void> {
-    return this.history.recordFailure(runId, env, tables, message, times);
+  /** The incremental cursors, from state.json (read when the dataset was opened). */
+  async readState(): Promise<Map<string, TableState>> {
+    const out = new Map<string, TableState>();
+    for (const [table, t] of Object.entries(this.ds.state.tables)) {
+      if (t.cursor) out.set(table, { table, cursorColumn: t.cursor.column, cursorValue: t.cursor.value, runId: t.runId });
+    }
+    return out;
   }
 
   interrupt(): void {

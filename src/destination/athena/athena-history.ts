@@ -1,7 +1,7 @@
 import type { CheckResult } from '../../quality/check-types.js';
 import type { HistoryCheck, HistoryRun, QualityHistory } from '../../quality/report-history.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
-import type { DatasetStatus, FailedRunTimes, TableState } from '../destination.js';
+import type { DatasetHistory, DatasetStatus, FailedRunTimes } from '../dataset-history.js';
 import type { AthenaDataset } from './athena-connection.js';
 import type { AthenaState } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
@@ -11,16 +11,8 @@ import { athenaColumnType } from './athena-type-map.js';
  * quality results, and the schema document derived from state — read for status, recovery and the gate, written
  * outside a load only for quality results, failures and resets.
  */
-export class AthenaHistory {
+export class AthenaHistory implements DatasetHistory {
   constructor(private readonly ds: AthenaDataset) {}
-
-  async readState(): Promise<Map<string, TableState>> {
-    const out = new Map<string, TableState>();
-    for (const [table, t] of Object.entries(this.ds.state.tables)) {
-      if (t.cursor) out.set(table, { table, cursorColumn: t.cursor.column, cursorValue: t.cursor.value, runId: t.runId });
-    }
-    return out;
-  }
 
   async isRunLoaded(runId: string): Promise<boolean> {
     const record = await this.ds.s3.getJson<{ status: string }>(this.ds.keys.run(runId));

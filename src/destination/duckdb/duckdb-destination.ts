@@ -1,25 +1,23 @@
 import type { Manifest, PackageTable } from '../../package/load-package.js';
-import type { CheckResult } from '../../quality/check-types.js';
 import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
-import type { DatasetSchemaDoc } from '../../schema/schema-document.js';
 import { quoteLiteral } from '../../sql/quote.js';
-import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, LoadSession, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
+import type { CapabilityMembers, Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
+import type { KeyReconciler } from '../key-reconciler.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import { DuckDBFile } from './duckdb-connection.js';
 import { DuckDBHistory } from './duckdb-history.js';
 import { DuckDBLoader } from './duckdb-load.js';
 import { countAfterMerge, diffKeys } from './duckdb-reconcile.js';
+import { STATE_TABLE } from './duckdb-sql.js';
 
-export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
-  transactional: true,
-  mergeStrategy: 'delete-insert',
-  timestampPrecision: 'microsecond',
+export const DUCKDB_CAPABILITIES = Object.freeze({
   caseSensitiveIdentifiers: false,
   lowerCaseIdentifiers: false,
+  loadWhileExtracting: true,
   keyReconciliation: true,
   columnBackfill: true,
-});
+} as const satisfies DestinationCapabilities);
 
 /**
  * A local DuckDB file: one transaction commits data, cursors and the load record together. The file and its
@@ -27,12 +25,14 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
  * duckdb-evolution.ts, child tables: duckdb-child-tables.ts), ingesta's own tables duckdb-history.ts, key
  * reconciliation duckdb-reconcile.ts.
  */
-export class DuckDBDestination implements Destination {
+export class DuckDBDestination implements Destination, CapabilityMembers<typeof DUCKDB_CAPABILITIES> {
   readonly capabilities = DUCKDB_CAPABILITIES;
   private readonly db: DuckDBFile;
   private readonly loader: DuckDBLoader;
-  /** ingesta's own tables in the dataset: state, run history, quality results, schema versions. */
-  private readonly history: DuckDBHistory;
+  /** ingesta's own tables in the dataset: run history, quality results, schema versions (duckdb-history.ts). */
+  readonly history: DuckDBHistory;
+  /** Key reconciliation, on a second connection that sees committed data only (see duckdb-reconcile.ts). */
+  readonly reconciler: KeyReconciler;
 
   constructor(file: string, private readonly dataset: string, options: { readonly readOnly?: boolean; readonly settings?: DuckDBSettings } = {}) {
     const db = new DuckDBFile(file, dataset, options);
@@ -47,6 +47,11 @@ export class DuckDBDestination implements Destination {
       label: file,
       open: () => db.isOpen,
     });
+    this.reconciler = {
+      diffKeys: (request) => db.onReader((reader) => diffKeys(reader, db.ref, request)),
+      // for the automatic reconciliation
+      countAfterMerge: (request) => db.onReader((reader) => countAfterMerge(reader, db.ref, request)),
+    };
   }
 
   open(): Promise<void> {
@@ -94,50 +99,20 @@ export class DuckDBDestination implements Destination {
     await this.db.run(`COPY (SELECT ${selectList} FROM ${this.db.ref.table(table)}) TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
   }
 
-  readState(): Promise<Map<string, TableState>> {
-    return this.history.readState();
-  }
-
-  isRunLoaded(runId: string): Promise<boolean> {
-    return this.history.isRunLoaded(runId);
-  }
-
-  schemaDocument(): Promise<DatasetSchemaDoc> {
-    return this.history.schemaDocument();
-  }
-
-  status(runs: number): Promise<DatasetStatus> {
-    return this.history.status(runs);
-  }
-
-  resetState(tables: readonly string[]): Promise<string[]> {
-    return this.history.resetState(tables);
-  }
-
-  lastLoadedSnapshots(): Promise<Map<string, string>> {
-    return this.history.lastLoadedSnapshots();
-  }
-
-  storeQualityResults(runId: string, env: string, results: readonly CheckResult[]): Promise<void> {
-    return this.history.storeQualityResults(runId, env, results);
-  }
-
-  qualityHistory(runs: number): ReturnType<DuckDBHistory['qualityHistory']> {
-    return this.history.qualityHistory(runs);
-  }
-
-  recordFailure(...args: Parameters<DuckDBHistory['recordFailure']>): Promise<void> {
-    return this.history.recordFailure(...args);
-  }
-
-  /** Key reconciliation, on a second connection that sees committed data only (see duckdb-reconcile.ts). */
-  async diffKeys(request: KeyDiffRequest): Promise<KeyDiff> {
-    return this.db.onReader((reader) => diffKeys(reader, this.db.ref, request));
-  }
-
-  /** For the automatic reconciliation: see duckdb-reconcile.ts. */
-  async countAfterMerge(request: MergeCountRequest): Promise<number | undefined> {
-    return this.db.onReader((reader) => countAfterMerge(reader, this.db.ref, request));
+  /** The incremental cursors, from ingesta's state table in the dataset. */
+  async readState(): Promise<Map<string, TableState>> {
+    const state = new Map<string, TableState>();
+    if (!(await this.db.tableExists(STATE_TABLE))) return state;
+    const rows = await this.db.query(`SELECT table_name, cursor_column, cursor_value, run_id FROM ${this.db.ref.table(STATE_TABLE)}`);
+    for (const r of rows) {
+      state.set(String(r.table_name), {
+        table: String(r.table_name),
+        cursorColumn: String(r.cursor_column),
+        cursorValue: r.cursor_value == null ? null : String(r.cursor_value),
+        runId: String(r.run_id),
+      });
+    }
+    return state;
   }
 
   interrupt(): void {

@@ -1,7 +1,7 @@
 import type { CheckResult, CheckStatus } from '../../quality/check-types.js';
 import type { HistoryRun, QualityHistory } from '../../quality/report-history.js';
 import { versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
-import type { DatasetStatus, FailedRunTimes, TableState } from '../destination.js';
+import type { DatasetHistory, DatasetStatus, FailedRunTimes } from '../dataset-history.js';
 import { DestinationError, messageOf } from '../../errors.js';
 import { LOADS_TABLE, QUALITY_TABLE, RUNS_TABLE, SCHEMA_TABLE, STATE_TABLE, metadataDdl, type DatasetRef } from './duckdb-sql.js';
 
@@ -25,23 +25,8 @@ export interface DuckDBAccess {
  * results, schema versions — read for status, recovery and the gate, written outside the data transaction only for
  * quality results, failures and resets.
  */
-export class DuckDBHistory {
+export class DuckDBHistory implements DatasetHistory {
   constructor(private readonly db: DuckDBAccess) {}
-
-  async readState(): Promise<Map<string, TableState>> {
-    const state = new Map<string, TableState>();
-    if (!(await this.db.tableExists(STATE_TABLE))) return state;
-    const rows = await this.db.query(`SELECT table_name, cursor_column, cursor_value, run_id FROM ${this.db.ref().table(STATE_TABLE)}`);
-    for (const r of rows) {
-      state.set(String(r.table_name), {
-        table: String(r.table_name),
-        cursorColumn: String(r.cursor_column),
-        cursorValue: r.cursor_value == null ? null : String(r.cursor_value),
-        runId: String(r.run_id),
-      });
-    }
-    return state;
-  }
 
   async isRunLoaded(runId: string): Promise<boolean> {
     if (!(await this.db.tableExists(RUNS_TABLE))) return false;

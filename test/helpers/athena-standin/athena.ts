@@ -18,6 +18,17 @@ interface Execution {
   readonly header: boolean;
 }
 
+const IDENT = '`[^`]+`|\\w+';
+const REF = `(?:${IDENT})(?:\\.(?:${IDENT}))?`;
+
+/** Iceberg's allowed type promotions (what Athena's CHANGE COLUMN accepts on an Iceberg table). */
+function icebergPromotion(from: string, to: string): boolean {
+  const [f, t] = [from.replace(/\s+/g, '').toLowerCase(), to.replace(/\s+/g, '').toLowerCase()];
+  if (f === t || (f === 'int' && t === 'bigint') || (f === 'float' && t === 'double')) return true;
+  const [df, dt] = [/^decimal\((\d+),(\d+)\)$/.exec(f), /^decimal\((\d+),(\d+)\)$/.exec(t)];
+  return !!df && !!dt && df[2] === dt[2] && Number(dt[1]) > Number(df[1]);
+}
+
 const stripQuotes = (s: string) => s.replace(/^[`"]|[`"]$/g, '').replace(/``/g, '`').replace(/""/g, '"');
 
 /**
@@ -109,14 +120,25 @@ export class AthenaStandin {
     }
   }
 
-  /** Athena DDL: ALTER TABLE … ADD COLUMNS is what ingesta sends; anything else is refused as unmodelled. */
-  private async ddl(e: Execution): Promise<ResultSet> {
-    const m = /^\s*ALTER\s+TABLE\s+((?:`[^`]+`|\w+)(?:\.(?:`[^`]+`|\w+))?)\s+ADD\s+COLUMNS\s*\(([\s\S]*)\)\s*;?\s*$/i.exec(e.sql);
-    if (!m) throw new QueryFailure(`NOT_SUPPORTED: the stand-in models only ALTER TABLE … ADD COLUMNS among DDL statements`);
-    const parts = m[1]!.match(/`[^`]+`|\w+/g)!.map(stripQuotes);
+  /** The Glue table an ALTER TABLE names (`db.table`, or `table` in the execution's database). */
+  private alteredTable(e: Execution, ref: string) {
+    const parts = ref.match(/`[^`]+`|\w+/g)!.map(stripQuotes);
     const [database, name] = parts.length === 2 ? [parts[0]!, parts[1]!] : [e.database ?? 'default', parts[0]!];
     const table = this.glue.table(database, name);
     if (!table) throw new QueryFailure(`FAILED: SemanticException [Error 10001]: Table not found ${database}.${name}`);
+    return table;
+  }
+
+  /**
+   * Athena DDL: ALTER TABLE … ADD COLUMNS and ALTER TABLE … CHANGE COLUMN (the widenings Iceberg allows) are what
+   * ingesta sends; anything else is refused as unmodelled.
+   */
+  private async ddl(e: Execution): Promise<ResultSet> {
+    const change = new RegExp(`^\\s*ALTER\\s+TABLE\\s+(${REF})\\s+CHANGE\\s+(?:COLUMN\\s+)?(${IDENT})\\s+(${IDENT})\\s+(.+?)\\s*;?\\s*$`, 'i').exec(e.sql);
+    if (change) return this.changeColumn(e, change[1]!, stripQuotes(change[2]!).toLowerCase(), stripQuotes(change[3]!).toLowerCase(), change[4]!.toLowerCase());
+    const m = /^\s*ALTER\s+TABLE\s+((?:`[^`]+`|\w+)(?:\.(?:`[^`]+`|\w+))?)\s+ADD\s+COLUMNS\s*\(([\s\S]*)\)\s*;?\s*$/i.exec(e.sql);
+    if (!m) throw new QueryFailure(`NOT_SUPPORTED: the stand-in models only ALTER TABLE … ADD COLUMNS and CHANGE COLUMN among DDL statements`);
+    const table = this.alteredTable(e, m[1]!);
     const added = m[2]!
       .split(/,(?![^<(]*[>)])/)
       .map((c) => /^\s*(`[^`]+`|\w+)\s+(.+?)\s*$/.exec(c))
@@ -133,6 +155,25 @@ export class AthenaStandin {
     }
     if (table.kind === 'iceberg') await this.engine.addColumns(table.database, table.name, added);
     table.columns.push(...added);
+    table.input.StorageDescriptor = { ...table.input.StorageDescriptor, Columns: table.columns.map((c) => ({ Name: c.name, Type: c.type })) };
+    return { columns: [], rows: [] };
+  }
+
+  /**
+   * ALTER TABLE … CHANGE COLUMN on an Iceberg table: Iceberg's type promotions only (int → bigint, float → double, a
+   * decimal's precision up at the same scale), no rename; the stored rows keep their values.
+   */
+  private async changeColumn(e: Execution, ref: string, from: string, to: string, type: string): Promise<ResultSet> {
+    const table = this.alteredTable(e, ref);
+    if (table.kind !== 'iceberg') throw new QueryFailure(`NOT_SUPPORTED: the stand-in models CHANGE COLUMN on Iceberg tables only`);
+    if (from !== to) throw new QueryFailure(`NOT_SUPPORTED: the stand-in models CHANGE COLUMN without a rename only`);
+    const column = table.columns.find((c) => c.name === from);
+    if (!column) throw new QueryFailure(`FAILED: SemanticException [Error 10002]: Invalid column reference ${from}`);
+    const problem = typeProblem(type, table.kind);
+    if (problem) throw new QueryFailure(`FAILED: SemanticException: column ${from}: ${problem}`);
+    if (!icebergPromotion(column.type, type)) throw new QueryFailure(`GENERIC_INTERNAL_ERROR: Cannot change column type: ${from}: ${column.type} -> ${type}`);
+    await this.engine.changeColumnType(table.database, table.name, from, type);
+    column.type = type;
     table.input.StorageDescriptor = { ...table.input.StorageDescriptor, Columns: table.columns.map((c) => ({ Name: c.name, Type: c.type })) };
     return { columns: [], rows: [] };
   }

@@ -86,6 +86,13 @@ export class Engine {
     });
   }
 
+  /** An Iceberg column widened in place (ALTER TABLE … CHANGE COLUMN): the stored values converted to the new type. */
+  changeColumnType(database: string, table: string, column: string, type: string): Promise<void> {
+    return this.serial(async () => {
+      await this.conn.run(`ALTER TABLE ${q(database)}.${q(table)} ALTER COLUMN ${q(column)} TYPE ${duckType(type, 'iceberg')}`);
+    });
+  }
+
   dropTable(database: string, table: string): Promise<void> {
     return this.serial(async () => {
       await this.conn.run(`DROP TABLE IF EXISTS ${q(database)}.${q(table)}`);
