@@ -3,7 +3,6 @@ import type { CheckResult } from '../../quality/check-types.js';
 import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../../schema/schema-document.js';
-import { quoteLiteral } from '../../sql/quote.js';
 import type { DatasetStatus, Destination, DestinationCapabilities, KeyDiff, KeyDiffRequest, LoadSession, MergeCountRequest, TableLoadResult, TableState } from '../destination.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import { DuckDBFile } from './duckdb-connection.js';
@@ -87,11 +86,6 @@ export class DuckDBDestination implements Destination {
     for (const c of table.unnest) steps.push(`keep ${this.dataset}.${table.name}__${c} in step (unnested ${c})`);
     steps.push(`in the same transaction: ${table.cursor ? `cursor ${table.cursor.column} → ${table.cursor.next ?? table.cursor.previous ?? 'unchanged'}, ` : ''}load record; COMMIT`);
     return steps;
-  }
-
-  /** Writes a table (through a SELECT list over its columns) to a Parquet file, zstd-compressed. */
-  async copyToParquet(table: string, selectList: string, file: string): Promise<void> {
-    await this.db.run(`COPY (SELECT ${selectList} FROM ${this.db.ref.table(table)}) TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
   }
 
   readState(): Promise<Map<string, TableState>> {
