@@ -5,8 +5,8 @@ import { parseDuration } from './duration.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Session settings of every DuckDB connection ingesta opens (the local destination, and the scratch file the Athena
- * destination types its Parquet in): a memory limit (DuckDB spills to disk beyond it), so a load's peak RSS stays flat
+ * Session settings of every DuckDB connection ingesta opens (the local destination, and the in-memory one normalize
+ * types the Athena destination's Parquet in): a memory limit (DuckDB spills to disk beyond it), so a load's peak RSS stays flat
  * as tables grow (measured on 5.25 M rows: 128 MB → 5.9 s and ≈ 410 MB peak RSS; 64 MB runs out of memory in the CSV
  * reader's buffers), and optionally a thread count.
  */

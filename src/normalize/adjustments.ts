@@ -1,30 +1,56 @@
 import type { DataError } from '../errors.js';
 
 /**
- * What a package must be loaded with, found by a failed attempt: a column holding a value DuckDB refused (a BC date,
- * NaN in numeric(p,s): loaded as exact text, see text-fallback.ts), or a table with records over DuckDB's default
- * CSV line limit (read with a limit and a buffer sized to its file).
+ * How one column of a package table is read other than its mapping declares:
+ * - `text`: as PostgreSQL's exact text (VARCHAR), because DuckDB refused a value of its type in a failed attempt
+ *   (`refused`: a BC date, a timestamp past DuckDB's range, NaN in numeric(p,s)), because a merge table's stored
+ *   column is text already (`stored`), or because no DECIMAL holds every measured value of an unconstrained numeric
+ *   (`measured`: NaN, ±Infinity, more than 38 digits);
+ * - `decimal`: an unconstrained numeric measured on the package file, DECIMAL(38, scale) (`intDigits`: the largest
+ *   integer part seen, which decides how the CSV reader parses it).
+ */
+export type ColumnAdjustment =
+  | { readonly kind: 'text'; readonly why: 'refused' | 'stored' | 'measured' }
+  | { readonly kind: 'decimal'; readonly scale: number; readonly intDigits: number };
+
+/** A table's columns' adjustments, by column name (names are any strings: a Map, never a joined key). */
+export type ColumnAdjustments = ReadonlyMap<string, ColumnAdjustment>;
+
+/**
+ * What a package must be loaded with, found by a failed attempt: a column holding a value DuckDB refused (loaded as
+ * exact text, see text-fallback.ts), or a table with records over DuckDB's default CSV line limit (read with a limit
+ * and a buffer sized to its file).
  */
 export type LoadAdjustment =
   | { readonly kind: 'text'; readonly table: string; readonly column: string }
   | { readonly kind: 'line-limit'; readonly table: string };
 
-/** The adjustments of one package's load: each found once; a second failure for the same one is the real error. */
+/** What failed attempts found about one table. */
+interface TableFindings {
+  lineLimit: boolean;
+  /** Columns DuckDB refused a value of: read as exact text. */
+  readonly refused: Set<string>;
+}
+
+/**
+ * The adjustments of one package's load: each found once; a second failure for the same one is the real error.
+ * Kept by table, then by column (Maps and Sets of the names themselves).
+ */
 export class LoadAdjustments {
-  private readonly keys = new Set<string>();
+  private readonly tables = new Map<string, TableFindings>();
 
   has(adjustment: LoadAdjustment): boolean {
-    return this.keys.has(keyOf(adjustment));
+    const found = this.tables.get(adjustment.table);
+    if (!found) return false;
+    return adjustment.kind === 'line-limit' ? found.lineLimit : found.refused.has(adjustment.column);
   }
 
   add(adjustment: LoadAdjustment): void {
-    this.keys.add(keyOf(adjustment));
+    let found = this.tables.get(adjustment.table);
+    if (!found) this.tables.set(adjustment.table, (found = { lineLimit: false, refused: new Set() }));
+    if (adjustment.kind === 'line-limit') found.lineLimit = true;
+    else found.refused.add(adjustment.column);
   }
-}
-
-/** Names are any strings (NUL included): the key is their JSON, never a concatenation. */
-function keyOf(adjustment: LoadAdjustment): string {
-  return JSON.stringify(adjustment.kind === 'text' ? [adjustment.kind, adjustment.table, adjustment.column] : [adjustment.kind, adjustment.table]);
 }
 
 /**

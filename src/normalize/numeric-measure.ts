@@ -1,5 +1,6 @@
 import type { ColumnMapping, MappedTable } from './column-mapping.js';
 import { quoteIdent } from '../sql/quote.js';
+import type { ColumnAdjustment, ColumnAdjustments } from './adjustments.js';
 import { asText } from './text-fallback.js';
 
 /**
@@ -57,16 +58,28 @@ export function decimalColumn(column: ColumnMapping, scale: number, intDigits: n
  * DECIMAL(38, s) with s = max(9, the largest scale present) when a DECIMAL holds every value exactly, else VARCHAR
  * with PostgreSQL's exact text.
  */
-export async function measureNumerics(query: Query, table: Pick<MappedTable, 'columns'>, from: string): Promise<{ columns: ColumnMapping[]; stats: Map<string, NumericStats> }> {
+export async function measureNumerics(
+  query: Query,
+  table: Pick<MappedTable, 'columns'>,
+  from: string,
+): Promise<{ columns: ColumnMapping[]; adjustments: Map<string, ColumnAdjustment>; stats: Map<string, NumericStats> }> {
   const numerics = table.columns.filter((c) => c.guard === 'unconstrained_numeric' && c.destinationType !== 'VARCHAR');
   const measured = await measure(query, numerics.map((c) => quoteIdent(c.name)), from);
   const stats = new Map(numerics.map((c, i) => [c.name, measured[i]!]));
-  const columns = table.columns.map((c) => {
-    const s = stats.get(c.name);
-    if (!s) return c;
+  const adjustments = new Map<string, ColumnAdjustment>();
+  for (const [name, s] of stats) {
     const scale = fittingScale([s], MIN_SCALE);
-    return scale === undefined ? asText(c) : decimalColumn(c, scale, s.intDigits);
+    adjustments.set(name, scale === undefined ? { kind: 'text', why: 'measured' } : { kind: 'decimal', scale, intDigits: s.intDigits });
+  }
+  return { columns: withAdjustments(table.columns, adjustments), adjustments, stats };
+}
+
+/** Columns with their adjustments applied: exact text, or a measured DECIMAL(38, s). */
+export function withAdjustments(columns: readonly ColumnMapping[], adjustments: ColumnAdjustments): ColumnMapping[] {
+  return columns.map((c) => {
+    const a = adjustments.get(c.name);
+    if (!a) return c;
+    return a.kind === 'text' ? asText(c) : decimalColumn(c, a.scale, a.intDigits);
   });
-  return { columns, stats };
 }
 

@@ -1,6 +1,6 @@
 import { OUT_OF_RANGE_MARKER, type ColumnMapping, type MappedTable } from './column-mapping.js';
 import { quoteIdent } from '../sql/quote.js';
-import type { LoadAdjustments } from './adjustments.js';
+import type { ColumnAdjustment, LoadAdjustments } from './adjustments.js';
 import { failedColumn } from './duckdb-errors.js';
 
 /**
@@ -19,16 +19,33 @@ export function asText(column: ColumnMapping): ColumnMapping {
 }
 
 /**
- * Columns that hold a value DuckDB refused (found by a failed attempt: `adjustments`), and those a previous load
- * already turned into text (a merge table stays text), are loaded as exact text.
+ * The text fallbacks of a table's columns: those that hold a value DuckDB refused (found by a failed attempt:
+ * `adjustments`), and those a previous load already turned into text (a merge table stays text).
  */
+export function textFallbacks(table: MappedTable, existing: ReadonlyMap<string, string>, adjustments: Pick<LoadAdjustments, 'has'>): Map<string, ColumnAdjustment> {
+  const fallbacks = new Map<string, ColumnAdjustment>();
+  for (const c of table.columns) {
+    if (c.guard !== 'text_fallback' || c.destinationType === 'VARCHAR') continue;
+    if (adjustments.has({ kind: 'text', table: table.name, column: c.name })) fallbacks.set(c.name, { kind: 'text', why: 'refused' });
+    else if (!table.replaceAll && existing.get(c.name) === 'VARCHAR') fallbacks.set(c.name, { kind: 'text', why: 'stored' });
+  }
+  return fallbacks;
+}
+
+/** The table with its text fallbacks (textFallbacks) applied: those columns loaded as exact text. */
 export function withTextFallbacks<T extends MappedTable>(table: T, existing: ReadonlyMap<string, string>, adjustments: Pick<LoadAdjustments, 'has'>): T {
-  const columns = table.columns.map((c) =>
-    c.guard === 'text_fallback' && c.destinationType !== 'VARCHAR' && (adjustments.has({ kind: 'text', table: table.name, column: c.name }) || (!table.replaceAll && existing.get(c.name) === 'VARCHAR'))
-      ? asText(c)
-      : c,
-  );
-  return { ...table, columns };
+  const fallbacks = textFallbacks(table, existing, adjustments);
+  return { ...table, columns: table.columns.map((c) => (fallbacks.has(c.name) ? asText(c) : c)) };
+}
+
+/**
+ * The warnings of the columns DuckDB refused a value of (loaded as exact text after a failed attempt): `inPlace` when
+ * a merge table's stored column changes to text. `table` as packaged (the note tells a date from a number by its type).
+ */
+export function refusedNotes(table: MappedTable, existing: ReadonlyMap<string, string>, adjustments: Pick<LoadAdjustments, 'has'>): string[] {
+  return table.columns
+    .filter((c) => adjustments.has({ kind: 'text', table: table.name, column: c.name }))
+    .map((c) => textNote(table.name, c, !table.replaceAll && existing.get(c.name) !== 'VARCHAR'));
 }
 
 /**

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Manifest, PackageTable } from '../../package/load-package.js';
-import { quoteIdent } from '../../sql/quote.js';
-import type { DuckDBDestination } from '../duckdb/duckdb-destination.js';
+import type { NormalizeSession } from '../../normalize/normalize-session.js';
+import { writeTypedParquet, type TypedParquet } from '../../normalize/typed-parquet.js';
 import { castBatchFile, planIcebergColumns } from './athena-column-policy.js';
 import type { ReconcileContext } from './athena-reconcile.js';
 import { icebergBackfillSql } from './athena-sql.js';
@@ -12,14 +12,14 @@ import type { GlueColumn } from './glue-catalog.js';
 
 /**
  * Column backfill in dev/prod (pipeline/backfill.ts read the key and the columns new in the source of every source
- * row with a value, inside the run's snapshot). The file is typed by the scratch loader like the batch, cast to the
+ * row with a value, inside the run's snapshot). The file is typed by normalize like the batch, cast to the
  * Iceberg table's columns (athena-column-policy.ts: a value that does not fit stops the run before anything is
  * written), staged with exact timestamps (athena-staging.ts) and merged into the rows already there:
  * `MERGE … WHEN MATCHED THEN UPDATE SET new = s.new`, after the batch's own MERGE (which added the columns).
  */
 
-/** The scratch loader's table for a backfill file: the key and the new columns, typed as the batch's. */
-export function backfillScratchTable(table: PackageTable): PackageTable | undefined {
+/** The table normalize types a backfill file as: the key and the new columns, typed as the batch's. */
+function backfillScratchTable(table: PackageTable): PackageTable | undefined {
   const backfill = table.backfill;
   if (!backfill || backfill.rows === 0) return undefined;
   const pick = (name: string) => table.columns.find((c) => c.name === name)!;
@@ -35,24 +35,27 @@ export function backfillScratchTable(table: PackageTable): PackageTable | undefi
 
 const scratchName = (table: string) => `${table}__backfill`;
 
+/** Writes a table's backfill file as typed Parquet, staged for the Iceberg MERGE (exact timestamps); none without rows. */
+export async function writeBackfillFile(session: NormalizeSession, table: PackageTable, packageDir: string): Promise<TypedParquet | undefined> {
+  const scratch = backfillScratchTable(table);
+  if (!scratch) return undefined;
+  return writeTypedParquet(session, { ...scratch, replaceAll: true }, path.join(packageDir, scratch.file), path.join(packageDir, `${table.name}.backfill.parquet`), (name, type) => {
+    const mapped = athenaColumnType(name, type, 'iceberg');
+    return stagedParquetSql(mapped.parquetSql, mapped.athenaType);
+  });
+}
+
 /** Every column the backfill fills, cast to the Iceberg table's `columns` (as they are after the batch's MERGE). */
 export async function applyBackfillOnAthena(
   ctx: ReconcileContext,
-  scratch: DuckDBDestination,
+  typedFile: TypedParquet | undefined,
   manifest: Pick<Manifest, 'runId'>,
   table: PackageTable,
   columns: readonly GlueColumn[],
-  packageDir: string,
 ): Promise<number> {
   const backfill = table.backfill;
-  if (!backfill || backfill.rows === 0) return 0;
-  const typed = [...(await scratch.describeTable(scratchName(table.name)))];
-  const file = path.join(packageDir, `${table.name}.backfill.parquet`);
-  const written = typed.map(([name, type]) => {
-    const mapped = athenaColumnType(name, type, 'iceberg');
-    return `${stagedParquetSql(mapped.parquetSql, mapped.athenaType)} AS ${quoteIdent(name)}`;
-  });
-  await scratch.copyToParquet(scratchName(table.name), written.join(', '), file);
+  if (!backfill || backfill.rows === 0 || !typedFile) return 0;
+  const { file, columns: typed } = typedFile;
   const plan = planIcebergColumns(
     typed.map(([name, type]) => ({ name, type: athenaColumnType(name, type, 'iceberg').athenaType })),
     columns,

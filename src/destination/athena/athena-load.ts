@@ -1,13 +1,13 @@
-import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Manifest } from '../../package/load-package.js';
 import { crashPoint } from '../../faults/crash-points.js';
+import { NormalizeSession } from '../../normalize/normalize-session.js';
+import type { TypedParquet } from '../../normalize/typed-parquet.js';
 import type { TableLoadResult } from '../destination.js';
-import { DuckDBDestination } from '../duckdb/duckdb-destination.js';
 import type { AthenaDataset } from './athena-connection.js';
 import { mergeIceberg, replaceParquet } from './athena-load-table.js';
-import { prepareTable } from './athena-prepare.js';
-import { applyBackfillOnAthena, backfillScratchTable } from './athena-backfill.js';
+import { prepareTable, writeBatchFile } from './athena-prepare.js';
+import { applyBackfillOnAthena, writeBackfillFile } from './athena-backfill.js';
 import type { AthenaState, AthenaTableState } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
 
@@ -18,58 +18,51 @@ import { athenaColumnType } from './athena-type-map.js';
  * state.json (If-Match) and the run record are written.
  */
 export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
-  // the package is typed and measured by the DuckDB loader in a scratch file, then written out as Parquet
-  const scratchFile = path.join(packageDir, 'scratch.duckdb');
-  const scratch = new DuckDBDestination(scratchFile, 'scratch', { settings: ds.options.duckdb });
-  await scratch.open();
+  // the package is typed and measured by normalize (an in-memory DuckDB), each table written out as Parquet
+  const typed: TypedParquet[] = [];
+  const backfills: (TypedParquet | undefined)[] = [];
+  const session = await NormalizeSession.open(path.join(packageDir, 'normalize.tmp'), ds.options.duckdb);
+  try {
+    for (const table of manifest.tables) typed.push(await writeBatchFile(session, table, packageDir));
+    // (a backfill file is typed as a table of its own, after the package's tables: see athena-backfill.ts)
+    for (const table of manifest.tables) backfills.push(await writeBackfillFile(session, table, packageDir));
+  } finally {
+    session.close();
+  }
   const results: TableLoadResult[] = [];
   const tables: Record<string, AthenaTableState> = { ...ds.state.tables };
-  try {
-    const asBatches: Manifest = {
-      ...manifest,
-      // (a backfill file is typed as a table of its own, after the package's tables: see athena-backfill.ts)
-      tables: [...manifest.tables, ...manifest.tables.flatMap((t) => backfillScratchTable(t) ?? [])].map((t) => ({
-        ...t, replaceAll: true, dropRemovedColumns: true, unnest: [], schemaContract: 'evolve' as const, cursor: undefined, reconcile: undefined, backfill: undefined,
-      })),
+  // first every table's file is checked against its table: a value that does not fit an Iceberg column stops the
+  // run here, before anything is written
+  const prepared = [];
+  for (const [i, table] of manifest.tables.entries()) prepared.push(await prepareTable(ds.glue, ds.dataset, typed[i]!, table));
+  const cleanup = await ds.cleanUp(manifest.runId);
+  await ds.fence('creating the Glue database');
+  await ds.glue.ensureDatabase(ds.dataset, 'raw layer loaded by ingesta');
+  for (const [i, { table, file, columns, plan }] of prepared.entries()) {
+    const next = plan
+      ? await mergeIceberg(ds, manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined)
+      : await replaceParquet(ds, manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
+    if (plan && table.backfill) await applyBackfillOnAthena(ds.reconcileContext(manifest.runId), backfills[i], manifest, table, plan.columns);
+    tables[table.name] = {
+      kind: next.kind,
+      location: next.location,
+      columns,
+      primaryKey: table.primaryKey,
+      source: `${table.sourceSchema}.${table.sourceName}`,
+      writeDisposition: table.writeDisposition,
+      cursor: table.cursor ? { column: table.cursor.column, type: table.cursor.columnType, value: table.cursor.next ?? table.cursor.previous } : undefined,
+      runId: manifest.runId,
+      snapshotAt: manifest.snapshotAt,
+      rows: table.rows,
+      sources: Object.fromEntries(table.columns.map((c) => [c.name, { name: c.sourceName, type: c.sourceType }])),
     };
-    const typed = await scratch.loadPackage(asBatches, packageDir);
-    // first every table's file is written and checked against its table: a value that does not fit an Iceberg
-    // column stops the run here, before anything is written
-    const prepared = [];
-    for (const table of manifest.tables) prepared.push(await prepareTable(ds.glue, ds.dataset, scratch, table, packageDir));
-    const cleanup = await ds.cleanUp(manifest.runId);
-    await ds.fence('creating the Glue database');
-    await ds.glue.ensureDatabase(ds.dataset, 'raw layer loaded by ingesta');
-    for (const [i, { table, file, columns, plan }] of prepared.entries()) {
-      const next = plan
-        ? await mergeIceberg(ds, manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined)
-        : await replaceParquet(ds, manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
-      if (plan && table.backfill) await applyBackfillOnAthena(ds.reconcileContext(manifest.runId), scratch, manifest, table, plan.columns, packageDir);
-      tables[table.name] = {
-        kind: next.kind,
-        location: next.location,
-        columns,
-        primaryKey: table.primaryKey,
-        source: `${table.sourceSchema}.${table.sourceName}`,
-        writeDisposition: table.writeDisposition,
-        cursor: table.cursor ? { column: table.cursor.column, type: table.cursor.columnType, value: table.cursor.next ?? table.cursor.previous } : undefined,
-        runId: manifest.runId,
-        snapshotAt: manifest.snapshotAt,
-        rows: table.rows,
-        sources: Object.fromEntries(table.columns.map((c) => [c.name, { name: c.sourceName, type: c.sourceType }])),
-      };
-      const notes = [
-        ...typed[i]!.notes,
-        ...(i === 0 ? cleanup : []),
-        ...(plan?.rebuild ? [`rebuilt the Iceberg table with this load's column types (a value did not fit the old ones)`] : []),
-        ...(table.unnest.length > 0 ? [`unnest (${table.unnest.join(', ')}) is not applied in dev/prod yet: the column stays JSON/array`] : []),
-      ];
-      results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });
-    }
-  } finally {
-    await scratch.close();
-    rmSync(scratchFile, { force: true });
-    rmSync(`${scratchFile}.wal`, { force: true });
+    const notes = [
+      ...typed[i]!.notes,
+      ...(i === 0 ? cleanup : []),
+      ...(plan?.rebuild ? [`rebuilt the Iceberg table with this load's column types (a value did not fit the old ones)`] : []),
+      ...(table.unnest.length > 0 ? [`unnest (${table.unnest.join(', ')}) is not applied in dev/prod yet: the column stays JSON/array`] : []),
+    ];
+    results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });
   }
   // the data is in place: now, and only now, the state and the run record
   crashPoint('before-commit');

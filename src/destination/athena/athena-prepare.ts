@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
-import { quoteIdent } from '../../sql/quote.js';
-import type { DuckDBDestination } from '../duckdb/duckdb-destination.js';
+import type { NormalizeSession } from '../../normalize/normalize-session.js';
+import { writeTypedParquet, type TypedParquet } from '../../normalize/typed-parquet.js';
 import { castBatchFile, duckTypeOf, glueColumnsOf, planIcebergColumns, type IcebergColumnPlan } from './athena-column-policy.js';
 import { athenaColumnType } from './athena-type-map.js';
 import { stagedParquetSql } from './athena-staging.js';
@@ -19,22 +19,32 @@ export interface PreparedTable {
   readonly plan: (IcebergColumnPlan & { readonly exists: boolean; readonly rebuild: boolean }) | undefined;
 }
 
+/** The Parquet file a table's batch is written as. */
+const formatOf = (table: PackageTable) => (table.writeDisposition === 'merge' ? 'iceberg' : 'parquet');
+
 /**
- * Writes one table's batch as Parquet (the Iceberg mapping for merge tables) and, for a merge table, plans its
- * columns against the Iceberg table's as Glue has them (not as state.json remembers them: a run that died after
- * creating the table left state behind) and casts the batch to them. A full load of a merge table whose values no
- * longer fit is rebuilt with the batch's types instead.
+ * Writes one table's batch as Parquet, typed by normalize (typed-parquet.ts: declared types, measured numerics, text
+ * fallbacks) and mapped to Athena's types (the Iceberg mapping for merge tables, whose batch is the staging table's
+ * file: its timestamps as exact text, athena-staging.ts). Every table is typed as a full load (the warnings say
+ * "loaded as"): the Iceberg column policy decides later how a batch meets a merge table.
  */
-export async function prepareTable(glue: GlueCatalog, dataset: string, scratch: DuckDBDestination, table: PackageTable, packageDir: string): Promise<PreparedTable> {
-  const batch = [...(await scratch.describeTable(table.name))];
-  const format = table.writeDisposition === 'merge' ? 'iceberg' : 'parquet';
-  const file = path.join(packageDir, `${table.name}.parquet`);
-  // a merge table's batch is the staging table's file: its timestamps as exact text (athena-staging.ts)
-  const written = batch.map(([name, type]) => {
+export function writeBatchFile(session: NormalizeSession, table: PackageTable, packageDir: string): Promise<TypedParquet> {
+  const format = formatOf(table);
+  return writeTypedParquet(session, { ...table, replaceAll: true }, path.join(packageDir, table.file), path.join(packageDir, `${table.name}.parquet`), (name, type) => {
     const mapped = athenaColumnType(name, type, format);
-    return `${format === 'iceberg' ? stagedParquetSql(mapped.parquetSql, mapped.athenaType) : mapped.parquetSql} AS ${quoteIdent(name)}`;
+    return format === 'iceberg' ? stagedParquetSql(mapped.parquetSql, mapped.athenaType) : mapped.parquetSql;
   });
-  await scratch.copyToParquet(table.name, written.join(', '), file);
+}
+
+/**
+ * One table's typed batch file, ready to publish: for a merge table, its columns planned against the Iceberg
+ * table's as Glue has them (not as state.json remembers them: a run that died after creating the table left state
+ * behind) and the batch cast to them. A full load of a merge table whose values no longer fit is rebuilt with the
+ * batch's types instead.
+ */
+export async function prepareTable(glue: GlueCatalog, dataset: string, typed: TypedParquet, table: PackageTable): Promise<PreparedTable> {
+  const { file, columns: batch } = typed;
+  const format = formatOf(table);
   if (format === 'parquet') return { table, file, columns: batch, plan: undefined };
   const glueColumns: GlueColumn[] = batch.map(([name, type]) => ({ name, type: athenaColumnType(name, type, format).athenaType }));
   const existing = await glue.getTable(dataset, glueName(table.name));

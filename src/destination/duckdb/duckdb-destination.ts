@@ -1,7 +1,6 @@
 import type { Manifest, PackageTable } from '../../package/load-package.js';
 import { duckdbDialect } from '../../quality/quality-dialect.js';
 import type { GateTarget } from '../../quality/quality-gate.js';
-import { quoteLiteral } from '../../sql/quote.js';
 import type { CapabilityMembers, Destination, DestinationCapabilities, LoadSession, TableLoadResult, TableState } from '../destination.js';
 import type { KeyReconciler } from '../key-reconciler.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
@@ -92,11 +91,6 @@ export class DuckDBDestination implements Destination, CapabilityMembers<typeof 
     for (const c of table.unnest) steps.push(`keep ${this.dataset}.${table.name}__${c} in step (unnested ${c})`);
     steps.push(`in the same transaction: ${table.cursor ? `cursor ${table.cursor.column} → ${table.cursor.next ?? table.cursor.previous ?? 'unchanged'}, ` : ''}load record; COMMIT`);
     return steps;
-  }
-
-  /** Writes a table (through a SELECT list over its columns) to a Parquet file, zstd-compressed. */
-  async copyToParquet(table: string, selectList: string, file: string): Promise<void> {
-    await this.db.run(`COPY (SELECT ${selectList} FROM ${this.db.ref.table(table)}) TO ${quoteLiteral(file)} (FORMAT parquet, COMPRESSION zstd)`);
   }
 
   /** The incremental cursors, from ingesta's state table in the dataset. */

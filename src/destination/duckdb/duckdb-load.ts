@@ -8,7 +8,7 @@ import type { DuckDBFile } from './duckdb-connection.js';
 import { recordSchema } from './duckdb-evolution.js';
 import { writeTable } from './duckdb-load-table.js';
 import { LOADS_TABLE, RUNS_TABLE, STATE_TABLE, metadataDdl } from './duckdb-sql.js';
-import { textNote, withTextFallbacks } from '../../normalize/text-fallback.js';
+import { refusedNotes } from '../../normalize/text-fallback.js';
 
 /**
  * The load of a package into DuckDB: one transaction commits the tables, their child tables, schema versions, cursors,
@@ -100,8 +100,8 @@ export class DuckDBLoader {
     /** What this table's load decided on its own (a lossless type fallback, …), for the run's warnings. */
     const notes: string[] = [];
     const existing = await db.describeTable(packaged.name);
-    const table = withTextFallbacks(packaged, existing, this.adjustments);
-    await writeTable(db, this.adjustments, table, existing, file, notes);
+    // (the package table with its text fallbacks applied: what the schema version and the child tables are made of)
+    const table = await writeTable(db, this.adjustments, packaged, existing, file, notes);
     const count = await db.query(`SELECT count(*)::BIGINT AS n FROM ${db.ref.table(table.name)}`);
     await recordSchema(db, manifest.runId, table, table.name, table.columns);
     for (const column of table.unnest) await loadChildTable(db, manifest.runId, table, column);
@@ -121,9 +121,7 @@ export class DuckDBLoader {
       cursor?.column ?? null, cursor?.lowerBound ?? null, cursor ? (cursor.next ?? cursor.previous) : null,
     ] as never);
     await db.run('DROP TABLE IF EXISTS "_ingesta_merge"');
-    for (const c of packaged.columns) {
-      if (this.adjustments.has({ kind: 'text', table: table.name, column: c.name })) notes.push(textNote(table.name, c, !table.replaceAll && existing.get(c.name) !== 'VARCHAR'));
-    }
+    notes.push(...refusedNotes(packaged, existing, this.adjustments));
     return { table: table.name, mode, rowsLoaded: table.rows, rowsInDestination, notes: [...notes] };
   }
 }

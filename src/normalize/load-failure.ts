@@ -1,0 +1,48 @@
+import { DataError, messageOf } from '../errors.js';
+import { AdjustmentNeeded } from './adjustments.js';
+import type { MappedTable } from './column-mapping.js';
+import { describeDuckdbFailure } from './duckdb-errors.js';
+import { refusedColumn } from './text-fallback.js';
+
+/** DuckDB read fewer rows from a package file than were extracted into it. */
+export class ShortRead extends Error {}
+
+/** Every record of the package file must have become a row: DuckDB's CSV reader can drop an over-long last record. */
+export function expectAllRowsRead(table: { readonly name: string; readonly rows: number }, n: number): void {
+  if (n !== table.rows) throw new ShortRead(`Table ${table.name}: DuckDB read ${n} of the ${table.rows} rows extracted from the source`);
+}
+
+/**
+ * A failed read of a package table as the error to throw: the adjustment that may fix it (AdjustmentNeeded), or a
+ * DataError that quotes no value. `longLines`: the table was already read with a line limit sized to its file.
+ */
+export function classifyFailure(cause: unknown, table: MappedTable & { readonly bytes: number }, longLines: boolean): Error {
+  if (cause instanceof DataError) return cause;
+  if (cause instanceof ShortRead && longLines) {
+    return new DataError(`${cause.message}. Nothing was committed; the previous data and state are intact.`, { cause });
+  }
+  // a record longer than DuckDB's default line limit (a very large text value) fails to parse, or is dropped
+  // silently (DuckDB 1.5): the whole package is loaded again with a limit and a buffer that fit the file
+  const tooLong = /unterminated quote/i.test(messageOf(cause)) && table.bytes > 2 ** 21;
+  if (!longLines && (cause instanceof ShortRead || /maximum line size/i.test(messageOf(cause)) || tooLong)) {
+    return new AdjustmentNeeded(
+      { kind: 'line-limit', table: table.name },
+      new DataError(`Table ${table.name}: a record is too long to load: ${describeDuckdbFailure(messageOf(cause))}`, { cause }),
+    );
+  }
+  // a value DuckDB refuses (a BC date, a timestamp past its range, NaN in numeric(p,s)): the column becomes text
+  const column = refusedColumn(messageOf(cause), table);
+  if (column) {
+    return new AdjustmentNeeded(
+      { kind: 'text', table: table.name, column: column.name },
+      new DataError(`Table ${table.name}, column ${column.name}: DuckDB cannot hold a value of it and the column could not fall back to text.`, { cause }),
+    );
+  }
+  // DuckDB's message quotes the value (and the CSV record): only what failed and where is kept
+  return new DataError(
+    `Loading table ${table.name} into DuckDB failed: ${describeDuckdbFailure(messageOf(cause))}. ` +
+      (/out of memory/i.test(messageOf(cause)) ? 'Raise INGESTA_DUCKDB_MEMORY_LIMIT. ' : '') +
+      'Nothing was committed; the previous data and state are intact.',
+    { cause },
+  );
+}

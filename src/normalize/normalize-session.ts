@@ -1,0 +1,60 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBSettings } from '../config/runtime-settings.js';
+import { quoteLiteral } from '../sql/quote.js';
+import { duckdbSettings, parseDuckdbSize } from './duckdb-settings.js';
+import type { TypingSession } from './typed-relation.js';
+
+/**
+ * An in-memory DuckDB connection for the typing step of a destination that has no DuckDB file of its own (dev/prod):
+ * the session settings of every DuckDB connection ingesta opens (UTC, memory limit, threads), and a spill folder of
+ * its own (`tempDirectory`, removed on close) instead of DuckDB's `.tmp` in the working directory.
+ */
+export class NormalizeSession implements TypingSession {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly memoryLimitBytes: number,
+    private readonly tempDirectory: string,
+  ) {}
+
+  static async open(tempDirectory: string, settings?: DuckDBSettings): Promise<NormalizeSession> {
+    mkdirSync(tempDirectory, { recursive: true });
+    const instance = await DuckDBInstance.create(':memory:');
+    try {
+      const connection = await instance.connect();
+      await connection.run("SET TimeZone = 'UTC'");
+      for (const setting of duckdbSettings(settings)) await connection.run(setting);
+      await connection.run(`SET temp_directory = ${quoteLiteral(tempDirectory)}`);
+      const limit = (await connection.runAndReadAll("SELECT current_setting('memory_limit') AS m")).getRowObjectsJS()[0]?.m;
+      return new NormalizeSession(instance, connection, parseDuckdbSize(String(limit ?? '')), tempDirectory);
+    } catch (error) {
+      instance.closeSync();
+      rmSync(tempDirectory, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    return (await this.connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  /** Runs a statement; returns the rows it changed (a COPY: the rows it wrote). */
+  async run(sql: string): Promise<number> {
+    return (await this.connection.run(sql)).rowsChanged;
+  }
+
+  async raiseMemoryLimit(bytes: number): Promise<void> {
+    await this.connection.run(`SET memory_limit = '${Math.max(this.memoryLimitBytes, bytes)}B'`);
+  }
+
+  async restoreMemoryLimit(): Promise<void> {
+    await this.connection.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+    rmSync(this.tempDirectory, { recursive: true, force: true });
+  }
+}
