@@ -7,9 +7,10 @@ export type ProgressMode = 'live' | 'plain' | 'off';
 type Activity =
   | { kind: 'extract'; table: string; mode: string; estimatedRows: number | null; since: number; figures?: ExtractFigures }
   | { kind: 'load'; table: string; since: number }
-  | { kind: 'commit'; tables: number; loading: boolean; since: number };
+  | { kind: 'commit'; tables: number; loading: boolean; since: number }
+  | { kind: 'quality'; checks: number; since: number };
 
-/** What is in progress now, from the run's events: each table being read or loaded, and the commit. */
+/** What is in progress now, from the run's events: each table being read or loaded, the commit, the quality gate. */
 export class ProgressBoard {
   private readonly active = new Map<string, Activity>();
 
@@ -34,6 +35,11 @@ export class ProgressBoard {
       case 'commit_started':
         this.active.set('\0commit', { kind: 'commit', tables: event.tables, loading: event.loading, since: now });
         return true;
+      case 'quality_started':
+        this.active.set('\0quality', { kind: 'quality', checks: event.checks, since: now });
+        return true;
+      case 'quality_finished':
+        return this.active.delete('\0quality');
       case 'extract_finished':
       case 'table_load_finished':
         return this.active.delete(event.table);
@@ -62,6 +68,7 @@ export class ProgressBoard {
 function activityLine(a: Activity, elapsedMs: number): string {
   const elapsed = formatSeconds(elapsedMs / 1000);
   if (a.kind === 'load') return `  ${a.table}  loading into the destination… ${elapsed}`;
+  if (a.kind === 'quality') return `  quality gate: ${a.checks} check${a.checks === 1 ? '' : 's'}… ${elapsed}`;
   if (a.kind === 'commit') return `  ${a.loading ? 'loading and committing' : 'committing'} ${a.tables} table${a.tables === 1 ? '' : 's'}… ${elapsed}`;
   const estimate = a.estimatedRows !== null ? ` / ~${nf.format(a.estimatedRows)}` : '';
   const f = a.figures;

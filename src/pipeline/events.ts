@@ -26,6 +26,8 @@ export type PipelineEvent =
   | { type: 'commit_started'; tables: number; loading: boolean }
   | { type: 'commit_finished'; tables: number; ms: number }
   | { type: 'table_loaded'; table: string; mode: TableMode; rowsLoaded: number; rowsInDestination: number }
+  /** The quality gate's checks start running on the destination (after the commit, or alone). */
+  | { type: 'quality_started'; checks: number }
   | { type: 'quality_finished'; report: QualityReport }
   | { type: 'dry_run'; plan: DryRunPlan }
   | { type: 'run_finished'; summary: RunSummary };

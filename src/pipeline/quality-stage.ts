@@ -51,6 +51,7 @@ export async function gateAfterLoad(
   const started = new Date();
   const counts = new Map<string, SourceCount>(extracted.flatMap((t) => (t.sourceRowCount === null ? [] : [[t.name, { rows: t.sourceRowCount }] as const])));
   const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources, extracted));
+  emit({ type: 'quality_started', checks: specs.length });
   const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
   await destination.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
@@ -103,6 +104,7 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     }
     await closeSource(client);
     const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources));
+    emit({ type: 'quality_started', checks: specs.length });
     const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
     const report: QualityReport = {
       run_id: runId, env: config.env, dataset: plan.dataset, mode: 'only',

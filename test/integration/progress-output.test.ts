@@ -74,8 +74,8 @@ function runOnTerminal(cliArgs: string[], env: Record<string, string>): Promise<
 const fragments = (output: string) => output.split(/\r\n|\r|\n|\x1b\[2K|\x1b\[1A/).filter((f) => f.trim() !== '');
 
 describe('progress a person can watch', () => {
-  it('on a terminal: a live line per table with rows, % of the estimate, rows/s and ETA, then the load and commit phases; final figures exact', async () => {
-    const r = await runOnTerminal(args(), { DATABASE_URL: url });
+  it('on a terminal: a live line per table with rows, % of the estimate, rows/s and ETA, then the load, commit and gate phases; final figures exact', async () => {
+    const r = await runOnTerminal(args('--validate'), { DATABASE_URL: url });
     expect(r.code, r.output).toBe(0);
     const shown = fragments(r.output);
     // rows against pg_class.reltuples (200,000 after ANALYZE), the share, the rate, the time left, the bytes
@@ -87,6 +87,7 @@ describe('progress a person can watch', () => {
     expect(shown.some((f) => /^ {2}paced {2}loading into the destination… \d+ s$/.test(f)), r.output).toBe(true);
     expect(shown.some((f) => /^ {2}committing 2 tables… \d+ s$/.test(f)), r.output).toBe(true);
     expect(shown).toContain('committed 2 tables in ' + /committed 2 tables in ([\d.]+ m?s)/.exec(r.output)![1]);
+    expect(shown.some((f) => /^ {2}quality gate: \d+ checks… \d+ s$/.test(f)), r.output).toBe(true);
     // exact final figures (the stream's count runs ahead on the quoted newlines: the COPY's own count replaces it)
     expect(r.output).toMatch(/extracted paced: 200,000 rows/);
     expect(r.output).toMatch(/\npaced +full +200,000 /);

@@ -80,6 +80,8 @@ describe('the live lines on a terminal', () => {
     err.text = '';
     view.event({ type: 'commit_finished', tables: 2, ms: 10 });
     expect(err.text).toBe('\r\x1b[2K');
+    view.event({ type: 'quality_started', checks: 31 });
+    expect(err.text.endsWith('  quality gate: 31 checks… 0 s')).toBe(true);
     view.stop();
     expect(out.text).not.toMatch(/\r/);
   });
