@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
+import { startLakehouse } from '../helpers/lakehouse.js';
 import { ADMIN_URL, connect, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /**
@@ -155,5 +156,20 @@ describe('progress a person can watch', () => {
     const bad = await runCli(args('--progress', 'sometimes'), { DATABASE_URL: url });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--progress must be auto, live, plain or off, not "sometimes"/);
+  });
+
+  it('dev/prod (S3 + Athena stand-in): the load and commit are one phase, commit_started says loading: true', async () => {
+    const lake = await startLakehouse(path.join(dir, 'lake'));
+    try {
+      const r = await runCli(['--env', 'dev', '--dataset', 'progress_t', '--tables', 'unanalyzed', '--no-schema-export'], { ...lake.env(url), INGESTA_LOG_FORMAT: 'json' }, dir);
+      expect(r.code, r.stderr).toBe(0);
+      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+      const types = events.map((e) => e.type).filter((t) => /^(extract_finished|load_started|table_load_started|commit_started|table_loaded|commit_finished|run_finished)$/.test(t));
+      expect(types).toEqual(['extract_finished', 'load_started', 'commit_started', 'table_loaded', 'commit_finished', 'run_finished']);
+      expect(events.find((e) => e.type === 'commit_started')).toMatchObject({ tables: 1, loading: true });
+      expect(events.some((e) => e.type === 'extract_progress' && e.table === 'unanalyzed' && e.estimatedRows === null)).toBe(true);
+    } finally {
+      await lake.stop();
+    }
   });
 });
