@@ -10,7 +10,7 @@ import { datasetStatus, resetTables } from '../pipeline/operations.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { resolveConfig } from '../config/config.js';
-import { debugEnabled, resolveLogFormat, resolveReportFiles } from '../config/cli-settings.js';
+import { debugEnabled, resolveLogFormat, resolveProgress, resolveReportFiles } from '../config/cli-settings.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
 import { checkNames } from './gate-output.js';
@@ -102,6 +102,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--schema-export <dir>', 'folder for <dataset>.schema.yaml after each load [env INGESTA_SCHEMA_EXPORT, default schemas/export]')
     .option('--no-schema-export', 'do not write the schema export')
     .option('--log-format <format>', 'auto (text on a terminal, JSON lines otherwise), text or json [env INGESTA_LOG_FORMAT, default auto]')
+    .option('--progress <mode>', 'text output: auto (live lines when stderr is a terminal, else a plain line every 10 s), live, plain or off [env INGESTA_PROGRESS]')
     .option('-q, --quiet', 'text output: only warnings, errors and the final result')
     .option('-v, --verbose', 'text output: also each table as it is loaded, and the read filters')
     .enablePositionalOptions()
@@ -112,7 +113,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: Record<string, unknown>) => {
       let renderer = createRenderer('text');
       try {
-        renderer = createRenderer(logFormat(opts.logFormat as string | undefined), verbosity(opts));
+        renderer = createRenderer(logFormat(opts.logFormat as string | undefined), verbosity(opts), process.stdout, process.stderr, resolveProgress(opts.progress as string | undefined));
         guardRenderer = renderer;
         const options: RunOptions = {
           env: opts.env as RunOptions['env'],

@@ -2,6 +2,10 @@ import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import type { StatusReport } from '../pipeline/operations.js';
 import type { CheckResult } from '../quality/check-types.js';
 import { gateText } from './gate-output.js';
+import { formatBytes, formatMs, nf } from './format.js';
+import { progressView, type ProgressMode } from './progress-line.js';
+
+export { formatBytes } from './format.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -35,24 +39,6 @@ export function statusText(report: StatusReport): string {
   return `${report.dataset} (${report.destination})\n\n${tables}\n\nlast runs\n${runs}\n`;
 }
 
-const nf = new Intl.NumberFormat('en-US');
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-
 /** A plain-text table: header, rule, rows; numbers right-aligned. */
 export function textTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -79,12 +65,28 @@ export function qualityTable(checks: readonly CheckResult[]): string {
   return textTable(['check', 'table', 'status', 'observed', 'expected', 'message'], rows, new Set([3, 4]));
 }
 
-export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal', out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Renderer {
+/** Text output's progress: `auto` is live lines when stderr is a terminal, plain lines now and then otherwise. */
+export interface ProgressOptions {
+  readonly mode: 'auto' | ProgressMode;
+  /** Plain mode: how often a table still in progress gets a line. */
+  readonly intervalMs: number;
+}
+
+/** JSON output: a table's extract_progress at most this often (phase events are never held back). */
+export const JSON_PROGRESS_EVERY_MS = 1000;
+
+export function createRenderer(
+  format: LogFormat,
+  verbosity: Verbosity = 'normal',
+  out: NodeJS.WriteStream = process.stdout,
+  err: NodeJS.WriteStream = process.stderr,
+  progress: ProgressOptions = { mode: 'auto', intervalMs: 10_000 },
+): Renderer {
   if (format === 'json') {
     // one event per line, each with the run id once it is known (CloudWatch Logs Insights can filter on it)
     let runId: string | null = null;
     const write = (obj: object) => out.write(`${JSON.stringify({ time: new Date().toISOString(), runId, ...obj })}\n`);
-    let lastProgress = 0;
+    const lastProgress = new Map<string, number>();
     return {
       event(event) {
         if (event.type === 'run_started') runId = event.runId;
@@ -92,8 +94,8 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
         if (event.type === 'quality_finished') runId ??= event.report.runId;
         if (event.type === 'extract_progress') {
           const now = Date.now();
-          if (now - lastProgress < 1000) return;
-          lastProgress = now;
+          if (now - (lastProgress.get(event.table) ?? 0) < JSON_PROGRESS_EVERY_MS) return;
+          lastProgress.set(event.table, now);
         }
         write(event);
       },
@@ -109,101 +111,90 @@ export function createRenderer(format: LogFormat, verbosity: Verbosity = 'normal
       },
     };
   }
-  const tty = Boolean(out.isTTY) && verbosity !== 'quiet';
   const quiet = verbosity === 'quiet';
-  let started = 0;
-  let lastDraw = 0;
-  const clear = () => {
-    if (tty) out.write('\r\x1b[2K');
-  };
+  const mode: ProgressMode = quiet ? 'off' : progress.mode === 'auto' ? (err.isTTY ? 'live' : 'plain') : progress.mode;
+  // permanent lines go to stdout through the view, which erases its live lines (on stderr) first and redraws them after
+  const view = progressView(mode, err, (line) => out.write(line), progress.intervalMs);
+  const print = (text: string) => view.around(() => out.write(text));
   return {
     status(report) {
-      out.write(statusText(report));
+      print(statusText(report));
     },
     event(event) {
+      view.event(event);
+      if (event.type === 'run_finished' || event.type === 'dry_run') view.stop();
       if (quiet && event.type !== 'warning' && event.type !== 'run_finished' && event.type !== 'quality_finished' && event.type !== 'dry_run') return;
       switch (event.type) {
         case 'run_started':
-          out.write(`ingesta run ${event.runId}: ${event.tables.length} tables → ${event.dataset} (${event.destination})\n`);
+          print(`ingesta run ${event.runId}: ${event.tables.length} tables → ${event.dataset} (${event.destination})\n`);
           break;
         case 'package_recovered':
-          out.write(`leftover load package ${event.runId}: ${event.action} — ${event.reason}\n`);
+          print(`leftover load package ${event.runId}: ${event.action} — ${event.reason}\n`);
           break;
         case 'warning':
-          clear();
-          out.write(`warning: ${event.table ? `${event.table}: ` : ''}${event.message}\n`);
+          print(`warning: ${event.table ? `${event.table}: ` : ''}${event.message}\n`);
           break;
         case 'note':
-          if (verbosity === 'verbose') out.write(`note: ${event.message}\n`);
+          if (verbosity === 'verbose') print(`note: ${event.message}\n`);
           break;
         case 'snapshot_taken':
-          out.write(`source snapshot at ${event.snapshotAt}\n`);
+          print(`source snapshot at ${event.snapshotAt}\n`);
           break;
         case 'extract_started':
-          started = Date.now();
-          if (verbosity === 'verbose') out.write(`  reading ${event.table} (${event.mode})${event.filter ? ` where ${event.filter}` : ''}\n`);
-          if (tty) out.write(`  ${event.table}  ${event.mode}  extracting…`);
+          if (verbosity === 'verbose') print(`  reading ${event.table} (${event.mode})${event.filter ? ` where ${event.filter}` : ''}\n`);
           break;
-        case 'extract_progress': {
-          if (!tty) break;
-          const now = Date.now();
-          if (now - lastDraw < 200) break;
-          lastDraw = now;
-          const seconds = Math.max((now - started) / 1000, 0.001);
-          clear();
-          out.write(`  ${event.table}  ${formatBytes(event.bytes)}  ${formatBytes(event.bytes / seconds)}/s`);
-          break;
-        }
         case 'extract_finished': {
-          clear();
           const rate = event.ms > 0 ? `${nf.format(Math.round((event.rows * 1000) / event.ms))} rows/s` : '';
-          out.write(`  extracted ${event.table}: ${nf.format(event.rows)} rows, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} ${rate}\n`);
+          print(`  extracted ${event.table}: ${nf.format(event.rows)} rows, ${formatBytes(event.bytes)} in ${formatMs(event.ms)} ${rate}\n`);
           break;
         }
         case 'table_reconciled':
-          out.write(
+          print(
             `  reconciled ${event.table}: ${nf.format(event.sourceKeys)} source keys compared, ${nf.format(event.refetched)} rows re-read (committed late or missed), ` +
               `${nf.format(event.deleted)} keys deleted in the source\n`,
           );
           break;
         case 'table_backfilled':
-          out.write(
+          print(
             `  backfilled ${event.table}: ${event.columns.join(', ')} (new in the source) read for ${nf.format(event.rows)} existing rows with a value, ` +
               'merged into the older rows in the same transaction\n',
           );
           break;
         case 'load_started':
-          out.write(`loading ${event.tables} tables in one transaction…\n`);
+          print(`loading ${event.tables} tables in one transaction…\n`);
+          break;
+        case 'commit_finished':
+          print(`committed ${event.tables} table${event.tables === 1 ? '' : 's'} in ${formatMs(event.ms)}\n`);
           break;
         case 'table_loaded':
-          if (verbosity === 'verbose') out.write(`  loaded ${event.table}: ${nf.format(event.rowsLoaded)} rows (${event.mode}), ${nf.format(event.rowsInDestination)} in the table\n`);
+          if (verbosity === 'verbose') print(`  loaded ${event.table}: ${nf.format(event.rowsLoaded)} rows (${event.mode}), ${nf.format(event.rowsInDestination)} in the table\n`);
           break;
         case 'dry_run': {
           const p = event.plan;
-          out.write(`dry run ${p.runId}: ${p.tables.length} tables → ${p.dataset} (${p.destination}); nothing is written\n`);
+          print(`dry run ${p.runId}: ${p.tables.length} tables → ${p.dataset} (${p.destination}); nothing is written\n`);
           for (const t of p.tables) {
             const window = t.cursor ? ` ${t.cursor.column} from ${t.cursor.from ?? 'the beginning'} to ${t.cursor.to ?? '(empty)'}` : '';
-            out.write(`\n${t.table}: ${t.mode}${window}\n  read:  COPY (${t.select}) TO STDOUT (FORMAT csv)\n`);
-            for (const step of t.steps) out.write(`  then:  ${step}\n`);
+            print(`\n${t.table}: ${t.mode}${window}\n  read:  COPY (${t.select}) TO STDOUT (FORMAT csv)\n`);
+            for (const step of t.steps) print(`  then:  ${step}\n`);
           }
           break;
         }
         case 'quality_finished':
-          if (event.report.mode === 'only') out.write(`\n${gateText(event.report, verbosity, qualityTable)}\n`);
+          if (event.report.mode === 'only') print(`\n${gateText(event.report, verbosity, qualityTable)}\n`);
           break;
         case 'run_finished':
-          if (quiet) out.write(`run ${event.summary.runId} loaded ${event.summary.tables.length} tables in ${formatMs(event.summary.durationMs)}\n`);
-          else out.write(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
-          if (event.summary.quality) out.write(`\n${gateText(event.summary.quality, verbosity, qualityTable)}\n`);
+          if (quiet) print(`run ${event.summary.runId} loaded ${event.summary.tables.length} tables in ${formatMs(event.summary.durationMs)}\n`);
+          else print(`\n${summaryTable(event.summary)}\n\nrun ${event.summary.runId} loaded in ${formatMs(event.summary.durationMs)}\n`);
+          if (event.summary.quality) print(`\n${gateText(event.summary.quality, verbosity, qualityTable)}\n`);
           break;
       }
     },
     error(_kind, message) {
-      clear();
+      view.stop();
       err.write(`ingesta: error: ${message}\n`);
     },
     info(message) {
-      out.write(`${message}\n`);
+      print(`${message}\n`);
     },
   };
 }

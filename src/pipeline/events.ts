@@ -11,18 +11,48 @@ export type PipelineEvent =
   /** Worth knowing, not worth a warning: text output shows it with --verbose only. */
   | { type: 'note'; message: string }
   | { type: 'snapshot_taken'; snapshotAt: string }
-  | { type: 'extract_started'; table: string; mode: TableMode; filter: string | undefined }
-  | { type: 'extract_progress'; table: string; bytes: number }
+  /** estimatedRows: PostgreSQL's estimate of the rows the read returns (pipeline/progress.ts), null when unknown. */
+  | { type: 'extract_started'; table: string; mode: TableMode; filter: string | undefined; estimatedRows: number | null }
+  /** At most every 250 ms per table while its COPY streams (rows approximate until extract_finished). */
+  | ({ type: 'extract_progress'; table: string } & ExtractFigures)
   | { type: 'extract_finished'; table: string; rows: number; bytes: number; ms: number }
   | { type: 'table_reconciled'; table: string; sourceKeys: number; refetched: number; deleted: number }
   | { type: 'table_backfilled'; table: string; columns: string[]; rows: number }
   | { type: 'load_started'; tables: number }
+  /** A transactional destination loads an extracted table into the open transaction (while others are extracted). */
+  | { type: 'table_load_started'; table: string }
+  | { type: 'table_load_finished'; table: string; ms: number }
+  /** Every table is extracted: the destination commits; loading: it loads the tables in this step too (Athena). */
+  | { type: 'commit_started'; tables: number; loading: boolean }
+  | { type: 'commit_finished'; tables: number; ms: number }
   | { type: 'table_loaded'; table: string; mode: TableMode; rowsLoaded: number; rowsInDestination: number }
+  /** The quality gate's checks start running on the destination (after the commit, or alone). */
+  | { type: 'quality_started'; checks: number }
   | { type: 'quality_finished'; report: QualityReport }
   | { type: 'dry_run'; plan: DryRunPlan }
   | { type: 'run_finished'; summary: RunSummary };
 
 export type TableMode = 'full' | 'incremental';
+
+/**
+ * A table's extraction as a person watches it: rows so far, the share of PostgreSQL's estimate, the rate and the time
+ * left. Computed once (pipeline/progress.ts), for every renderer and for library listeners alike.
+ */
+export interface ExtractFigures {
+  /** Rows read so far: CSV records counted while the COPY streams (approximate until extract_finished, exact there). */
+  readonly rows: number;
+  readonly bytes: number;
+  /** Milliseconds since the table's COPY started. */
+  readonly ms: number;
+  /** PostgreSQL's estimate of the rows the read returns; null when unknown. */
+  readonly estimatedRows: number | null;
+  readonly rowsPerSecond: number;
+  /** 0–99 while reading (never 100 before the end), null without an estimate or once the rows exceed it. */
+  readonly percent: number | null;
+  /** Seconds left at the current rate; null when the percentage is. */
+  readonly etaSeconds: number | null;
+}
+
 
 export interface TableSummary {
   readonly table: string;

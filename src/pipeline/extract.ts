@@ -11,6 +11,7 @@ import type { TableRead } from './table-read.js';
 import { crashPoint } from '../faults/crash-points.js';
 import { needsReconciliation, reconcileRead } from './reconcile.js';
 import { backfillRead } from './backfill.js';
+import { estimateRead, extractProgress } from './progress.js';
 
 /**
  * Extracts every planned read into the package folder with COPY, inside the caller's snapshot transaction, and
@@ -29,10 +30,11 @@ export async function extractTables(
   for (const read of reads) {
     const t = read.entry;
     try {
-      emit({ type: 'extract_started', table: t.name, mode: read.mode, filter: read.where });
+      const estimatedRows = await estimateRead(client, read);
+      emit({ type: 'extract_started', table: t.name, mode: read.mode, filter: read.where, estimatedRows });
       const started = performance.now();
       const file = path.join(packageDir, t.file);
-      const copied = await copyToFile(client, read.select, file, (bytes) => emit({ type: 'extract_progress', table: t.name, bytes }));
+      const copied = await copyToFile(client, read.select, file, extractProgress(emit, t.name, estimatedRows));
       await syncFile(file);
       // an incremental read is counted for the gate or the automatic reconciliation (a reconciliation's key scan counts)
       const counted = read.mode === 'full' || read.reconcile === 'always' || (!countIncremental && read.reconcile !== 'auto') ? null : await countRows(client, t.sourceSchema, t.sourceName);

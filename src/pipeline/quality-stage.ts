@@ -52,6 +52,7 @@ export async function gateAfterLoad(
   const started = new Date();
   const counts = new Map<string, SourceCount>(extracted.flatMap((t) => (t.sourceRowCount === null ? [] : [[t.name, { rows: t.sourceRowCount }] as const])));
   const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources, extracted));
+  emit({ type: 'quality_started', checks: specs.length });
   const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
   await destination.history.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
@@ -104,6 +105,7 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     }
     await closeSource(client);
     const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources));
+    emit({ type: 'quality_started', checks: specs.length });
     const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
     const report: QualityReport = {
       runId, env: config.env, dataset: plan.dataset, mode: 'only',

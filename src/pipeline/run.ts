@@ -20,6 +20,7 @@ import { currentOwner } from '../package/package-owner.js';
 import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
+import { commitTimed, loadTimed } from './progress.js';
 
 // the plan lives in run-plan.ts (imported by the stages); re-exported here for the library's entry points
 export { datasetName, planRun, type RunPlan } from './run-plan.js';
@@ -152,7 +153,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     if (session) emit({ type: 'load_started', tables: reads.length });
     const reconciler = keyReconcilerOf(destination);
     const onExtracted = (table: PackageTable) => {
-      if (session) loading = loading.then(() => session.loadTable(table)).catch(() => undefined);
+      if (session) loading = loading.then(() => loadTimed(session, table, emit)).catch(() => undefined);
     };
     const onTable = (r: TableLoadResult) => {
       for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
@@ -171,7 +172,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       await closeSource(client);
       if (session) {
         await loading;
-        loaded = await session.commit(manifest, onTable);
+        loaded = await commitTimed(extracted.length, false, emit, () => session.commit(manifest, onTable));
       }
     } catch (error) {
       // whatever failed (a reader, the manifest on a full disk, the commit): the loads in flight finish, then the load
@@ -182,7 +183,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     }
     if (!session) {
       emit({ type: 'load_started', tables: extracted.length });
-      loaded = await destination.loadPackage(manifest, packageDir, onTable);
+      loaded = await commitTimed(extracted.length, true, emit, () => destination!.loadPackage(manifest, packageDir!, onTable));
     }
     committed = true;
     crashPoint('after-commit');

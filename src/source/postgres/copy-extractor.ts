@@ -12,9 +12,9 @@ export interface CopyResult {
 /**
  * Streams `COPY (select) TO STDOUT (FORMAT csv)` into a file, byte for byte: PostgreSQL's own text for each value,
  * NULL as an unquoted empty field and '' as "" (so DuckDB can tell them apart).
- * `onBytes` is called per network chunk for progress; it must be cheap. `append` adds the rows to the end of the file.
+ * `onBytes` is called per network chunk (with the chunk) for progress; it must be cheap. `append` adds the rows to the end of the file.
  */
-export async function copyToFile(client: pg.Client, select: string, file: string, onBytes?: (bytes: number) => void, append = false): Promise<CopyResult> {
+export async function copyToFile(client: pg.Client, select: string, file: string, onBytes?: (bytes: number, chunk: Buffer) => void, append = false): Promise<CopyResult> {
   return copyToStream(client, select, createWriteStream(file, { highWaterMark: 1 << 20, flags: append ? 'a' : 'w' }), onBytes);
 }
 
@@ -26,13 +26,13 @@ export async function copyToFile(client: pg.Client, select: string, file: string
  * (the caller's ROLLBACK) would wait forever, and with nothing else pending Node would exit with status 0 and no
  * message. A closed client fails every later query at once instead.
  */
-export async function copyToStream(client: pg.Client, select: string, sink: Writable, onBytes?: (bytes: number) => void): Promise<CopyResult> {
+export async function copyToStream(client: pg.Client, select: string, sink: Writable, onBytes?: (bytes: number, chunk: Buffer) => void): Promise<CopyResult> {
   const source = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`));
   let bytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;
-      onBytes?.(bytes);
+      onBytes?.(bytes, chunk);
       callback(null, chunk);
     },
   });
