@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import type { ReconcileMode } from './reconcile-mode.js';
 import { parseTableRef, type TableRef } from './table-ref.js';
 
 /** How a table's rows reach the destination. */
@@ -22,11 +23,12 @@ export interface CatalogTable {
   /** JSON/array columns unnested into child tables `<table>__<column>`. */
   readonly unnest: readonly string[];
   /**
-   * Present for incremental tables: rows with cursor >= last cursor − lag are re-read and merged. `reconcile`: true =
-   * every run also compares all keys with the destination (late commits outside the lag, hard deletes; see
-   * --reconcile); false = never, not even when the row counts disagree; undefined = when the row counts disagree.
+   * Present for incremental tables: rows with cursor >= last cursor − lag are re-read and merged. `reconcile` (the
+   * file's true / false): 'always' = every run also compares all keys with the destination (late commits outside the
+   * lag, hard deletes; see --reconcile); 'never' = not even when the row counts disagree; undefined = as the run says
+   * (by default when the row counts disagree).
    */
-  readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined; readonly reconcile: boolean | undefined } | undefined;
+  readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined; readonly reconcile: ReconcileMode | undefined } | undefined;
   /** Column whose max() tells how fresh the table is; undefined = freshness not measured. */
   readonly freshnessColumn: string | undefined;
   readonly freshnessHours: number;
@@ -203,7 +205,7 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
       schemaContract: t.schema_contract ?? doc.defaults.schema_contract,
       unnest: Object.freeze([...t.unnest]),
       incremental: t.incremental
-        ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag, reconcile: t.incremental.reconcile })
+        ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag, reconcile: reconcileOf(t.incremental.reconcile) })
         : undefined,
       freshnessColumn: t.freshness_column,
       freshnessHours: t.freshness_hours ?? doc.defaults.freshness_hours,
@@ -283,4 +285,9 @@ export function unknownTableMessage(
     listed +
     ` Catalog tables (${catalog.path}): ${catalog.tables.map((t) => t.name).join(', ')}.`
   );
+}
+
+/** The catalog file's `reconcile: true / false` as the run's mode; absent: the run decides. */
+function reconcileOf(value: boolean | undefined): ReconcileMode | undefined {
+  return value === undefined ? undefined : value ? 'always' : 'never';
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { resolveDuckDBSettings, type DuckDBSettings } from './runtime-settings.js';
 import { DEFAULT_CATALOG_PATH } from '../catalog/catalog.js';
+import type { ReconcileMode } from '../catalog/reconcile-mode.js';
 import { resolveSourceConnection, type SourceConnection } from './source-connection.js';
 
 export type EnvName = 'local' | 'dev' | 'prod';
@@ -16,19 +17,24 @@ export type TableSelection = { readonly kind: 'none' } | { readonly kind: 'all' 
 /** Which tables a run reloads from scratch. */
 export type FullRefresh = TableSelection;
 
+/**
+ * The run's key reconciliation (see ReconcileMode): the incremental tables `always` names are reconciled 'always'
+ * (late commits, hard deletes); the others `otherwise`: 'auto' (when the row counts disagree), or 'never' with
+ * --no-reconcile / INGESTA_RECONCILE=off. A catalog entry's own `reconcile` is weighed in pipeline/resolve-tables.ts.
+ */
+export interface ReconcileRequest {
+  readonly always: TableSelection;
+  readonly otherwise: Exclude<ReconcileMode, 'always'>;
+}
+
 /** Everything one run needs, resolved once from flags and environment, then frozen. */
 export interface RunConfig {
   readonly env: EnvName;
   /** Tables asked for; undefined = every catalog table. */
   readonly tables: readonly string[] | undefined;
   readonly fullRefresh: FullRefresh;
-  /** Incremental tables whose keys are also reconciled with the destination (late commits, hard deletes). */
-  readonly reconcile: TableSelection;
-  /**
-   * Reconcile an incremental table on its own when the source's row count disagrees with what the destination would
-   * hold after the batch (a hard delete, a late insert). Off with --no-reconcile / INGESTA_RECONCILE=off.
-   */
-  readonly reconcileAuto: boolean;
+  /** Key reconciliation asked for by the flags (--reconcile, --no-reconcile, INGESTA_RECONCILE): see ReconcileRequest. */
+  readonly reconcile: ReconcileRequest;
   readonly catalogPath: string;
   /** Destination dataset: a DuckDB schema locally, a Glue database in the cloud. */
   readonly dataset: string | undefined;
@@ -129,8 +135,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     env: envName,
     tables: tables ? Object.freeze(tables) : undefined,
     fullRefresh,
-    reconcile,
-    reconcileAuto: reconcileOption !== false,
+    reconcile: Object.freeze({ always: reconcile, otherwise: reconcileOption === false ? ('never' as const) : ('auto' as const) }),
     catalogPath: o.catalog ?? nonEmpty(env.INGESTA_CATALOG) ?? DEFAULT_CATALOG_PATH,
     dataset,
     duckdbPath,

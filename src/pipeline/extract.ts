@@ -13,19 +13,25 @@ import { needsReconciliation, reconcileRead } from './reconcile.js';
 import { backfillRead } from './backfill.js';
 import { estimateRead, extractProgress } from './progress.js';
 
+/** What the COPY loop needs besides the connection and the reads. */
+export interface ExtractOptions {
+  /** The load package's folder: each read's file is written there. */
+  readonly packageDir: string;
+  readonly emit: EventListener;
+  /** Called as each table's file is complete and synced (a transactional destination starts loading it). */
+  readonly onExtracted?: (table: PackageTable) => void;
+  /** Count the source rows of incremental reads too (the quality gate compares them); full reads count their COPY. */
+  readonly countIncremental?: boolean;
+  /** The destination's key comparison, when it can reconcile (reads planned with reconcile 'always' or 'auto'). */
+  readonly reconciler?: KeyReconciler;
+}
+
 /**
  * Extracts every planned read into the package folder with COPY, inside the caller's snapshot transaction, and
  * returns the package's table entries (rows, bytes, source row counts at the snapshot).
  */
-export async function extractTables(
-  client: pg.Client,
-  reads: readonly TableRead[],
-  packageDir: string,
-  emit: EventListener,
-  onExtracted?: (table: PackageTable) => void,
-  countIncremental = false,
-  reconciler?: KeyReconciler,
-): Promise<PackageTable[]> {
+export async function extractTables(client: pg.Client, reads: readonly TableRead[], options: ExtractOptions): Promise<PackageTable[]> {
+  const { packageDir, emit, onExtracted, countIncremental = false, reconciler } = options;
   const result: PackageTable[] = [];
   for (const read of reads) {
     const t = read.entry;

@@ -11,7 +11,7 @@ import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../sour
 import type { EventListener } from './events.js';
 import type { TableRead } from './table-read.js';
 import { unreadableKeys, unreadableKeysError } from './reconcile.js';
-import type { ReconcileMode } from './resolve-tables.js';
+import type { ReconcileMode } from '../catalog/reconcile-mode.js';
 
 /** What the extract stage needs to decide, per table, between a full and an incremental read. */
 export interface ExtractPlanInput {
@@ -75,7 +75,7 @@ export async function planReads(
     } catch (cause) {
       throw sourceQueryError(`Planning the read of ${t.schema}.${t.name}`, cause);
     }
-    let reconcile: ReconcileMode | 'never' = (incremental && input.reconcile?.get(t.name)) || 'never';
+    let reconcile: ReconcileMode = (incremental && input.reconcile?.get(t.name)) || 'never';
     const unreadable = reconcile === 'never' ? [] : unreadableKeys(columns, t.primaryKey.map(destinationOf));
     if (unreadable.length > 0) {
       // asked for: refused before anything is read; automatic: this table is simply not reconciled

@@ -13,7 +13,8 @@ import type { RunPlan } from './run-plan.js';
 import { checkSchemas } from './schema-check.js';
 import { refuseNullKeys } from './null-keys.js';
 import { planBackfills } from './backfill.js';
-import { reconciledTables, selectedTables, type ReconcileMode } from './resolve-tables.js';
+import type { ReconcileMode } from '../catalog/reconcile-mode.js';
+import { reconciledTables, selectedTables } from './resolve-tables.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -57,9 +58,9 @@ export async function prepareReads(
     },
     emit,
   );
-  const modes = reconciledTables(plan.config.reconcile, plan.config.reconcileAuto, tables);
-  if (plan.config.reconcile.kind === 'tables') {
-    const named = selectedTables(plan.config.reconcile, tables);
+  const modes = reconciledTables(plan.config.reconcile, tables);
+  if (plan.config.reconcile.always.kind === 'tables') {
+    const named = selectedTables(plan.config.reconcile.always, tables);
     for (const t of tables) {
       if (named.has(t.name) && modes.get(t.name) !== 'always') {
         emit({ type: 'warning', table: t.name, message: `--reconcile ${t.name}: not an incremental table with a key; its full load already equals the source` });

@@ -1,7 +1,8 @@
 import pgTypes from 'pg';
 import { sourceOnlyTable, unknownTableMessage, type Catalog, type CatalogTable, type TableRequest } from '../catalog/catalog.js';
 import { parseTableRef } from '../catalog/table-ref.js';
-import type { FullRefresh, TableSelection } from '../config/config.js';
+import type { ReconcileMode } from '../catalog/reconcile-mode.js';
+import type { FullRefresh, ReconcileRequest, TableSelection } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import { findTable, introspectTable } from '../source/postgres/postgres-introspector.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
@@ -76,21 +77,18 @@ export function refreshedTables(fullRefresh: FullRefresh, tables: readonly Catal
   return selectedTables(fullRefresh, tables);
 }
 
-/** always: the keys are compared on this run; auto: only if the row counts disagree (see pipeline/reconcile.ts). */
-export type ReconcileMode = 'always' | 'auto';
-
 /**
- * How each incremental table with a key is reconciled in this run: always when --reconcile names it (or every table)
- * or its catalog entry says `reconcile: true`; else auto, unless turned off (--no-reconcile, INGESTA_RECONCILE=off,
- * `reconcile: false`). A table absent from the map is never reconciled (a full load already equals the source).
+ * How each incremental table with a key is reconciled in this run: 'always' when --reconcile names it (or every table)
+ * or its catalog entry says so; else 'auto', unless turned off (--no-reconcile, INGESTA_RECONCILE=off, the catalog's
+ * 'never'). A table absent from the map is never reconciled (a full load already equals the source).
  */
-export function reconciledTables(reconcile: TableSelection, auto: boolean, tables: readonly CatalogTable[]): Map<string, ReconcileMode> {
-  const chosen = selectedTables(reconcile, tables);
+export function reconciledTables(request: ReconcileRequest, tables: readonly CatalogTable[]): Map<string, ReconcileMode> {
+  const chosen = selectedTables(request.always, tables);
   const modes = new Map<string, ReconcileMode>();
   for (const t of tables) {
     if (!t.incremental || t.primaryKey.length === 0) continue;
-    if (chosen.has(t.name) || t.incremental.reconcile === true) modes.set(t.name, 'always');
-    else if (auto && t.incremental.reconcile !== false) modes.set(t.name, 'auto');
+    if (chosen.has(t.name) || t.incremental.reconcile === 'always') modes.set(t.name, 'always');
+    else if (request.otherwise === 'auto' && t.incremental.reconcile !== 'never') modes.set(t.name, 'auto');
   }
   return modes;
 }

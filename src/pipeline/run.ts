@@ -1,18 +1,18 @@
 import type { CatalogTable } from '../catalog/catalog.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
-import { resolveConfig, resolveLibraryConfig, type RunOptions } from '../config/config.js';
+import { resolveConfig, resolveLibraryConfig, type RunConfig, type RunOptions } from '../config/config.js';
 import { planRun, type RunPlan } from './run-plan.js';
-import { beginLoadOf, keyReconcilerOf, type Destination, type TableLoadResult } from '../destination/destination.js';
+import type { Destination } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
-import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
+import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
 import type pg from 'pg';
 import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../source/postgres/postgres-connection.js';
 import { lockRelations, type RelationName } from '../source/postgres/table-locks.js';
-import type { EventListener, PipelineEvent, QualityReport, RunSummary, TableSummary } from './events.js';
+import type { EventListener, QualityReport, RunSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
-import { extractTables } from './extract.js';
-import { extractInParallel } from './parallel-extract.js';
+import { extractAndLoad } from './extract-and-load.js';
+import { collectRunEvents, summarizeRun } from './run-summary.js';
 import { prepareReads } from './prepare-reads.js';
 import { recoverPackages } from './recover.js';
 import { destinationIdentity, packageRoot as packageRootOf } from '../package/package-root.js';
@@ -20,7 +20,6 @@ import { currentOwner } from '../package/package-owner.js';
 import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
-import { commitTimed, loadTimed } from './progress.js';
 
 // the plan lives in run-plan.ts (imported by the stages); re-exported here for the library's entry points
 export { datasetName, planRun, type RunPlan } from './run-plan.js';
@@ -67,184 +66,143 @@ export async function validate(options: RunOptions, hooks: RunHooks = {}): Promi
 }
 
 /**
- * One run: connect to the source, take the destination's lock, finish or discard a leftover package, extract
- * every table inside one REPEATABLE READ READ ONLY snapshot into a new load package, then load the package in
- * one destination transaction (data + cursors + load record) and remove it.
+ * One run, in the order the steps below run: connect to the source, resolve the tables, open the destination (its
+ * lock), finish or discard a leftover package, take the snapshot and plan every read (prepareReads), start a new load
+ * package, extract every table into it and load it in one destination transaction (data + cursors + load record),
+ * remove it, export the schema, run the gate. A failure before the commit records a failed run and removes the package.
  */
 export async function runPlan(plan: RunPlan, onEvent: EventListener = () => undefined, signal?: AbortSignal): Promise<RunSummary> {
   const { config, dataset } = plan;
   if (config.dryRun) refuseDryRun();
   const startedAt = new Date();
   const runId = newRunId(startedAt);
-  const warnings: string[] = [];
-  const extractMs = new Map<string, number>();
-  // for the failure record: when the snapshot was taken, if it was
-  let snapshotTakenAt: string | undefined;
-  const emit = (event: PipelineEvent) => {
-    if (event.type === 'snapshot_taken') snapshotTakenAt = event.snapshotAt;
-    if (event.type === 'warning') warnings.push(event.table ? `${event.table}: ${event.message}` : event.message);
-    if (event.type === 'extract_finished') extractMs.set(event.table, event.ms);
-    onEvent(event);
-  };
+  const events = collectRunEvents(onEvent);
+  const { emit } = events;
 
   await stallPoint('run-start');
   // the source first: a wrong connection setting fails before anything is created on the destination side
   const client = await connectSource(config.source, config);
-  let destination: Destination | undefined;
-  let packageDir: string | undefined;
-  let tables: CatalogTable[] = [];
-  let committed = false;
-  const extraClients: pg.Client[] = [];
+  const run: OpenRun = { client, extraClients: [], tables: [], committed: false };
   // SIGTERM / SIGINT: cancel what is in flight (closing the source connection ends its query on the server; DuckDB
   // and Athena interrupt theirs); the awaited step then fails and the normal clean-up below runs
   const onAbort = () => {
-    for (const c of [client, ...extraClients]) c.end().catch(() => undefined);
-    destination?.interrupt();
+    for (const c of [client, ...run.extraClients]) c.end().catch(() => undefined);
+    run.destination?.interrupt();
   };
   if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     // unknown names are found out here, before the destination is opened: nothing is created for a typo
-    tables = await resolveTables(client, plan.catalog, plan.requests);
+    const tables = (run.tables = await resolveTables(client, plan.catalog, plan.requests));
     const refresh = refreshedTables(config.fullRefresh, tables);
-    destination = await createDestination(config, dataset, { runId });
+    const destination = (run.destination = await createDestination(config, dataset, { runId }));
     await destination.open();
     emit({ type: 'run_started', runId, env: config.env, dataset, destination: destinationLabel(config), tables: tables.map((t) => t.name) });
     // packages are kept per destination (resolved once the destination's folder exists): never another one's
     const packageRoot = packageRootOf(config, dataset);
     const recovered = await recoverPackages(destination, packageRoot, emit, destinationIdentity(config, dataset));
 
-    // more connections read other tables at the same time, all inside the one exported snapshot, each holding the
-    // run's table locks; opened as soon as the snapshot exists (and before the load transaction, so a failure here
-    // leaves no transaction open: the run's failure record must not join it)
-    const readers = [client];
-    const openReaders = async (locked: readonly RelationName[]) => {
-      if (config.maxConnections <= 1 || tables.length <= 1) return;
-      const snapshotId = await exportSnapshot(client);
-      for (let i = 1; i < Math.min(config.maxConnections, tables.length); i += 1) {
-        const extra = await connectSource(config.source, config);
-        extraClients.push(extra);
-        await joinSnapshot(extra, snapshotId);
-        await lockRelations(extra, locked);
-        readers.push(extra);
-      }
-    };
-    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit, openReaders);
-
-    packageDir = await createPackageFolder(packageRoot, runId);
-    const manifest: Manifest = {
-      version: 1,
-      runId,
-      createdAt: startedAt.toISOString(),
-      env: config.env,
-      dataset,
-      destination: destinationIdentity(config, dataset),
-      owner: currentOwner(),
-      state: 'extracting',
-      snapshotAt,
-      tables: [],
-    };
+    const joinReaders = (locked: readonly RelationName[]) => openReaders(run, config, locked);
+    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit, joinReaders);
+    const manifest = newManifest(plan, runId, startedAt, snapshotAt);
+    const packageDir = (run.packageDir = await createPackageFolder(packageRoot, runId));
     await writeManifest(packageDir, manifest);
-    // a destination with loadWhileExtracting (one load transaction) loads each table as soon as its file is complete,
-    // while the next one is extracted; nothing is visible before the commit, which comes only after the whole package
-    // is extracted
-    const session = await beginLoadOf(destination, manifest, packageDir);
-    let loading: Promise<void> = Promise.resolve();
-    if (session) emit({ type: 'load_started', tables: reads.length });
-    const reconciler = keyReconcilerOf(destination);
-    const onExtracted = (table: PackageTable) => {
-      if (session) loading = loading.then(() => loadTimed(session, table, emit)).catch(() => undefined);
-    };
-    const onTable = (r: TableLoadResult) => {
-      for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
-      emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination });
-    };
-    let extracted: PackageTable[];
-    let loaded: TableLoadResult[] | undefined;
-    try {
-      extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load', reconciler));
-      manifest.tables.push(...extracted);
-      manifest.state = 'extracted';
-      await writeManifest(packageDir, manifest);
-      crashPoint('after-extract');
-      // the snapshot is released before committing: the source holds nothing of ours while the destination finishes
-      for (const c of extraClients) await closeSource(c);
-      await closeSource(client);
-      if (session) {
-        await loading;
-        loaded = await commitTimed(extracted.length, false, emit, () => session.commit(manifest, onTable));
-      }
-    } catch (error) {
-      // whatever failed (a reader, the manifest on a full disk, the commit): the loads in flight finish, then the load
-      // transaction is rolled back before anything else uses the destination (the failure record among others)
-      await loading;
-      await session?.abort();
-      throw error;
-    }
-    if (!session) {
-      emit({ type: 'load_started', tables: extracted.length });
-      loaded = await commitTimed(extracted.length, true, emit, () => destination!.loadPackage(manifest, packageDir!, onTable));
-    }
-    committed = true;
+    const { extracted, loaded } = await extractAndLoad({
+      destination, manifest, packageDir, reads, emit,
+      readers: [client, ...run.extraClients],
+      countIncremental: config.quality === 'after-load',
+      releaseSnapshot: () => closeReaders(run),
+    });
+    run.committed = true;
     crashPoint('after-commit');
     await removePackage(packageDir);
-    packageDir = undefined;
+    run.packageDir = undefined;
+
     if (config.schemaExportDir) await exportSchemaAfterCommit(config.schemaExportDir, destination, runId, emit);
     const quality = config.quality === 'after-load' ? await gateAfterLoad(plan, tables, destination, sources, extracted, runId, emit) : undefined;
-
-    const finishedAt = new Date();
-    const summary: RunSummary = {
-      runId,
-      env: config.env,
-      dataset,
-      destination: destinationLabel(config),
-      snapshotAt,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      tables: extracted.map((t): TableSummary => {
-        const l = loaded!.find((x) => x.table === t.name)!;
-        return {
-          table: t.name,
-          mode: l.mode,
-          rowsExtracted: t.rows,
-          bytesExtracted: t.bytes,
-          extractMs: Math.round(extractMs.get(t.name) ?? 0),
-          rowsInDestination: l.rowsInDestination,
-          sourceRows: t.sourceRowCount,
-          cursorFrom: t.cursor?.lowerBound ?? null,
-          cursorTo: t.cursor ? (t.cursor.next ?? t.cursor.previous) : null,
-        };
-      }),
-      recovered,
-      warnings,
-      ...(quality ? { quality } : {}),
-    };
+    const summary = summarizeRun(
+      { runId, env: config.env, dataset, destination: destinationLabel(config), snapshotAt, startedAt, extracted, loaded, recovered, quality },
+      events,
+    );
     emit({ type: 'run_finished', summary });
     return summary;
   } catch (caught) {
-    const error = signal?.aborted
-      ? new InterruptedError(
-          committed
-            ? `Stopped by a signal after the load was committed (run ${runId}); the data and state of this run are in place, the quality gate did not finish.`
-            : `Stopped by a signal (run ${runId}): in-flight queries were cancelled and nothing of this run was committed; the destination is as it was.`,
-          { cause: caught },
-        )
-      : asTypedError(caught);
+    const error = runFailure(caught, signal, run.committed, runId);
     // a run that failed cleanly leaves no package behind: a leftover package always means a crash
-    if (packageDir) await removePackage(packageDir).catch(() => undefined);
-    const message = error instanceof IngestError ? error.message : messageOf(error);
-    if (!committed) {
-      const times = { startedAt: startedAt.toISOString(), snapshotAt: snapshotTakenAt };
-      await destination?.history.recordFailure(runId, config.env, tables.map((t) => t.name), message, times).catch(() => undefined);
+    if (run.packageDir) await removePackage(run.packageDir).catch(() => undefined);
+    if (!run.committed) {
+      const message = error instanceof IngestError ? error.message : messageOf(error);
+      const times = { startedAt: startedAt.toISOString(), snapshotAt: events.snapshotAt() };
+      await run.destination?.history.recordFailure(runId, config.env, run.tables.map((t) => t.name), message, times).catch(() => undefined);
     }
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    for (const c of extraClients) await closeSource(c);
-    await closeSource(client);
-    await destination?.close();
+    await closeReaders(run);
+    await run.destination?.close();
   }
+}
+
+/** What a run has opened or decided so far: what its clean-up, its abort and its failure record need. */
+interface OpenRun {
+  readonly client: pg.Client;
+  /** The snapshot's other reader connections. */
+  readonly extraClients: pg.Client[];
+  tables: CatalogTable[];
+  destination?: Destination;
+  /** The package folder, until it is removed. */
+  packageDir?: string;
+  committed: boolean;
+}
+
+/**
+ * More connections read other tables at the same time, all inside the one exported snapshot, each holding the run's
+ * table locks; opened as soon as the snapshot exists (and before the load transaction, so a failure here leaves no
+ * transaction open: the run's failure record must not join it).
+ */
+async function openReaders(run: OpenRun, config: RunConfig, locked: readonly RelationName[]): Promise<void> {
+  if (config.maxConnections <= 1 || run.tables.length <= 1) return;
+  const snapshotId = await exportSnapshot(run.client);
+  for (let i = 1; i < Math.min(config.maxConnections, run.tables.length); i += 1) {
+    const extra = await connectSource(config.source, config);
+    run.extraClients.push(extra);
+    await joinSnapshot(extra, snapshotId);
+    await lockRelations(extra, locked);
+  }
+}
+
+/** Closes every source connection of the run (the snapshot is released); closing twice is harmless. */
+async function closeReaders(run: OpenRun): Promise<void> {
+  for (const c of run.extraClients) await closeSource(c);
+  await closeSource(run.client);
+}
+
+/** A new package's manifest, in state `extracting`, owned by this process. */
+function newManifest(plan: RunPlan, runId: string, startedAt: Date, snapshotAt: string): Manifest {
+  const { config, dataset } = plan;
+  return {
+    version: 1,
+    runId,
+    createdAt: startedAt.toISOString(),
+    env: config.env,
+    dataset,
+    destination: destinationIdentity(config, dataset),
+    owner: currentOwner(),
+    state: 'extracting',
+    snapshotAt,
+    tables: [],
+  };
+}
+
+/** The error a failed run rejects with: an InterruptedError when a signal stopped it, else the typed error. */
+function runFailure(caught: unknown, signal: AbortSignal | undefined, committed: boolean, runId: string): unknown {
+  if (!signal?.aborted) return asTypedError(caught);
+  return new InterruptedError(
+    committed
+      ? `Stopped by a signal after the load was committed (run ${runId}); the data and state of this run are in place, the quality gate did not finish.`
+      : `Stopped by a signal (run ${runId}): in-flight queries were cancelled and nothing of this run was committed; the destination is as it was.`,
+    { cause: caught },
+  );
 }
 
 /**

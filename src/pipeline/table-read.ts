@@ -1,5 +1,5 @@
 import type { PackageTable } from '../package/load-package.js';
-import type { ReconcileMode } from './resolve-tables.js';
+import type { ReconcileMode } from '../catalog/reconcile-mode.js';
 
 /** One table's read, decided inside the snapshot: full or incremental, the cursor window, the SELECT. */
 export interface TableRead {
@@ -7,8 +7,8 @@ export interface TableRead {
   readonly mode: 'full' | 'incremental';
   readonly select: string;
   readonly where: string | undefined;
-  /** Incremental reads: whether key reconciliation follows (pipeline/reconcile.ts), always or on a count mismatch. */
-  readonly reconcile: ReconcileMode | 'never';
+  /** Whether key reconciliation follows the read (pipeline/reconcile.ts): only ever 'always' or 'auto' for an incremental read. */
+  readonly reconcile: ReconcileMode;
   /** Incremental reads: columns new in the source (destination names) whose values the older rows get (backfill.ts). */
   readonly backfill?: readonly string[];
 }

@@ -289,23 +289,23 @@ describe('parseDuration', () => {
 
 describe('resolveConfig: reconcile', () => {
   it('off by default; --reconcile alone means every incremental table; names are loaded too', () => {
-    expect(resolveConfig({}, {}).reconcile).toEqual({ kind: 'none' });
-    expect(resolveConfig({ reconcile: true }, {}).reconcile).toEqual({ kind: 'all' });
+    expect(resolveConfig({}, {}).reconcile).toEqual({ always: { kind: 'none' }, otherwise: 'auto' });
+    expect(resolveConfig({ reconcile: true }, {}).reconcile.always).toEqual({ kind: 'all' });
     const named = resolveConfig({ reconcile: ['contents'], tables: ['accounts'] }, {});
-    expect(named.reconcile).toEqual({ kind: 'tables', tables: ['contents'] });
+    expect(named.reconcile.always).toEqual({ kind: 'tables', tables: ['contents'] });
     expect(named.tables).toEqual(['accounts', 'contents']);
   });
 
   it('INGESTA_RECONCILE: all / true, a comma list, or off; the flag wins', () => {
-    expect(resolveConfig({}, { INGESTA_RECONCILE: 'all' }).reconcile).toEqual({ kind: 'all' });
-    expect(resolveConfig({}, { INGESTA_RECONCILE: 'TRUE' }).reconcile).toEqual({ kind: 'all' });
-    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents, content_attributes' }).reconcile).toEqual({ kind: 'tables', tables: ['contents', 'content_attributes'] });
-    expect(resolveConfig({}, { INGESTA_RECONCILE: 'false' }).reconcile).toEqual({ kind: 'none' });
-    expect(resolveConfig({ reconcile: ['contents'] }, { INGESTA_RECONCILE: 'all' }).reconcile).toEqual({ kind: 'tables', tables: ['contents'] });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'all' }).reconcile.always).toEqual({ kind: 'all' });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'TRUE' }).reconcile.always).toEqual({ kind: 'all' });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents, content_attributes' }).reconcile.always).toEqual({ kind: 'tables', tables: ['contents', 'content_attributes'] });
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'false' }).reconcile).toEqual({ always: { kind: 'none' }, otherwise: 'never' });
+    expect(resolveConfig({ reconcile: ['contents'] }, { INGESTA_RECONCILE: 'all' }).reconcile.always).toEqual({ kind: 'tables', tables: ['contents'] });
     // the variable says how those tables are loaded, not which are (regression: it narrowed a scheduled run to them)
     expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents' }).tables).toBeUndefined();
-    expect(resolveConfig({ reconcile: false }, {}).reconcileAuto).toBe(false);
-    expect(resolveConfig({}, { INGESTA_RECONCILE: 'off' }).reconcileAuto).toBe(false);
-    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents' }).reconcileAuto).toBe(true);
+    expect(resolveConfig({ reconcile: false }, {}).reconcile.otherwise).toBe('never');
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'off' }).reconcile.otherwise).toBe('never');
+    expect(resolveConfig({}, { INGESTA_RECONCILE: 'contents' }).reconcile.otherwise).toBe('auto');
   });
 });

@@ -6,7 +6,7 @@ import { introspectAll } from '../../src/source/postgres/catalog-introspection.j
 import { planReads } from '../../src/pipeline/plan-reads.js';
 import type { TableRead } from '../../src/pipeline/table-read.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
-import type { ReconcileMode } from '../../src/pipeline/resolve-tables.js';
+import type { ReconcileMode } from '../../src/catalog/reconcile-mode.js';
 import { destinationNames, mapColumn } from '../../src/normalize/column-mapping.js';
 import { rejection } from '../helpers/expect-error.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
