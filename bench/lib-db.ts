@@ -6,7 +6,8 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DATAVISION_TABLES, datavisionSql } from '../src/demo/datavision-generator.js';
+import { DATAVISION_TABLES } from '../src/demo/datavision-generator.js';
+import { profileSql, type Profile } from './lib-hard.js';
 
 export const TABLES: readonly string[] = DATAVISION_TABLES;
 
@@ -40,6 +41,7 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 
 export interface Generated {
   readonly database: string;
+  readonly profile: Profile;
   readonly accounts: number;
   readonly generateMs: number;
   readonly vacuumMs: number;
@@ -48,13 +50,13 @@ export interface Generated {
   readonly sizeBytes: number;
 }
 
-/** Drops and recreates `name`, fills it with the DataVision generator, then VACUUM ANALYZE (hint bits set). */
-export async function createAndFill(adminUrl: string, name: string, accounts: number): Promise<Generated> {
+/** Drops and recreates `name`, fills it with the DataVision generator (or its hard profile), then VACUUM ANALYZE. */
+export async function createAndFill(adminUrl: string, name: string, accounts: number, profile: Profile): Promise<Generated> {
   await dropDatabase(adminUrl, name);
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${ident(name)}`));
   return withClient(databaseUrl(adminUrl, name), async (c) => {
     const t0 = performance.now();
-    for (const sql of datavisionSql({ accounts })) await c.query(sql);
+    for (const sql of profileSql(profile, accounts)) await c.query(sql);
     const generateMs = performance.now() - t0;
     const t1 = performance.now();
     await c.query('VACUUM ANALYZE');
@@ -63,7 +65,7 @@ export async function createAndFill(adminUrl: string, name: string, accounts: nu
     for (const t of TABLES) rows[t] = Number((await c.query(`SELECT count(*) AS n FROM public.${t}`)).rows[0].n);
     const size = Number((await c.query('SELECT pg_database_size(current_database()) AS s')).rows[0].s);
     const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
-    return { database: name, accounts, generateMs, vacuumMs, rows, totalRows, sizeBytes: size };
+    return { database: name, profile, accounts, generateMs, vacuumMs, rows, totalRows, sizeBytes: size };
   });
 }
 
