@@ -2,6 +2,7 @@
 import type { ChangeRound, Generated, Machine } from './lib-db.js';
 import type { CpuBreakdown } from './lib-cpu.js';
 import { printProfiles, type ProfileResult } from './lib-profiles.js';
+import { printSameChange, type SameChangeRun } from './lib-incremental.js';
 import { int, mb, measureTable, pct, ratio, secs, stats, targetTable, textTable, verdict, type Measure, type Target } from './lib-stats.js';
 
 export interface IngestaRun {
@@ -51,6 +52,7 @@ export interface Results {
     fullValidate: IngestaRun[];
     incremental: IncRound[];
     smallFull: IngestaRun[];
+    sameChange: SameChangeRun[];
   };
 }
 
@@ -100,7 +102,7 @@ export function printReport(r: Results): Record<string, unknown> {
     { key: 'fullLoadExtractMs', name: '   … of which extract (Σ extract_finished ms)', values: runs.full.map((x) => x.extractMs), format: secs },
     { key: 'fullLoadCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(runs.full), format: secs },
     { key: 'fullLoadPeakRssKb', name: '   … peak RSS', values: rss(runs.full), format: mb },
-    { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables (wall)', values: wall(inc), format: secs },
+    { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables, --no-reconcile (wall)', values: wall(inc), format: secs },
     { key: 'incrementalInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(inc), format: secs },
     { key: 'incrementalCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(inc), format: secs },
     { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
@@ -151,6 +153,9 @@ export function printReport(r: Results): Record<string, unknown> {
   ));
   print();
 
+  const sameChange = printSameChange(runs.sameChange, med(runs.cliStartup), print);
+  print();
+
   const targets: Target[] = [
     ...profileSummary.targets,
     { name: 'incremental after 1 % ≤ 10 % of full (2 tables)', value: div(med(wall(inc)), med(wall(full2))), limit: 0.1, comparison: '<=', format: pct, note: 'median inc / median full of the 2 tables' },
@@ -163,6 +168,7 @@ export function printReport(r: Results): Record<string, unknown> {
 
   return {
     profiles: profileSummary.summary,
+    sameChange,
     medians: Object.fromEntries(measures.map((x) => [x.key, stats(x.values) ?? null])),
     fullLoad: { rows: fullRows, bytes: fullBytes, rowsPerSec: fullMed ? fullRows / (fullMed / 1000) : null, mbPerSec: fullMed ? fullBytes / 1e6 / (fullMed / 1000) : null },
     pairedRatios: { fullOverBare: pairedFull, incOverFull2: pairedInc },

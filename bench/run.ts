@@ -17,6 +17,7 @@ import { PROFILES, type Profile } from './lib-hard.js';
 import { killAll, parseEvents, rssMethod, runMeasured, runPlain, type IngestaEvents, type ProcResult } from './lib-proc.js';
 import { printReport, type Results, type IngestaRun, type IncRound } from './lib-report.js';
 import type { BareRun, ProfileResult } from './lib-profiles.js';
+import type { SameChangeRun } from './lib-incremental.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -234,17 +235,17 @@ async function main(): Promise<void> {
     let inc: IngestaRun | undefined;
     let full2: IngestaRun | undefined;
     for (const step of order) {
-      if (step === 'inc') inc = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, ...lagArgs]);
+      if (step === 'inc') inc = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--no-reconcile', ...lagArgs]);
       else full2 = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--full-refresh']);
     }
     if (!inc || !full2) throw new Error('unreachable');
     rounds.push({ change, inc, full2, order: [...order] });
     log(`change ${k + 1}: ${change.contents + change.contentAttributes} rows changed; incremental ${(inc.wallMs / 1000).toFixed(2)} s read ${inc.rows} rows ${JSON.stringify(inc.modes)}; full 2 tables ${(full2.wallMs / 1000).toFixed(2)} s`);
   }
-  if (incDir) rmSync(incDir, { recursive: true, force: true });
 
   // d: peak RSS at N/10.
   let small: Generated | undefined;
+  let smallDir: string | undefined;
   const smallFull: IngestaRun[] = [];
   if (!argv['skip-rss-scaling'] && big) {
     const n10 = Math.max(10, Math.floor(accounts / 10));
@@ -256,10 +257,29 @@ async function main(): Promise<void> {
       const dir = freshDir('small');
       const r = await ingesta(SMALL_DB, dir, ['--full-refresh']);
       smallFull.push(r);
-      rmSync(dir, { recursive: true, force: true });
+      if (smallDir) rmSync(smallDir, { recursive: true, force: true });
+      smallDir = dir;
       log(`N/10 round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB`);
     }
   }
+
+  // e: the same change (rows) at N/10 and at N: 1 % of N/10 (key % 100) vs 0.1 % of N (key % 1000), --no-reconcile,
+  // --lag 0 (only the change is read: the rows of part b stamped inside the lag window would be re-read otherwise);
+  // then the automatic reconciliation's counts (one count(*) per incremental table on the source) measured alone
+  const sameChange: SameChangeRun[] = [];
+  const sizes = [...(smallDir ? [{ size: 'N/10', db: SMALL_DB, dir: smallDir, modulus: 100 }] : []), ...(incDir ? [{ size: 'N', db: BIG_DB, dir: incDir, modulus: 1000 }] : [])];
+  for (let k = 0; sizes.length === 2 && k < repeat; k++) {
+    for (const x of k % 2 === 0 ? sizes : [...sizes].reverse()) {
+      const change = await changeOnePercent(databaseUrl(adminUrl, x.db), 500 + k, x.modulus);
+      const run = await ingesta(x.db, x.dir, ['--tables', ...INC_TABLES, '--no-reconcile', '--lag', '0']);
+      const sampler = new CpuSampler(x.db);
+      const counts = await psql(x.db, INC_TABLES.map((t) => `SELECT count(*) FROM public.${t}`), sampler);
+      const countCpu = sampler.stop();
+      sameChange.push({ size: x.size, change, run, countsWallMs: counts.wallMs, countsPostgresCpuMs: countCpu.postgresMs });
+      log(`same change at ${x.size}: ${change.contents + change.contentAttributes} rows changed, incremental ${(run.wallMs / 1000).toFixed(2)} s read ${run.rows}; counts ${(counts.wallMs / 1000).toFixed(2)} s`);
+    }
+  }
+  for (const d of [incDir, smallDir]) if (d) rmSync(d, { recursive: true, force: true });
 
   const finishedAt = new Date();
   const results: Results = {
@@ -273,7 +293,7 @@ async function main(): Promise<void> {
     build: { exitCode: buildExit },
     data: { big: big ?? null, small: small ?? null },
     profiles: profileResults,
-    runs: { psqlStartup, cliStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull },
+    runs: { psqlStartup, cliStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull, sameChange },
   };
   const summary = printReport(results);
   const outDir = join(ROOT, 'bench', 'results');
