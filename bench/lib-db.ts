@@ -6,7 +6,8 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DATAVISION_TABLES, datavisionSql } from '../src/demo/datavision-generator.js';
+import { DATAVISION_TABLES } from '../src/demo/datavision-generator.js';
+import { profileSql, type Profile } from './lib-hard.js';
 
 export const TABLES: readonly string[] = DATAVISION_TABLES;
 
@@ -40,6 +41,7 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 
 export interface Generated {
   readonly database: string;
+  readonly profile: Profile;
   readonly accounts: number;
   readonly generateMs: number;
   readonly vacuumMs: number;
@@ -48,13 +50,13 @@ export interface Generated {
   readonly sizeBytes: number;
 }
 
-/** Drops and recreates `name`, fills it with the DataVision generator, then VACUUM ANALYZE (hint bits set). */
-export async function createAndFill(adminUrl: string, name: string, accounts: number): Promise<Generated> {
+/** Drops and recreates `name`, fills it with the DataVision generator (or its hard profile), then VACUUM ANALYZE. */
+export async function createAndFill(adminUrl: string, name: string, accounts: number, profile: Profile): Promise<Generated> {
   await dropDatabase(adminUrl, name);
   await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${ident(name)}`));
   return withClient(databaseUrl(adminUrl, name), async (c) => {
     const t0 = performance.now();
-    for (const sql of datavisionSql({ accounts })) await c.query(sql);
+    for (const sql of profileSql(profile, accounts)) await c.query(sql);
     const generateMs = performance.now() - t0;
     const t1 = performance.now();
     await c.query('VACUUM ANALYZE');
@@ -63,7 +65,7 @@ export async function createAndFill(adminUrl: string, name: string, accounts: nu
     for (const t of TABLES) rows[t] = Number((await c.query(`SELECT count(*) AS n FROM public.${t}`)).rows[0].n);
     const size = Number((await c.query('SELECT pg_database_size(current_database()) AS s')).rows[0].s);
     const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
-    return { database: name, accounts, generateMs, vacuumMs, rows, totalRows, sizeBytes: size };
+    return { database: name, profile, accounts, generateMs, vacuumMs, rows, totalRows, sizeBytes: size };
   });
 }
 
@@ -75,28 +77,28 @@ export interface ChangeRound {
 }
 
 /**
- * Round r changes 1 % of contents and of content_attributes (key % 100 = r % 100), stamping updated_at = now(),
+ * Round r changes 1 % (1 / modulus) of contents and of content_attributes (key % modulus = r % modulus), stamping updated_at = now(),
  * then VACUUM ANALYZE on the two tables so neither the incremental nor the full read pays for hint bits alone.
  * Before that, the rows changed by round r − 1 are moved one day back (updated_at − 1 day): as if the runs were further
  * apart than the lag window, so each round's incremental run reads its own 1 %, not every earlier round's too.
  */
-export async function changeOnePercent(url: string, round: number): Promise<ChangeRound> {
-  const r = round % 100;
-  const prev = (round + 99) % 100;
+export async function changeOnePercent(url: string, round: number, modulus = 100): Promise<ChangeRound> {
+  const r = round % modulus;
+  const prev = (round + modulus - 1) % modulus;
   return withClient(url, async (c) => {
     const t0 = performance.now();
     if (round > 1) {
-      await c.query(`UPDATE public.contents SET updated_at = updated_at - interval '1 day' WHERE content_id % 100 = ${prev}`);
-      await c.query(`UPDATE public.content_attributes SET updated_at = updated_at - interval '1 day' WHERE attribute_id % 100 = ${prev}`);
+      await c.query(`UPDATE public.contents SET updated_at = updated_at - interval '1 day' WHERE content_id % ${modulus} = ${prev}`);
+      await c.query(`UPDATE public.content_attributes SET updated_at = updated_at - interval '1 day' WHERE attribute_id % ${modulus} = ${prev}`);
     }
     const a = await c.query(
-      `UPDATE public.contents SET updated_at = now(), title = left(title || ' r${round}', 300) WHERE content_id % 100 = ${r}`,
+      `UPDATE public.contents SET updated_at = now(), title = left(title || ' r${round}', 300) WHERE content_id % ${modulus} = ${r}`,
     );
     const b = await c.query(
       `UPDATE public.content_attributes SET updated_at = now(),
          decimal_value = CASE WHEN decimal_value IS NOT NULL THEN decimal_value + 1 END,
          string_value = CASE WHEN string_value IS NOT NULL THEN left(string_value || ' r${round}', 500) END
-       WHERE attribute_id % 100 = ${r}`,
+       WHERE attribute_id % ${modulus} = ${r}`,
     );
     await c.query('VACUUM ANALYZE public.contents, public.content_attributes');
     return { round, contents: a.rowCount ?? 0, contentAttributes: b.rowCount ?? 0, ms: performance.now() - t0 };

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import type { CpuSampler } from './lib-cpu.js';
 
 export interface ProcResult {
   readonly wallMs: number;
@@ -26,6 +27,8 @@ export interface ProcOptions {
   /** Scratch file for GNU time's output. */
   readonly rssFile: string;
   readonly timeoutMs?: number;
+  /** Measures the process's threads (and the database's backends) while it runs; the caller stops it. */
+  readonly sampler?: CpuSampler;
 }
 
 const GNU_TIME = '/usr/bin/time';
@@ -75,6 +78,7 @@ export function runMeasured(cmd: string, args: readonly string[], opts: ProcOpti
     detached: true,
   });
   active.add(child);
+  opts.sampler?.watch(child.pid);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout?.on('data', (b: Buffer) => out.push(b));
@@ -99,6 +103,7 @@ export function runMeasured(cmd: string, args: readonly string[], opts: ProcOpti
       reject(e);
     });
     child.on('close', (code, signal) => {
+      opts.sampler?.watch(undefined);
       const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
       active.delete(child);
       if (poll) clearInterval(poll);

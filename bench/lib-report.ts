@@ -1,5 +1,8 @@
 /** The benchmark's result shape, the printed report and the summary stored in bench/results/latest.json. */
 import type { ChangeRound, Generated, Machine } from './lib-db.js';
+import type { CpuBreakdown } from './lib-cpu.js';
+import { printProfiles, type ProfileResult } from './lib-profiles.js';
+import { printSameChange, type SameChangeRun } from './lib-incremental.js';
 import { int, mb, measureTable, pct, ratio, secs, stats, targetTable, textTable, verdict, type Measure, type Target } from './lib-stats.js';
 
 export interface IngestaRun {
@@ -17,6 +20,8 @@ export interface IngestaRun {
   readonly extracts: readonly { table: string; rows: number; bytes: number; ms: number }[];
   readonly modes: Record<string, string>;
   readonly quality: Record<string, number> | null;
+  /** CPU-seconds per stage (/proc), when measured. */
+  readonly cpu?: CpuBreakdown;
 }
 
 export interface IncRound {
@@ -36,8 +41,8 @@ export interface Results {
   readonly machine: Machine;
   readonly rssMethod: string;
   readonly build: { exitCode: number };
-  readonly data: { big: Generated; small: Generated | null };
-  readonly warmupBareMs: number;
+  readonly data: { big: Generated | null; small: Generated | null };
+  readonly profiles: readonly ProfileResult[];
   readonly runs: {
     psqlStartup: number[];
     cliStartup: number[];
@@ -47,6 +52,7 @@ export interface Results {
     fullValidate: IngestaRun[];
     incremental: IncRound[];
     smallFull: IngestaRun[];
+    sameChange: SameChangeRun[];
   };
 }
 
@@ -78,23 +84,25 @@ export function printReport(r: Results): Record<string, unknown> {
   const gen = (g: Generated) =>
     `${g.database}: ${int(g.accounts)} accounts, ${int(g.totalRows)} rows, ${(g.sizeBytes / 1e6).toFixed(0)} MB on disk; ` +
     `generated in ${secs(g.generateMs)} + VACUUM ANALYZE ${secs(g.vacuumMs)}`;
-  print(`data        ${gen(data.big)}`);
+  for (const p of r.profiles) print(`data        ${p.profile}: ${gen(p.data)}`);
   if (data.small) print(`            ${gen(data.small)}`);
-  print(`            rows: ${Object.entries(data.big.rows).map(([t, n]) => `${t} ${int(n)}`).join(', ')}`);
-  print(`rounds      ${r.options.repeat} paired, alternating; warm-up bare COPY (not counted) ${secs(r.warmupBareMs)}`);
+  for (const p of r.profiles) print(`            ${p.profile} rows: ${Object.entries(p.data.rows).map(([t, n]) => `${t} ${int(n)}`).join(', ')}`);
+  print(`rounds      ${r.options.repeat} paired, alternating; warm-up bare COPY (not counted) ${r.profiles.map((p) => `${p.profile} ${secs(p.warmupBareMs)}`).join(', ')}`);
+  print();
+  const profileSummary = printProfiles(r.profiles, print);
   print();
 
   const inProcess = (runs: readonly IngestaRun[]) => runs.flatMap((x) => (x.durationMs === null ? [] : [x.durationMs]));
   const measures: Measure[] = [
     { key: 'psqlSelect1Ms', name: '   psql -c "SELECT 1" (one connection, fixed cost)', values: runs.psqlStartup, format: secs },
     { key: 'cliVersionMs', name: '   node dist/cli/main.js --version (fixed cost)', values: runs.cliStartup, format: secs },
-    { key: 'bareCopyMs', name: 'a. bare psql COPY, 8 tables (wall)', values: runs.bare, format: secs },
+    { key: 'bareCopyMs', name: 'a. bare psql COPY, 8 tables, 1 connection each (wall)', values: runs.bare, format: secs },
     { key: 'fullLoadMs', name: 'a. ingesta full load, 8 tables (wall)', values: wall(runs.full), format: secs },
     { key: 'fullLoadInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(runs.full), format: secs },
     { key: 'fullLoadExtractMs', name: '   … of which extract (Σ extract_finished ms)', values: runs.full.map((x) => x.extractMs), format: secs },
     { key: 'fullLoadCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(runs.full), format: secs },
     { key: 'fullLoadPeakRssKb', name: '   … peak RSS', values: rss(runs.full), format: mb },
-    { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables (wall)', values: wall(inc), format: secs },
+    { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables, --no-reconcile (wall)', values: wall(inc), format: secs },
     { key: 'incrementalInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(inc), format: secs },
     { key: 'incrementalCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(inc), format: secs },
     { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
@@ -128,7 +136,7 @@ export function printReport(r: Results): Record<string, unknown> {
     print(`full load throughput (median wall): ${int(fullRows / (fullMed / 1000))} rows/s, ${(fullBytes / 1e6 / (fullMed / 1000)).toFixed(1)} MB/s ` +
       `(${int(fullRows)} rows, ${(fullBytes / 1e6).toFixed(0)} MB of CSV extracted)`);
   }
-  if (bareMed !== undefined) print(`bare COPY throughput (median wall):  ${int(data.big.totalRows / (bareMed / 1000))} rows/s, ${(fullBytes / 1e6 / (bareMed / 1000)).toFixed(1)} MB/s (same CSV)`);
+  if (bareMed !== undefined && data.big) print(`bare COPY throughput (median wall):  ${int(data.big.totalRows / (bareMed / 1000))} rows/s, ${(fullBytes / 1e6 / (bareMed / 1000)).toFixed(1)} MB/s (same CSV)`);
   if (gateOverhead !== undefined && runs.fullValidate.length) print(`gate after a load (--validar-calidad-datos) adds ${secs(gateOverhead)} to the median full load (${pct(gateOverhead / (fullMed ?? NaN))})`);
   const gate = runs.soloValidate[0]?.quality;
   if (gate) print(`quality gate checks: ${Object.entries(gate).map(([s, n]) => `${n} ${s}`).join(', ')}`);
@@ -145,8 +153,11 @@ export function printReport(r: Results): Record<string, unknown> {
   ));
   print();
 
+  const sameChange = printSameChange(runs.sameChange, med(runs.cliStartup), print);
+  print();
+
   const targets: Target[] = [
-    { name: 'full load ≤ 1.3 × bare COPY', value: div(fullMed, bareMed), limit: 1.3, comparison: '<=', format: ratio, note: 'median full / median bare' },
+    ...profileSummary.targets,
     { name: 'incremental after 1 % ≤ 10 % of full (2 tables)', value: div(med(wall(inc)), med(wall(full2))), limit: 0.1, comparison: '<=', format: pct, note: 'median inc / median full of the 2 tables' },
     { name: 'quality gate < 10 % of a full load', value: div(med(wall(runs.soloValidate)), fullMed), limit: 0.1, comparison: '<', format: pct, note: 'median --solo-validar / median full' },
     { name: 'peak RSS < 500 MB', value: rssMaxN === undefined ? undefined : (rssMaxN * 1024) / 1e6, limit: 500, comparison: '<', format: (v) => `${v.toFixed(0)} MB`, note: 'max over the full loads at N' },
@@ -156,6 +167,8 @@ export function printReport(r: Results): Record<string, unknown> {
   print();
 
   return {
+    profiles: profileSummary.summary,
+    sameChange,
     medians: Object.fromEntries(measures.map((x) => [x.key, stats(x.values) ?? null])),
     fullLoad: { rows: fullRows, bytes: fullBytes, rowsPerSec: fullMed ? fullRows / (fullMed / 1000) : null, mbPerSec: fullMed ? fullBytes / 1e6 / (fullMed / 1000) : null },
     pairedRatios: { fullOverBare: pairedFull, incOverFull2: pairedInc },

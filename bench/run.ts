@@ -12,12 +12,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { changeOnePercent, createAndFill, databaseUrl, describeMachine, dropDatabase, TABLES, type ChangeRound, type Generated } from './lib-db.js';
+import { CpuSampler } from './lib-cpu.js';
+import { PROFILES, type Profile } from './lib-hard.js';
 import { killAll, parseEvents, rssMethod, runMeasured, runPlain, type IngestaEvents, type ProcResult } from './lib-proc.js';
 import { printReport, type Results, type IngestaRun, type IncRound } from './lib-report.js';
+import type { BareRun, ProfileResult } from './lib-profiles.js';
+import type { SameChangeRun } from './lib-incremental.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const BIG_DB = 'ingesta_bench';
+const HARD_DB = 'ingesta_bench_hard';
 const SMALL_DB = 'ingesta_bench_small';
 const INC_TABLES = ['contents', 'content_attributes'];
 const RUN_TIMEOUT_MS = 60 * 60 * 1000;
@@ -30,19 +35,31 @@ const { values: argv } = parseArgs({
     keep: { type: 'boolean', default: false },
     'skip-rss-scaling': { type: 'boolean', default: false },
     lag: { type: 'string' },
+    profiles: { type: 'string', default: PROFILES.join(',') },
+    'hard-accounts': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
 });
 
 if (argv.help) {
-  console.log('usage: npm run bench -- [--accounts N=300000] [--repeat K=3] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]');
+  console.log('usage: npm run bench -- [--accounts N=300000] [--repeat K=3] [--profiles generator,hard] [--hard-accounts N/3] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]');
   process.exit(0);
 }
 const accounts = Number(argv.accounts);
 const repeat = Number(argv.repeat);
 if (!Number.isInteger(accounts) || accounts < 10 || !Number.isInteger(repeat) || repeat < 1) {
   console.error('--accounts must be an integer ≥ 10 and --repeat an integer ≥ 1');
+  process.exit(2);
+}
+const profiles = argv.profiles.split(',').map((p) => p.trim()).filter(Boolean) as Profile[];
+if (profiles.length === 0 || profiles.some((p) => !PROFILES.includes(p))) {
+  console.error(`--profiles takes a comma-separated subset of ${PROFILES.join(',')}`);
+  process.exit(2);
+}
+const hardAccounts = argv['hard-accounts'] === undefined ? Math.max(10, Math.round(accounts / 3)) : Number(argv['hard-accounts']);
+if (!Number.isInteger(hardAccounts) || hardAccounts < 10) {
+  console.error('--hard-accounts must be an integer ≥ 10');
   process.exit(2);
 }
 const adminUrl = argv['pg-url'];
@@ -67,18 +84,28 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-/** The 8 tables, one `psql -c "COPY … TO STDOUT (FORMAT csv)" > /dev/null` after another; total wall time. */
-async function psql(db: string, sql: string): Promise<ProcResult> {
-  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgUrl.hostname, '-p', pgUrl.port || '5432', '-U', decodeURIComponent(pgUrl.username || 'postgres'), '-d', db, '-c', sql];
-  const r = await runMeasured('psql', args, { cwd: ROOT, env: psqlEnv, discardStdout: true, rssFile, timeoutMs: RUN_TIMEOUT_MS });
-  if (r.exitCode !== 0) throw new Error(`psql -c "${sql}" failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+/** One `psql -c …` (one connection); with a sampler, its backend's CPU is measured too. */
+async function psql(db: string, sqls: readonly string[], sampler?: CpuSampler): Promise<ProcResult> {
+  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', pgUrl.hostname, '-p', pgUrl.port || '5432', '-U', decodeURIComponent(pgUrl.username || 'postgres'), '-d', db, ...sqls.flatMap((q) => ['-c', q])];
+  const r = await runMeasured('psql', args, { cwd: ROOT, env: psqlEnv, discardStdout: true, rssFile: join(tmp, `time-${++timeFiles}.out`), timeoutMs: RUN_TIMEOUT_MS, sampler });
+  if (r.exitCode !== 0) throw new Error(`psql ${sqls.join('; ')} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
   return r;
 }
+let timeFiles = 0;
+const copySql = (t: string) => `COPY public.${t} TO STDOUT (FORMAT csv)`;
 
-async function bareCopy(db: string): Promise<number> {
+/**
+ * The bare COPY of the 8 tables to /dev/null, two ways: `serial` = one psql (one connection, one backend) running
+ * the 8 COPYs one after another; `parallel` = one psql per table, all 8 at once. Wall time, psql's CPU (GNU time)
+ * and the backends' CPU (/proc).
+ */
+async function bareCopy(db: string, way: 'serial' | 'parallel'): Promise<BareRun> {
+  const sampler = new CpuSampler(db);
   const t0 = performance.now();
-  for (const t of TABLES) await psql(db, `COPY public.${t} TO STDOUT (FORMAT csv)`);
-  return performance.now() - t0;
+  const runs = way === 'serial' ? [await psql(db, TABLES.map(copySql))] : await Promise.all(TABLES.map((t) => psql(db, [copySql(t)])));
+  const wallMs = performance.now() - t0;
+  const cpu = sampler.stop();
+  return { wallMs, clientCpuMs: runs.reduce((a, r) => a + (r.cpuMs ?? 0), 0), postgresCpuMs: cpu.postgresMs, backends: cpu.backends };
 }
 
 let runCounter = 0;
@@ -92,7 +119,9 @@ function freshDir(label: string): string {
 /** One ingesta run (CLI, --log-format json); exit 6 (quality failed) is recorded, any other non-zero exit stops. */
 async function ingesta(db: string, dir: string, extra: readonly string[]): Promise<IngestaRun> {
   const args = [CLI, '--env', 'local', '--log-format', 'json', '--source-url', databaseUrl(adminUrl, db), '--duckdb-path', join(dir, 'bench.duckdb'), ...extra];
-  const r: ProcResult = await runMeasured(process.execPath, args, { cwd: ROOT, env: childEnv, rssFile, timeoutMs: RUN_TIMEOUT_MS });
+  const sampler = new CpuSampler(db);
+  const r: ProcResult = await runMeasured(process.execPath, args, { cwd: ROOT, env: childEnv, rssFile, timeoutMs: RUN_TIMEOUT_MS, sampler });
+  const cpu = sampler.stop();
   const ev: IngestaEvents = parseEvents(r.stdout);
   if (r.exitCode !== 0 && r.exitCode !== 6) {
     throw new Error(`ingesta ${extra.join(' ')} failed (exit ${r.exitCode ?? r.signal}):\n${ev.errors.join('\n')}\n${r.stderr.trim()}`);
@@ -109,6 +138,7 @@ async function ingesta(db: string, dir: string, extra: readonly string[]): Promi
     extracts: ev.extracts,
     modes: Object.fromEntries((ev.summary?.tables ?? []).map((t) => [t.table, t.mode])),
     quality: ev.quality ?? null,
+    cpu,
   };
 }
 
@@ -127,86 +157,129 @@ async function main(): Promise<void> {
   const machine = await describeMachine(adminUrl);
   log(`peak RSS via ${rssMethod}`);
 
-  created.push(BIG_DB);
-  log(`generating ${BIG_DB} (${accounts} accounts)…`);
-  const big: Generated = await createAndFill(adminUrl, BIG_DB, accounts);
-  log(`generated ${big.totalRows.toLocaleString('en-US')} rows in ${(big.generateMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(big.vacuumMs / 1000).toFixed(1)} s`);
-  const warmupMs = await bareCopy(BIG_DB);
-  log(`warm-up bare COPY (not counted): ${(warmupMs / 1000).toFixed(2)} s`);
-  // Fixed costs, for reading small sizes: one psql connection, one Node start of the CLI.
+  // a, per data profile: bare COPY both ways and the full load, paired rounds in rotating order
+  const profileResults: ProfileResult[] = [];
   const psqlStartup: number[] = [];
   const cliStartup: number[] = [];
-  for (let k = 0; k < repeat; k++) {
-    psqlStartup.push((await psql(BIG_DB, 'SELECT 1')).wallMs);
-    cliStartup.push((await runMeasured(process.execPath, [CLI, '--version'], { cwd: ROOT, env: childEnv, rssFile, discardStdout: true })).wallMs);
-  }
-
-  // a + c: bare COPY, full load (then --solo-validar on its file), full load + gate; order rotates each round.
-  const bare: number[] = [];
   const full: IngestaRun[] = [];
   const soloValidate: IngestaRun[] = [];
   const fullValidate: IngestaRun[] = [];
+  let big: Generated | undefined;
   let loadedDir: string | undefined;
-  for (let k = 0; k < repeat; k++) {
-    for (const step of rotate(['bare', 'full', 'fullValidate'] as const, k)) {
-      if (step === 'bare') {
-        bare.push(await bareCopy(BIG_DB));
-        log(`round ${k + 1}: bare COPY ${((bare.at(-1) ?? 0) / 1000).toFixed(2)} s`);
-      } else if (step === 'full') {
-        const dir = freshDir('full');
-        const r = await ingesta(BIG_DB, dir, ['--full-refresh']);
-        full.push(r);
-        const v = await ingesta(BIG_DB, dir, ['--solo-validar']);
-        soloValidate.push(v);
-        log(`round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB; --solo-validar ${(v.wallMs / 1000).toFixed(2)} s ${JSON.stringify(v.quality)}`);
-        if (loadedDir) rmSync(loadedDir, { recursive: true, force: true });
-        loadedDir = dir;
-      } else {
-        const dir = freshDir('fullv');
-        const r = await ingesta(BIG_DB, dir, ['--validar-calidad-datos', '--full-refresh']);
-        fullValidate.push(r);
-        rmSync(dir, { recursive: true, force: true });
-        log(`round ${k + 1}: full load + gate ${(r.wallMs / 1000).toFixed(2)} s (exit ${r.exitCode}) ${JSON.stringify(r.quality)}`);
+  for (const profile of profiles) {
+    const db = profile === 'hard' ? HARD_DB : BIG_DB;
+    const n = profile === 'hard' ? hardAccounts : accounts;
+    created.push(db);
+    log(`generating ${db} (${profile} profile, ${n} accounts)…`);
+    const data: Generated = await createAndFill(adminUrl, db, n, profile);
+    if (profile === 'generator') big = data;
+    log(`generated ${data.totalRows.toLocaleString('en-US')} rows in ${(data.generateMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(data.vacuumMs / 1000).toFixed(1)} s`);
+    const warmup = await bareCopy(db, 'serial');
+    log(`warm-up bare COPY (not counted): ${(warmup.wallMs / 1000).toFixed(2)} s`);
+    if (profile === profiles[0]) {
+      // fixed costs, for reading small sizes: one psql connection, one Node start of the CLI
+      for (let k = 0; k < repeat; k++) {
+        psqlStartup.push((await psql(db, ['SELECT 1'])).wallMs);
+        cliStartup.push((await runMeasured(process.execPath, [CLI, '--version'], { cwd: ROOT, env: childEnv, rssFile, discardStdout: true })).wallMs);
       }
     }
+    const result: ProfileResult = { profile, data, warmupBareMs: warmup.wallMs, bareSerial: [], bareParallel: [], full: [] };
+    profileResults.push(result);
+    // c (the gate) only on the generator's data: its checks are the catalog's, the same on both
+    const steps = profile === 'generator' ? (['serial', 'parallel', 'full', 'fullValidate'] as const) : (['serial', 'parallel', 'full'] as const);
+    for (let k = 0; k < repeat; k++) {
+      for (const step of rotate<(typeof steps)[number]>(steps, k)) {
+        if (step === 'serial' || step === 'parallel') {
+          const b = await bareCopy(db, step);
+          (step === 'serial' ? result.bareSerial : result.bareParallel).push(b);
+          log(`${profile} round ${k + 1}: bare COPY ${step} ${(b.wallMs / 1000).toFixed(2)} s (PostgreSQL ${(b.postgresCpuMs / 1000).toFixed(2)} CPU-s, psql ${(b.clientCpuMs / 1000).toFixed(2)})`);
+        } else if (step === 'full') {
+          const dir = freshDir('full');
+          const r = await ingesta(db, dir, ['--full-refresh']);
+          result.full.push(r);
+          const cpu = r.cpu ? ` CPU-s: PostgreSQL ${(r.cpu.postgresMs / 1000).toFixed(2)}, Node main ${(r.cpu.mainThreadMs / 1000).toFixed(2)}, other threads ${(r.cpu.otherThreadsMs / 1000).toFixed(2)}` : '';
+          let solo = '';
+          if (profile === 'generator') {
+            full.push(r);
+            const v = await ingesta(db, dir, ['--solo-validar']);
+            soloValidate.push(v);
+            solo = `; --solo-validar ${(v.wallMs / 1000).toFixed(2)} s ${JSON.stringify(v.quality)}`;
+            if (loadedDir) rmSync(loadedDir, { recursive: true, force: true });
+            loadedDir = dir;
+          } else {
+            rmSync(dir, { recursive: true, force: true });
+          }
+          log(`${profile} round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB;${cpu}${solo}`);
+        } else {
+          const dir = freshDir('fullv');
+          const r = await ingesta(db, dir, ['--validar-calidad-datos', '--full-refresh']);
+          fullValidate.push(r);
+          rmSync(dir, { recursive: true, force: true });
+          log(`round ${k + 1}: full load + gate ${(r.wallMs / 1000).toFixed(2)} s (exit ${r.exitCode}) ${JSON.stringify(r.quality)}`);
+        }
+      }
+    }
+    if (profile === 'hard' && !argv.keep) {
+      await dropDatabase(adminUrl, db);
+      created.splice(created.indexOf(db), 1);
+    }
   }
+  const bare = profileResults.find((p) => p.profile === 'generator')?.bareParallel.map((b) => b.wallMs) ?? [];
 
   // b: 1 % of contents and content_attributes changed; incremental vs full load of the two tables, alternating.
-  if (!loadedDir) throw new Error('no loaded file');
-  const incDir: string = loadedDir;
   const rounds: IncRound[] = [];
-  for (let k = 0; k < repeat; k++) {
+  const incDir: string | undefined = loadedDir;
+  for (let k = 0; incDir !== undefined && k < repeat; k++) {
     const change: ChangeRound = await changeOnePercent(databaseUrl(adminUrl, BIG_DB), k + 1);
     const order = k % 2 === 0 ? (['inc', 'full2'] as const) : (['full2', 'inc'] as const);
     let inc: IngestaRun | undefined;
     let full2: IngestaRun | undefined;
     for (const step of order) {
-      if (step === 'inc') inc = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, ...lagArgs]);
+      if (step === 'inc') inc = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--no-reconcile', ...lagArgs]);
       else full2 = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--full-refresh']);
     }
     if (!inc || !full2) throw new Error('unreachable');
     rounds.push({ change, inc, full2, order: [...order] });
     log(`change ${k + 1}: ${change.contents + change.contentAttributes} rows changed; incremental ${(inc.wallMs / 1000).toFixed(2)} s read ${inc.rows} rows ${JSON.stringify(inc.modes)}; full 2 tables ${(full2.wallMs / 1000).toFixed(2)} s`);
   }
-  rmSync(incDir, { recursive: true, force: true });
 
   // d: peak RSS at N/10.
   let small: Generated | undefined;
+  let smallDir: string | undefined;
   const smallFull: IngestaRun[] = [];
-  if (!argv['skip-rss-scaling']) {
+  if (!argv['skip-rss-scaling'] && big) {
     const n10 = Math.max(10, Math.floor(accounts / 10));
     created.push(SMALL_DB);
     log(`generating ${SMALL_DB} (${n10} accounts)…`);
-    small = await createAndFill(adminUrl, SMALL_DB, n10);
+    small = await createAndFill(adminUrl, SMALL_DB, n10, 'generator');
     log(`generated ${small.totalRows.toLocaleString('en-US')} rows in ${(small.generateMs / 1000).toFixed(1)} s`);
     for (let k = 0; k < repeat; k++) {
       const dir = freshDir('small');
       const r = await ingesta(SMALL_DB, dir, ['--full-refresh']);
       smallFull.push(r);
-      rmSync(dir, { recursive: true, force: true });
+      if (smallDir) rmSync(smallDir, { recursive: true, force: true });
+      smallDir = dir;
       log(`N/10 round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB`);
     }
   }
+
+  // e: the same change (rows) at N/10 and at N: 1 % of N/10 (key % 100) vs 0.1 % of N (key % 1000), --no-reconcile,
+  // --lag 0 (only the change is read: the rows of part b stamped inside the lag window would be re-read otherwise);
+  // then the automatic reconciliation's counts (one count(*) per incremental table on the source) measured alone
+  const sameChange: SameChangeRun[] = [];
+  const sizes = [...(smallDir ? [{ size: 'N/10', db: SMALL_DB, dir: smallDir, modulus: 100 }] : []), ...(incDir ? [{ size: 'N', db: BIG_DB, dir: incDir, modulus: 1000 }] : [])];
+  for (let k = 0; sizes.length === 2 && k < repeat; k++) {
+    for (const x of k % 2 === 0 ? sizes : [...sizes].reverse()) {
+      const change = await changeOnePercent(databaseUrl(adminUrl, x.db), 500 + k, x.modulus);
+      const run = await ingesta(x.db, x.dir, ['--tables', ...INC_TABLES, '--no-reconcile', '--lag', '0']);
+      const sampler = new CpuSampler(x.db);
+      const counts = await psql(x.db, INC_TABLES.map((t) => `SELECT count(*) FROM public.${t}`), sampler);
+      const countCpu = sampler.stop();
+      sameChange.push({ size: x.size, change, run, countsWallMs: counts.wallMs, countsPostgresCpuMs: countCpu.postgresMs });
+      log(`same change at ${x.size}: ${change.contents + change.contentAttributes} rows changed, incremental ${(run.wallMs / 1000).toFixed(2)} s read ${run.rows}; counts ${(counts.wallMs / 1000).toFixed(2)} s`);
+    }
+  }
+  for (const d of [incDir, smallDir]) if (d) rmSync(d, { recursive: true, force: true });
 
   const finishedAt = new Date();
   const results: Results = {
@@ -214,13 +287,13 @@ async function main(): Promise<void> {
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     loadAverage: { start: loadStart, end: os.loadavg() },
-    options: { accounts, repeat, pgUrl: adminUrl.replace(/:[^:@/]*@/, ':***@'), keep: argv.keep, skipRssScaling: argv['skip-rss-scaling'], lag: argv.lag ?? null },
+    options: { accounts, hardAccounts, profiles, repeat, pgUrl: adminUrl.replace(/:[^:@/]*@/, ':***@'), keep: argv.keep, skipRssScaling: argv['skip-rss-scaling'], lag: argv.lag ?? null },
     machine,
     rssMethod,
     build: { exitCode: buildExit },
-    data: { big, small: small ?? null },
-    warmupBareMs: warmupMs,
-    runs: { psqlStartup, cliStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull },
+    data: { big: big ?? null, small: small ?? null },
+    profiles: profileResults,
+    runs: { psqlStartup, cliStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull, sameChange },
   };
   const summary = printReport(results);
   const outDir = join(ROOT, 'bench', 'results');

@@ -1,0 +1,56 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decimalColumn } from '../../src/normalize/numeric-measure.js';
+import { wideDecimalCast } from '../../src/normalize/wide-decimal.js';
+import type { ColumnMapping } from '../../src/normalize/column-mapping.js';
+
+// Regression: an unconstrained numeric wider than 18 digits went through DuckDB's VARCHAR → DECIMAL(38, s) cast,
+// ≈ 100–250 µs per value (a hard-data full load spent most of its DuckDB time there); the 128-bit integer route
+// must give the very same DECIMAL(38, s) value for every text PostgreSQL can send that the measurement admits.
+describe('wide numerics are cast to DECIMAL(38, s) through a 128-bit integer, value for value', () => {
+  let instance: DuckDBInstance;
+  let query: (sql: string) => Promise<Record<string, unknown>[]>;
+  beforeAll(async () => {
+    instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    query = async (sql) => (await conn.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  });
+  afterAll(() => instance.closeSync());
+
+  const cases: Record<number, (string | null)[]> = {
+    0: ['0', '-0', '5.000', '99999999999999999999999999999999999999', '-99999999999999999999999999999999999999', null],
+    2: ['0.0', '-0.01', '1.10000000000000000000', '00012.5', '-999999999999999999999999999999999999.99', null],
+    9: ['-0.000000001', '12345678901234567890123456789.123456789', '-12345678901234567890123456789.123456789', '7', '1.5', null],
+    20: ['123456789012345678.12345678901234567890', '-0.00000000000000000001', '3', null],
+  };
+  for (const [scale, values] of Object.entries(cases).map(([s, v]) => [Number(s), v] as const)) {
+    it(`DECIMAL(38,${scale}): the same value and type as DuckDB's own cast`, async () => {
+      const rows = await query(
+        `SELECT x, CAST(x AS DECIMAL(38,${scale}))::VARCHAR AS slow, (${wideDecimalCast('x', scale)})::VARCHAR AS fast, typeof(${wideDecimalCast('x', scale)}) AS type ` +
+          `FROM (VALUES ${values.map((v) => (v === null ? '(NULL)' : `('${v}')`)).join(', ')}) AS v(x)`,
+      );
+      expect(rows).toHaveLength(values.length);
+      for (const r of rows) {
+        expect(r.fast, String(r.x)).toBe(r.slow);
+        expect(r.type).toBe(`DECIMAL(38,${scale})`);
+      }
+    });
+  }
+
+  it('30,000 random values of 1–27 integer and 0–9 (+ trailing zero) fraction digits: no difference', async () => {
+    await query(`CREATE TABLE r AS SELECT (CASE WHEN random() < 0.3 THEN '-' ELSE '' END) ||
+      left(CAST(1e8 + floor(random() * 9e8) AS BIGINT)::VARCHAR || lpad(CAST(floor(random() * 1e9) AS BIGINT)::VARCHAR, 9, '0') || lpad(CAST(floor(random() * 1e9) AS BIGINT)::VARCHAR, 9, '0'), 1 + CAST(floor(random() * 27) AS INT)) ||
+      CASE WHEN random() < 0.2 THEN '' ELSE '.' || left(lpad(CAST(floor(random() * 1e9) AS BIGINT)::VARCHAR, 9, '0'), 1 + CAST(floor(random() * 9) AS INT)) || repeat('0', CAST(floor(random() * 5) AS INT)) END AS x
+      FROM range(30000)`);
+    const [row] = await query(`SELECT count(*) FILTER (WHERE CAST(x AS DECIMAL(38,9)) IS DISTINCT FROM ${wideDecimalCast('x', 9)}) AS diff FROM r`);
+    expect(Number(row?.diff)).toBe(0);
+  });
+
+  it('decimalColumn uses it only for measured values wider than 18 digits', () => {
+    const c = { name: 'n', sourceName: 'n', sourceType: 'numeric', destinationType: 'DECIMAL(38,9)', selectSql: '"n"', csvType: 'VARCHAR', castSql: '"n"', guard: 'unconstrained_numeric' } satisfies ColumnMapping;
+    expect(decimalColumn(c, 9, 5)).toMatchObject({ csvType: 'DECIMAL(18,9)', castSql: 'CAST("n" AS DECIMAL(38,9))' });
+    expect(decimalColumn(c, 9, 25)).toMatchObject({ csvType: 'VARCHAR', castSql: wideDecimalCast('n', 9), destinationType: 'DECIMAL(38,9)' });
+    // not measured (a merge batch without values): DuckDB's own, validating cast
+    expect(decimalColumn(c, 9, 38).castSql).toBe('CAST("n" AS DECIMAL(38,9))');
+  });
+});
