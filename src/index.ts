@@ -1,7 +1,9 @@
 /** ingesta's library API: the CLI is a thin layer over these. */
 export { run, validate, dryRun, runPlan, planRun, datasetName, type RunHooks, type RunPlan } from './pipeline/run.js';
 export type { DryRunPlan } from './pipeline/dry-run.js';
-export { datasetStatus, resetTables, type StatusReport } from './pipeline/operations.js';
+export { datasetStatus, resetTables, type StatusReport, type DatasetStatusReport, type TableStatusRow, type ResetResult } from './pipeline/operations.js';
+export { resolveDatasetSettings, type DatasetSettings, type DatasetOptions } from './config/dataset-settings.js';
+export type { GateSummary } from './quality/gate-summary.js';
 export { writeJsonReport, writeHtmlReport, renderHtmlReport } from './quality/report-files.js';
 export type { QualityReport } from './pipeline/events.js';
 export type { CheckResult, CheckStatus } from './quality/check-types.js';
@@ -10,7 +12,7 @@ export { resolveConfig, parseDuration, DEFAULT_LAG, DEFAULT_DUCKDB_PATH, type Ru
 export { resolveSourceConnection, describeSource, type SourceConnection } from './config/source-connection.js';
 export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship, type TableRequest } from './catalog/catalog.js';
 export { parseTableRef, splitTableList, type TableRef } from './catalog/table-ref.js';
-export type { Destination, DestinationCapabilities, TableState, TableLoadResult } from './destination/destination.js';
+export type { Destination, DestinationCapabilities, TableState, TableLoadResult, TableStatus, RunStatus } from './destination/destination.js';
 export { DuckDBDestination } from './destination/duckdb/duckdb-destination.js';
 export { mapColumn, type ColumnMapping, type SourceColumn } from './source/postgres/postgres-type-map.js';
 export { datavisionSql, expectedRowCounts, DATAVISION_TABLES, type GeneratorOptions } from './demo/datavision-generator.js';

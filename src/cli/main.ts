@@ -11,6 +11,7 @@ import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { writeHtmlReport, writeJsonReport } from '../quality/report-files.js';
 import { resolveConfig } from '../config/config.js';
+import { resolveDatasetSettings } from '../config/dataset-settings.js';
 import { debugEnabled, resolveLogFormat, resolveReportFiles } from '../config/cli-settings.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
@@ -169,13 +170,13 @@ function buildProgram(setExit: (code: number) => void): Command {
   withDatasetOptions(
     program
       .command('status')
-      .description('per table: last successful load, mode, rows, cursor, freshness; the last runs and their outcome (read-only)')
+      .description('per dataset (--dataset, else all) and table: last load, rows now, cursor, freshness, last quality gate; the last runs and their outcome (read-only; never reads the source)')
       .option('--runs <n>', 'how many recent runs to show', '10'),
   ).action(async (opts: Record<string, string | undefined>) => {
     let renderer = createRenderer('text');
     try {
       renderer = createRenderer(logFormat(opts.logFormat));
-      const config = resolveConfig({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
+      const config = resolveDatasetSettings({ env: opts.env, duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
       renderer.status(await datasetStatus(config, Number(opts.runs ?? 10) || 10));
@@ -194,8 +195,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     let renderer = createRenderer('text');
     try {
       renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
-      const config = resolveConfig({
-        env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath as string | undefined, dataset: opts.dataset as string | undefined, catalog: opts.catalog as string | undefined,
+      const config = resolveDatasetSettings({
+        env: opts.env as string | undefined, duckdbPath: opts.duckdbPath as string | undefined, dataset: opts.dataset as string | undefined, catalog: opts.catalog as string | undefined,
       });
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });

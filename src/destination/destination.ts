@@ -1,5 +1,6 @@
 import type { Manifest, PackageTable } from '../package/load-package.js';
 import type { CheckResult } from '../quality/check-types.js';
+import type { GateSummary } from '../quality/gate-summary.js';
 import type { GateTarget } from '../quality/quality-gate.js';
 import type { DatasetSchemaDoc } from '../schema/schema-document.js';
 import type { ColumnMapping } from '../source/postgres/postgres-type-map.js';
@@ -100,6 +101,8 @@ export interface TableStatus {
   readonly rowsInDestination: number | null;
   readonly cursorColumn: string | null;
   readonly cursorValue: string | null;
+  /** The last gate run that checked this table; null if none did. */
+  readonly gate: GateSummary | null;
 }
 
 export interface RunStatus {
@@ -108,6 +111,8 @@ export interface RunStatus {
   readonly finishedAt: string | null;
   readonly tables: readonly string[];
   readonly message: string | null;
+  /** The gate run after this load; null without one (no --validar-calidad-datos, or a failed load). */
+  readonly gate: GateSummary | null;
 }
 
 export interface DatasetStatus {

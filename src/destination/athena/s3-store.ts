@@ -125,6 +125,20 @@ export class S3Store {
     return objects;
   }
 
+  /** The sub-folders directly under a prefix (ending with "/"), e.g. the datasets under BUCKET_URL. */
+  async folders(prefix: string): Promise<string[]> {
+    const folders: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await withRetries(`Listing ${this.url(prefix)}`, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })),
+      );
+      folders.push(...(page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return folders;
+  }
+
   /** Deletes every object under a prefix (1000 keys per request). */
   async deletePrefix(prefix: string): Promise<number> {
     if (!prefix.endsWith('/')) throw new Error(`refusing to delete a prefix without a trailing slash: ${prefix}`);
