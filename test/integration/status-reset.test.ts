@@ -177,3 +177,40 @@ describe('ingesta status tells the truth; reset has no traps (issue 14)', () => 
     expect(after.stdout).toMatch(/^gate\s/m);
   });
 });
+
+describe("the container's entry point runs status and reset (issue 14)", () => {
+  const ENTRY = path.resolve(import.meta.dirname, '../../entry_point.sh');
+  const entry = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(ENTRY, args, { cwd: fx.dir, env: { PATH: process.env.PATH, HOME: fx.dir, INGESTA_LOG_FORMAT: 'text', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it('entry_point.sh status runs ingesta status with no source variable at all (regression: "exec: status: not found", and it demanded DATABASE_* it never uses)', async () => {
+    const r = await entry(['status', '--env', 'local', '--duckdb-path', file(), '--dataset', 'shop_local']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('not found');
+    expect(r.stderr).not.toMatch(/needs these environment variables|no database password/);
+    expect(r.stdout).toMatch(/^shop_local$/m);
+    expect(r.stdout).toMatch(/^contents\s/m);
+    // reset too needs no source; the typo is refused by ingesta, not by the entry point
+    const typo = await entry(['reset', '--env', 'local', '--duckdb-path', file(), '--dataset', 'shop_local', '--tables', 'contnets']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('ingesta: error: Unknown table "contnets"');
+    // in prod (the image's default env), status without AWS settings: ingesta names the variables it cannot do without, never a source one
+    const prod = await entry(['status']);
+    expect(prod.code).toBe(2);
+    expect(prod.stderr).toMatch(/ingesta: error: --env dev\/prod needs these environment variables, which are not set: BUCKET_URL/);
+    expect(prod.stderr).not.toMatch(/DATABASE_HOST|PGHOST/);
+    // reset in prod still needs the bucket and the region from the entry point, but neither the source nor QUERY_RESULT_BUCKET
+    const reset = await entry(['reset', '--tables', 'contents']);
+    expect(reset.code).toBe(2);
+    expect(reset.stderr).toMatch(/^entry_point: --env prod needs these environment variables, which are not set: BUCKET_URL .*; REGION_NAME \(or AWS_REGION\)\. Nothing was run\.$/m);
+    expect(reset.stderr).not.toMatch(/DATABASE_HOST|QUERY_RESULT_BUCKET/);
+  });
+});
