@@ -38,8 +38,8 @@ function withDatasetOptions(command: Command): Command {
   return command
     .addOption(new Option('--env <env>', 'local, dev or prod [env INGESTA_ENV]').choices(['local', 'dev', 'prod']))
     .option('--duckdb-path <file>', `DuckDB file for --env local [env DUCKDB_PATH, default ${DEFAULT_DUCKDB_PATH}]`)
-    .option('--dataset <name>', 'dataset [env INGESTA_DATASET, default raw_datavision_<env>]')
-    .option('--catalog <file>', 'table catalog [env INGESTA_CATALOG]')
+    .option('--dataset <name>', 'dataset [env INGESTA_DATASET; status: default every dataset there; reset: the catalog\'s (raw_datavision_<env>) if there, else the only one]')
+    .option('--catalog <file>', 'table catalog, for freshness and table names [env INGESTA_CATALOG]')
     .option('--log-format <format>', 'auto (text on a terminal, JSON lines otherwise), text or json [env INGESTA_LOG_FORMAT]');
 }
 
