@@ -41,11 +41,12 @@ function liveRuns(settings: DatasetSettings): Holder[] {
   return holders;
 }
 
-/** The program a process runs, without its arguments (they may hold a password): "node …/main.js". */
+/** The program a process runs, never its arguments (they may hold a password): "node main.js", "duckdb". */
 function programOf(pid: number): string | undefined {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return argv.slice(0, 2).map((a) => path.basename(a)).join(' ') || undefined;
+    const [program, script] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!program) return undefined;
+    return [path.basename(program), ...(script && /^[^-].*\.[cm]?[jt]s$/.test(script) ? [path.basename(script)] : [])].join(' ');
   } catch {
     return undefined;
   }

@@ -178,6 +178,30 @@ describe('ingesta status tells the truth; reset has no traps (issue 14)', () => 
   });
 });
 
+describe('a DuckDB client holding the file (issue 14)', () => {
+  it('status names the process and its program (never its arguments), exit 5', async () => {
+    const ROOT = path.resolve(import.meta.dirname, '../..');
+    // a plain DuckDB client, not ingesta: no load package names it
+    const script = `const { DuckDBInstance } = await import('@duckdb/node-api'); await DuckDBInstance.create(process.argv[1]); process.stdout.write('open'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, file(), 'secret-argument'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', () => resolve());
+        child.on('exit', () => reject(new Error('the DuckDB client exited')));
+      });
+      const r = await status();
+      expect(r.code).toBe(5);
+      expect(r.stderr.trim()).toBe(
+        `ingesta: error: The DuckDB file ${file()} is held by process ${child.pid} (node): an ingesta run still starting (no load package yet), a DuckDB client, or another program; ` +
+          'DuckDB lets no other process open a file while one writes it, so status cannot read it now. Run ingesta status again once it has finished or been closed.',
+      );
+      expect(r.stderr).not.toContain('secret-argument');
+    } finally {
+      child.kill();
+    }
+  });
+});
+
 describe("the container's entry point runs status and reset (issue 14)", () => {
   const ENTRY = path.resolve(import.meta.dirname, '../../entry_point.sh');
   const entry = (args: string[], env: Record<string, string> = {}) =>
