@@ -4,6 +4,7 @@
 #   entry_point.sh                         runs the default: node <app>/dist/cli/main.js --env prod --validar-calidad-datos
 #   entry_point.sh --env dev --tables a b  arguments starting with "-" are ingesta flags: node <app>/dist/cli/main.js …
 #   entry_point.sh demo [--size N]         the embedded demo (no variable needed)
+#   entry_point.sh status|reset|help …     ingesta's other commands: node <app>/dist/cli/main.js status …
 #   entry_point.sh CMD ARG…                any other command is run as given (after the same checks)
 #
 # Before running anything it
@@ -14,13 +15,15 @@
 #                   DATABASE_USERNAME, or PGHOST + PGDATABASE + PGUSER (each field may come from either family, as
 #                   ingesta resolves them field by field). No password is only a warning (IAM / trust auth, pgpass).
 #        dev/prod:  BUCKET_URL, QUERY_RESULT_BUCKET, REGION_NAME (or AWS_REGION / AWS_DEFAULT_REGION);
+#      `status` never reads the source and needs no variable here (ingesta shows what it can, names what it skipped,
+#      and lists what it cannot do without); `reset` needs no source either, and in dev/prod BUCKET_URL and the region;
 #   3. prints, on stderr, what it runs: the command line and the relevant variables, secrets masked as *** (never
 #      a length or a prefix): DATABASE_PASSWORD, PGPASSWORD, AWS keys, the password of any URL (DATABASE_URL,
 #      --source-url, …), and any literal occurrence of those secrets anywhere in the printed text;
 #   4. exec's the command, so that it replaces this shell and receives SIGTERM/SIGINT directly (ingesta then cancels
 #      cleanly and exits 130) and its exit code is the container's.
 #
-# It writes no file. Step 2 is skipped for `demo`, with --help/-h/--version/-V among the arguments, or with
+# It writes no file. Step 2 is skipped for `demo`, `status`, `help`, with --help/-h/--version/-V among the arguments, or with
 # INGESTA_SKIP_ENV_CHECK=1 (e.g. to open a shell in the image).
 # Its own lines go to stderr (stdout stays ingesta's: JSON events in CloudWatch); they are JSON lines too when
 # ingesta's output is (--log-format json, INGESTA_LOG_FORMAT=json, or auto with stdout not a terminal).
@@ -33,9 +36,16 @@ readonly CLI="$APP_DIR/dist/cli/main.js"
 # ---------------------------------------------------------------------------------------------------- the command
 if [ "$#" -eq 0 ]; then
   set -- node "$CLI" --env prod --validar-calidad-datos
-elif [[ "$1" == -* || "$1" == "demo" ]]; then
+elif [[ "$1" == -* ]]; then
   set -- node "$CLI" "$@"
+else
+  case "$1" in
+    demo | status | reset | help) set -- node "$CLI" "$@" ;;
+  esac
 fi
+# ingesta's subcommand, if any (also when the command is spelt out: node <app>/dist/cli/main.js status …)
+subcommand=""
+if [ "$#" -ge 3 ] && [ "$1" = "node" ] && [ "$2" = "$CLI" ]; then subcommand=$3; fi
 
 env_name=""
 env_from=""
@@ -59,8 +69,11 @@ for arg in "$@"; do
   prev=$arg
 done
 if [ "${INGESTA_SKIP_ENV_CHECK:-}" = "1" ]; then skip_check=1; fi
-# `ingesta demo` runs an embedded PostgreSQL into a local DuckDB file: it needs no variable
-if [ "$#" -ge 3 ] && [ "$1" = "node" ] && [ "$2" = "$CLI" ] && [ "$3" = "demo" ]; then skip_check=1; fi
+# `ingesta demo` runs an embedded PostgreSQL into a local DuckDB file: it needs no variable; `status` reads only what
+# it finds and says what it skipped (ingesta itself names a missing BUCKET_URL); `help` reads nothing
+case "$subcommand" in
+  demo | status | help) skip_check=1 ;;
+esac
 
 if [ -z "$env_name" ]; then
   if [ -n "${INGESTA_ENV:-}" ]; then
@@ -169,7 +182,8 @@ esac
 
 if [ "$skip_check" -eq 0 ]; then
   missing=()
-  if [ -z "$source_url" ] && ! has DATABASE_URL; then
+  # reset changes only the destination's state: no source connection
+  if [ "$subcommand" != "reset" ] && [ -z "$source_url" ] && ! has DATABASE_URL; then
     has DATABASE_HOST || has PGHOST || missing+=("DATABASE_HOST (or PGHOST)")
     has DATABASE_NAME || has PGDATABASE || missing+=("DATABASE_NAME (or PGDATABASE)")
     has DATABASE_USERNAME || has PGUSER || missing+=("DATABASE_USERNAME (or PGUSER)")
@@ -177,7 +191,7 @@ if [ "$skip_check" -eq 0 ]; then
   source_missing=${#missing[@]}
   if [ "$env_name" != "local" ]; then
     has BUCKET_URL || missing+=("BUCKET_URL (s3://bucket/prefix where the data lives)")
-    has QUERY_RESULT_BUCKET || missing+=("QUERY_RESULT_BUCKET (s3://… for Athena query results)")
+    has QUERY_RESULT_BUCKET || [ "$subcommand" = "reset" ] || missing+=("QUERY_RESULT_BUCKET (s3://… for Athena query results)")
     has REGION_NAME || has AWS_REGION || has AWS_DEFAULT_REGION || missing+=("REGION_NAME (or AWS_REGION)")
   fi
   if [ "${#missing[@]}" -gt 0 ]; then
@@ -192,7 +206,7 @@ if [ "$skip_check" -eq 0 ]; then
 
   url_pw=""
   if [ -n "$source_url" ]; then url_password "$source_url"; elif has DATABASE_URL; then url_password "$DATABASE_URL"; fi
-  if [ -z "$url_pw" ] && [ -z "${DATABASE_PASSWORD:-}" ] && [ -z "${PGPASSWORD:-}" ] && [ -z "${PGPASSFILE:-}" ]; then
+  if [ "$subcommand" != "reset" ] && [ -z "$url_pw" ] && [ -z "${DATABASE_PASSWORD:-}" ] && [ -z "${PGPASSWORD:-}" ] && [ -z "${PGPASSFILE:-}" ]; then
     no_password=1
   fi
 fi

@@ -1,7 +1,9 @@
 /** ingesta's library API: the CLI is a thin layer over these. */
 export { run, validate, dryRun, runPlan, planRun, datasetName, type RunHooks, type RunPlan } from './pipeline/run.js';
 export type { DryRunPlan } from './pipeline/dry-run.js';
-export { datasetStatus, resetTables, type StatusReport } from './pipeline/operations.js';
+export { datasetStatus, resetTables, type StatusReport, type DatasetStatusReport, type TableStatusRow, type ResetResult } from './pipeline/operations.js';
+export { resolveDatasetSettings, type DatasetSettings, type DatasetOptions } from './config/dataset-settings.js';
+export type { GateSummary } from './quality/gate-summary.js';
 export { writeJsonReport, writeHtmlReport, renderHtmlReport } from './quality/report-files.js';
 export { readQualityHistory } from './pipeline/quality-history.js';
 export { HISTORY_RUNS, type QualityHistory, type HistoryRun, type HistoryCheck } from './quality/report-history.js';
@@ -13,7 +15,7 @@ export { resolveSourceConnection, describeSource, type SourceConnection } from '
 export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship, type TableRequest } from './catalog/catalog.js';
 export { parseTableRef, splitTableList, type TableRef } from './catalog/table-ref.js';
 export type { Destination, DestinationCapabilities, CapabilityMembers, LoadSession, TableState, TableLoadResult } from './destination/destination.js';
-export type { DatasetHistory, DatasetStatus, FailedRunTimes } from './destination/dataset-history.js';
+export type { DatasetHistory, DatasetStatus, FailedRunTimes, TableStatus, RunStatus } from './destination/dataset-history.js';
 export type { KeyReconciler, KeyDiff, KeyDiffRequest, MergeCountRequest } from './destination/key-reconciler.js';
 export { DuckDBDestination } from './destination/duckdb/duckdb-destination.js';
 export { mapColumn, type ColumnMapping } from './normalize/column-mapping.js';

@@ -10,6 +10,7 @@ import { datasetStatus, resetTables } from '../pipeline/operations.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { gateFailed } from '../quality/check-types.js';
 import { resolveConfig } from '../config/config.js';
+import { resolveDatasetSettings } from '../config/dataset-settings.js';
 import { debugEnabled, resolveLogFormat, resolveProgress, resolveReportFiles } from '../config/cli-settings.js';
 import { splitTableList } from '../catalog/table-ref.js';
 import { createRenderer, type LogFormat, type Renderer } from './output.js';
@@ -37,8 +38,8 @@ function withDatasetOptions(command: Command): Command {
   return command
     .addOption(new Option('--env <env>', 'local, dev or prod [env INGESTA_ENV]').choices(['local', 'dev', 'prod']))
     .option('--duckdb-path <file>', `DuckDB file for --env local [env DUCKDB_PATH, default ${DEFAULT_DUCKDB_PATH}]`)
-    .option('--dataset <name>', 'dataset [env INGESTA_DATASET, default raw_datavision_<env>]')
-    .option('--catalog <file>', 'table catalog [env INGESTA_CATALOG]')
+    .option('--dataset <name>', 'dataset [env INGESTA_DATASET; status: default every dataset there; reset: the catalog\'s (raw_datavision_<env>) if there, else the only one]')
+    .option('--catalog <file>', 'table catalog, for freshness and table names [env INGESTA_CATALOG]')
     .option('--log-format <format>', 'auto (text on a terminal, JSON lines otherwise), text or json [env INGESTA_LOG_FORMAT]');
 }
 
@@ -169,13 +170,13 @@ function buildProgram(setExit: (code: number) => void): Command {
   withDatasetOptions(
     program
       .command('status')
-      .description('per table: last successful load, mode, rows, cursor, freshness; the last runs and their outcome (read-only)')
+      .description('per dataset (--dataset, else all) and table: last load, rows now, cursor, freshness, last quality gate; the last runs and their outcome (read-only; never reads the source)')
       .option('--runs <n>', 'how many recent runs to show', '10'),
   ).action(async (opts: Record<string, string | undefined>) => {
     let renderer = createRenderer('text');
     try {
       renderer = createRenderer(logFormat(opts.logFormat));
-      const config = resolveConfig({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
+      const config = resolveDatasetSettings({ env: opts.env, duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
       renderer.status(await datasetStatus(config, Number(opts.runs ?? 10) || 10));
@@ -194,8 +195,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     let renderer = createRenderer('text');
     try {
       renderer = createRenderer(logFormat(opts.logFormat as string | undefined));
-      const config = resolveConfig({
-        env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath as string | undefined, dataset: opts.dataset as string | undefined, catalog: opts.catalog as string | undefined,
+      const config = resolveDatasetSettings({
+        env: opts.env as string | undefined, duckdbPath: opts.duckdbPath as string | undefined, dataset: opts.dataset as string | undefined, catalog: opts.catalog as string | undefined,
       });
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });

@@ -1,11 +1,15 @@
 import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import type { StatusReport } from '../pipeline/operations.js';
+import { statusText } from './status-output.js';
+import { textTable } from './text-table.js';
 import type { CheckResult } from '../quality/check-types.js';
 import { gateText } from './gate-output.js';
 import { formatBytes, formatMs, nf } from './format.js';
 import { progressView, type ProgressMode } from './progress-line.js';
 
 export { formatBytes } from './format.js';
+
+export { textTable };
 
 export type LogFormat = 'text' | 'json';
 
@@ -18,34 +22,6 @@ export interface Renderer {
 }
 
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
-
-export function statusText(report: StatusReport): string {
-  const fresh = new Map(report.freshness.map((f) => [f.table, f]));
-  const tables = textTable(
-    ['table', 'last load', 'run', 'mode', 'rows', 'cursor', 'freshness'],
-    report.tables.map((t) => {
-      const f = fresh.get(t.table);
-      return [
-        t.table, t.lastLoadedAt ?? '', t.lastRunId ?? '', t.mode ?? '', t.rowsLoaded === null ? '' : nf.format(t.rowsLoaded),
-        t.cursorValue ? `${t.cursorColumn} = ${t.cursorValue}` : '', f ? `${f.status}${f.observed !== null ? ` (${String(f.observed)} h)` : ''}` : '',
-      ];
-    }),
-    new Set([4]),
-  );
-  const runs = textTable(
-    ['run', 'status', 'finished', 'tables', 'message'],
-    report.runs.map((r) => [r.runId, r.status, r.finishedAt ?? '', String(r.tables.length), (r.message ?? '').slice(0, 100)]),
-  );
-  return `${report.dataset} (${report.destination})\n\n${tables}\n\nlast runs\n${runs}\n`;
-}
-
-/** A plain-text table: header, rule, rows; numbers right-aligned. */
-export function textTable(header: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (rightAligned.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 export function summaryTable(summary: RunSummary): string {
   const rows = summary.tables.map((t) => [

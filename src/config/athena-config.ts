@@ -37,25 +37,26 @@ export function parseS3Url(url: string, what: string): { bucket: string; prefix:
  * Credentials are never read here: the AWS SDK's default chain finds them (IAM task role, profile, env keys), and
  * endpoints come from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_ATHENA, AWS_ENDPOINT_URL_GLUE.
  */
-export function resolveAthenaConfig(env: Env): AthenaConfig {
+export function resolveAthenaConfig(env: Env, options: { readonly queryResults?: 'required' | 'optional' } = {}): AthenaConfig {
   const missing: string[] = [];
   const bucketUrl = set(env.BUCKET_URL);
-  const results = set(env.QUERY_RESULT_BUCKET);
+  // status and reset read S3 only: without QUERY_RESULT_BUCKET they skip what needs Athena (queryResultLocation '')
+  const results = set(env.QUERY_RESULT_BUCKET) ?? (options.queryResults === 'optional' ? '' : undefined);
   const region = set(env.REGION_NAME) ?? set(env.AWS_REGION) ?? set(env.AWS_DEFAULT_REGION);
   if (!bucketUrl) missing.push('BUCKET_URL (s3://bucket/prefix where the data lives)');
-  if (!results) missing.push('QUERY_RESULT_BUCKET (s3://… for Athena query results)');
+  if (results === undefined) missing.push('QUERY_RESULT_BUCKET (s3://… for Athena query results)');
   if (!region) missing.push('REGION_NAME (or AWS_REGION)');
   if (missing.length > 0) {
     throw new ConfigError(`--env dev/prod needs these environment variables, which are not set: ${missing.join('; ')}. Nothing was run.`);
   }
   const { bucket, prefix } = parseS3Url(bucketUrl!, 'BUCKET_URL');
-  parseS3Url(results!, 'QUERY_RESULT_BUCKET');
+  if (results) parseS3Url(results, 'QUERY_RESULT_BUCKET');
   const pathStyle = set(env.INGESTA_S3_PATH_STYLE) ?? set(env.AWS_S3_FORCE_PATH_STYLE);
   const customEndpoint = set(env.AWS_ENDPOINT_URL_S3) ?? set(env.AWS_ENDPOINT_URL);
   return Object.freeze({
     bucket,
     prefix,
-    queryResultLocation: results!.endsWith('/') ? results! : `${results!}/`,
+    queryResultLocation: results === '' || results!.endsWith('/') ? results! : `${results!}/`,
     workGroup: set(env.ATHENA_WORK_GROUP) ?? 'primary',
     dataCatalog: set(env.AWS_DATA_CATALOG) ?? 'AwsDataCatalog',
     region: region!,

@@ -107,20 +107,10 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
   if (!ENV_NAMES.includes(envName)) {
     throw new ConfigError(`Unknown environment "${envName}". Use --env local, dev or prod.`);
   }
-  const dataset = o.dataset ?? nonEmpty(env.INGESTA_DATASET);
-  // a dataset becomes a DuckDB schema or a Glue database: names that need no quoting anywhere, so one crafted to
-  // break out of quotes ('x"; DROP SCHEMA main; --') is refused, not quoted
-  if (dataset !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dataset)) {
-    throw new ConfigError(`Dataset name "${dataset}" is not allowed: use letters, digits and _ (not starting with a digit), at most 63 characters.`);
-  }
-  if (dataset !== undefined && envName !== 'local' && /[A-Z]/.test(dataset)) {
-    throw new ConfigError(`Dataset name "${dataset}" is not allowed in ${envName}: Glue and Athena database names are lower case; use "${dataset.toLowerCase()}".`);
-  }
+  const dataset = checkedDatasetName(o.dataset ?? nonEmpty(env.INGESTA_DATASET), envName);
   const duckdbPath = o.duckdbPath ?? nonEmpty(env.DUCKDB_PATH) ?? DEFAULT_DUCKDB_PATH;
   const athena = envName === 'local' ? undefined : resolveAthenaConfig(env);
-  // a Fargate task's disk is scratch space: packages of dev/prod go to the temp folder
-  const packageDir =
-    o.packageDir ?? nonEmpty(env.INGESTA_PACKAGE_DIR) ?? (athena ? path.join(tmpdir(), 'ingesta', 'packages') : path.join(path.dirname(duckdbPath), '.ingesta', 'packages'));
+  const packageDir = o.packageDir ?? defaultPackageDir(env, athena !== undefined, duckdbPath);
   const fullRefresh: FullRefresh = selection(o.fullRefresh);
   const reconcileOption = o.reconcile ?? reconcileFromEnv(env.INGESTA_RECONCILE);
   const reconcile = selection(reconcileOption === false ? undefined : reconcileOption);
@@ -151,6 +141,25 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
   });
+}
+
+/**
+ * A dataset becomes a DuckDB schema or a Glue database: names that need no quoting anywhere, so one crafted to break
+ * out of quotes ('x"; DROP SCHEMA main; --') is refused, not quoted.
+ */
+export function checkedDatasetName(dataset: string | undefined, envName: EnvName): string | undefined {
+  if (dataset !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dataset)) {
+    throw new ConfigError(`Dataset name "${dataset}" is not allowed: use letters, digits and _ (not starting with a digit), at most 63 characters.`);
+  }
+  if (dataset !== undefined && envName !== 'local' && /[A-Z]/.test(dataset)) {
+    throw new ConfigError(`Dataset name "${dataset}" is not allowed in ${envName}: Glue and Athena database names are lower case; use "${dataset.toLowerCase()}".`);
+  }
+  return dataset;
+}
+
+/** INGESTA_PACKAGE_DIR, else beside the DuckDB file; a Fargate task's disk is scratch space: dev/prod use the temp folder. */
+export function defaultPackageDir(env: Readonly<Record<string, string | undefined>>, cloud: boolean, duckdbPath: string): string {
+  return nonEmpty(env.INGESTA_PACKAGE_DIR) ?? (cloud ? path.join(tmpdir(), 'ingesta', 'packages') : path.join(path.dirname(duckdbPath), '.ingesta', 'packages'));
 }
 
 /**

@@ -8,7 +8,7 @@ import { DuckDBDestination } from './duckdb/duckdb-destination.js';
  * SDK is imported only for dev/prod: it costs ~0.9 s of start-up, which a local incremental run should not pay.
  */
 export async function createDestination(
-  config: RunConfig,
+  config: Pick<RunConfig, 'athena' | 'duckdbPath' | 'duckdb'>,
   dataset: string,
   options: { readonly readOnly?: boolean; readonly runId?: string; readonly missingAsEmpty?: boolean } = {},
 ): Promise<Destination> {
@@ -22,6 +22,6 @@ export async function createDestination(
 }
 
 /** Where the data goes, for messages: the DuckDB file, or s3://bucket/prefix. */
-export function destinationLabel(config: RunConfig): string {
+export function destinationLabel(config: Pick<RunConfig, 'athena' | 'duckdbPath'>): string {
   return config.athena ? `s3://${config.athena.bucket}/${config.athena.prefix}` : config.duckdbPath;
 }

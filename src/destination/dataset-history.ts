@@ -1,4 +1,5 @@
 import type { CheckResult } from '../quality/check-types.js';
+import type { GateSummary } from '../quality/gate-summary.js';
 import type { QualityHistory } from '../quality/report-history.js';
 import type { DatasetSchemaDoc } from '../schema/schema-document.js';
 
@@ -12,6 +13,8 @@ export interface TableStatus {
   readonly rowsInDestination: number | null;
   readonly cursorColumn: string | null;
   readonly cursorValue: string | null;
+  /** The last gate run that checked this table; null if none did. */
+  readonly gate: GateSummary | null;
 }
 
 export interface RunStatus {
@@ -20,6 +23,8 @@ export interface RunStatus {
   readonly finishedAt: string | null;
   readonly tables: readonly string[];
   readonly message: string | null;
+  /** The gate run after this load; null without one (no --validar-calidad-datos, or a failed load). */
+  readonly gate: GateSummary | null;
 }
 
 export interface DatasetStatus {

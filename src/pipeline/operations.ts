@@ -1,50 +1,48 @@
-import type { RunConfig } from '../config/config.js';
-import { createDestination, destinationLabel } from '../destination/create-destination.js';
-import type { DatasetStatus } from '../destination/destination.js';
-import { ConfigError } from '../errors.js';
-import type { CheckResult } from '../quality/check-types.js';
-import { runQualityGate } from '../quality/quality-gate.js';
-import { loadCatalog } from '../catalog/catalog.js';
 import { datasetName } from './run-plan.js';
+import type { DatasetSettings } from '../config/dataset-settings.js';
+import { createDestination } from '../destination/create-destination.js';
+import { ConfigError } from '../errors.js';
+import { catalogOrReason, existingDatasets, unknownDatasetError, unknownResetTables } from './dataset-choice.js';
+import { explainLockedFile } from './lock-holder.js';
 
-export interface StatusReport extends DatasetStatus {
-  readonly env: string;
+export { datasetStatus, type StatusReport, type DatasetStatusReport, type TableStatusRow } from './status.js';
+
+export interface ResetResult {
   readonly dataset: string;
-  readonly destination: string;
-  /** Freshness of every catalog table the destination holds (the quality gate's freshness check). */
-  readonly freshness: readonly CheckResult[];
-}
-
-/** `ingesta status`: read-only on the destination (no lock taken, other readers unaffected); the source is not touched. */
-export async function datasetStatus(config: RunConfig, runs = 10): Promise<StatusReport> {
-  const catalog = loadCatalog(config.catalogPath);
-  const dataset = datasetName(config, catalog);
-  const destination = await createDestination(config, dataset, { readOnly: true });
-  await destination.open();
-  try {
-    const status = await destination.history.status(runs);
-    const loaded = new Set(status.tables.map((t) => t.table));
-    const specs = catalog.tables
-      .filter((t) => loaded.has(t.name))
-      .map((t) => ({ kind: 'freshness' as const, table: t.name, column: t.freshnessColumn, thresholdHours: t.freshnessHours, timezone: t.freshnessTimezone, severity: t.severity.freshness }));
-    const freshness = await runQualityGate(specs, destination.qualityTarget(), new Map());
-    return { env: config.env, dataset, destination: destinationLabel(config), ...status, freshness };
-  } finally {
-    await destination.close();
-  }
+  /** Tables whose cursor was forgotten: their next run is a full load. */
+  readonly reset: readonly string[];
+  /** Tables named that had no cursor (full tables, or never loaded). */
+  readonly unchanged: readonly string[];
 }
 
 /**
  * `ingesta reset --tables …`: forgets the incremental cursors of those tables, so their next run is a full load.
- * Takes the destination's lock like a load (it writes state); the data itself is left as it is.
+ * Takes the destination's lock like a load (it writes state); the data itself is left as it is. The dataset is
+ * --dataset, else the catalog's (raw_datavision_<env>) when the destination holds it, else the only one it holds. A
+ * name that is neither in the catalog nor in the dataset is a ConfigError (exit 2) and nothing is changed.
  */
-export async function resetTables(config: RunConfig, tables: readonly string[]): Promise<{ dataset: string; reset: string[]; unchanged: string[] }> {
+export async function resetTables(settings: DatasetSettings, tables: readonly string[]): Promise<ResetResult> {
   if (tables.length === 0) throw new ConfigError('ingesta reset needs --tables with the tables whose incremental state to forget.');
-  const catalog = loadCatalog(config.catalogPath);
-  const dataset = datasetName(config, catalog);
-  const destination = await createDestination(config, dataset);
-  await destination.open();
+  const available = await existingDatasets(settings, 'reset');
+  const read = catalogOrReason(settings);
+  const catalog = 'catalog' in read ? read.catalog : undefined;
+  const fromCatalog = catalog ? datasetName({ dataset: settings.dataset, env: settings.env }, catalog) : undefined;
+  const dataset =
+    settings.dataset ?? (fromCatalog && available.includes(fromCatalog) ? fromCatalog : available.length === 1 ? available[0] : undefined);
+  if (dataset === undefined) {
+    throw new ConfigError(`${available.length} datasets are there (${available.join(', ')}): name the one to reset with --dataset. Nothing was changed.`);
+  }
+  if (!available.includes(dataset)) throw unknownDatasetError(dataset, available, settings);
+  const destination = await createDestination(settings, dataset);
   try {
+    await destination.open().catch((error: unknown) => {
+      throw explainLockedFile(error, settings, 'reset');
+    });
+    const state = await destination.readState();
+    const inDataset = [...new Set([...(await destination.existingTables()), ...state.keys()])].filter((t) => !t.startsWith('_ingesta_')).sort();
+    const known = new Set([...inDataset, ...(catalog?.tables.map((t) => t.name) ?? [])].map((t) => t.toLowerCase()));
+    const unknown = tables.filter((t) => !known.has(t.toLowerCase()));
+    if (unknown.length > 0) throw new ConfigError(unknownResetTables(unknown, dataset, inDataset, catalog));
     const reset = await destination.history.resetState(tables);
     return { dataset, reset, unchanged: tables.filter((t) => !reset.includes(t)) };
   } finally {

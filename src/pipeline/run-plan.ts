@@ -2,7 +2,7 @@ import { loadCatalog, requestTables, type Catalog, type TableRequest } from '../
 import type { RunConfig } from '../config/config.js';
 
 /** The dataset a run writes to: --dataset, else <catalog prefix>_<env> (raw_datavision_local). */
-export function datasetName(config: RunConfig, catalog: Catalog): string {
+export function datasetName(config: Pick<RunConfig, 'dataset' | 'env'>, catalog: Catalog): string {
   return config.dataset ?? `${catalog.datasetPrefix}_${config.env}`;
 }
 

@@ -164,7 +164,7 @@ describe('--env dev: Parquet in S3, tables in Glue, Iceberg merges through Athen
     const status = await runCli(['status', '--env', 'dev', '--log-format', 'json'], env());
     expect(status.code, status.stderr).toBe(0);
     // (JSON lines: on Node 20 a warning about its end of life comes first)
-    const report = JSON.parse(status.stdout.split('\n').find((l) => l.includes('"type":"status"'))!) as { tables: { table: string; cursorValue: string | null }[]; runs: { status: string }[] };
+    const report = (JSON.parse(status.stdout.split('\n').find((l) => l.includes('"type":"status"'))!) as { datasets: { tables: { table: string; cursorValue: string | null }[]; runs: { status: string }[] }[] }).datasets[0]!;
     expect(report.tables.find((t) => t.table === 'contents')!.cursorValue).not.toBeNull();
     expect(report.runs[0]!.status).toBe('loaded');
     const reset = await runCli(['reset', '--env', 'dev', '--tables', 'contents'], env());

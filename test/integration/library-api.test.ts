@@ -2,7 +2,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetStatus, InterruptedError, readQualityHistory, resetTables, resolveConfig, run, writeHtmlReport, writeJsonReport, type PipelineEvent } from '../../src/index.js';
+import {
+  ConfigError, datasetStatus, InterruptedError, readQualityHistory, resetTables, resolveConfig, resolveDatasetSettings, run, writeHtmlReport, writeJsonReport,
+  type DatasetSettings, type DatasetStatusReport, type GateSummary, type PipelineEvent, type ResetResult, type RunStatus, type StatusReport, type TableStatusRow,
+} from '../../src/index.js';
 import { nonCamelCaseKeys } from '../helpers/naming.js';
 import { duckQuery } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
@@ -57,7 +60,7 @@ describe('library API', () => {
     const file = path.join(dir, 's.duckdb');
     const summary = await run({ env: 'local', tables: ['contents'], duckdbPath: file, sourceUrl: db.url, validate: true }, { env: {} });
     const config = resolveConfig({ env: 'local', duckdbPath: file }, {});
-    expect((await datasetStatus(config)).tables.map((t) => t.table)).toContain('contents');
+    expect((await datasetStatus(config)).datasets[0]!.tables.map((t) => t.table)).toContain('contents');
     expect((await resetTables(config, ['contents'])).reset).toEqual(['contents']);
     writeJsonReport(path.join(dir, 'r.json'), summary.quality!);
     writeHtmlReport(path.join(dir, 'r.html'), summary.quality!);
@@ -72,5 +75,25 @@ describe('library API', () => {
     // report file said run_id / started_at while the summary says runId / startedAt)
     const written = JSON.parse(readFileSync(path.join(dir, 'r.json'), 'utf8')) as unknown;
     expect(nonCamelCaseKeys({ summary, written, history })).toEqual([]);
+  });
+
+  it('status and reset take their settings without any source setting, and their results are typed (regression: not exported)', async () => {
+    const file = path.join(dir, 's.duckdb');
+    // no DATABASE_URL, PG* or catalog: status and reset never read the source; a broken DATABASE_URL changes nothing
+    const settings: DatasetSettings = resolveDatasetSettings({ env: 'local', duckdbPath: file }, { DATABASE_URL: 'not a url' });
+    const report: StatusReport = await datasetStatus(settings, 5);
+    const dataset: DatasetStatusReport = report.datasets[0]!;
+    const contents: TableStatusRow | undefined = dataset.tables.find((t) => t.table === 'contents');
+    const gate: GateSummary | null = contents!.gate;
+    expect(report).toMatchObject({ env: 'local', destination: file, skipped: [] });
+    expect(dataset.dataset).toBe('raw_datavision_local');
+    expect(contents!.rows).toBe(30);
+    expect(gate).toMatchObject({ status: 'pass', failed: [] });
+    const runs: readonly RunStatus[] = dataset.runs;
+    expect(runs[0]!.gate?.status).toBe('pass');
+    const reset: ResetResult = await resetTables(settings, ['contents']);
+    expect(reset).toEqual({ dataset: 'raw_datavision_local', reset: [], unchanged: ['contents'] });
+    await expect(resetTables(settings, ['contnets'])).rejects.toThrow(ConfigError);
+    await expect(datasetStatus(resolveDatasetSettings({ env: 'local', duckdbPath: file, dataset: 'nope' }, {}))).rejects.toThrow(/Unknown dataset "nope"/);
   });
 });

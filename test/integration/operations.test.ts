@@ -45,7 +45,7 @@ describe('operations: logs, status, reset', () => {
     expect(r.stdout).toMatch(/accounts .*pass \(/);
     expect(r.stdout).toContain('last runs');
     const json = await runCli(['status', ...where(), '--log-format', 'json']);
-    const status = JSON.parse(json.stdout) as { tables: { table: string }[]; runs: { status: string }[] };
+    const status = (JSON.parse(json.stdout) as { datasets: { tables: { table: string }[]; runs: { status: string }[] }[] }).datasets[0]!;
     expect(status.tables.map((t) => t.table)).toContain('content_attributes');
     expect(status.runs[0]!.status).toBe('loaded');
   });

@@ -89,3 +89,21 @@ describe('S3Store: DeleteObjects reports per-key errors inside a 200', () => {
     expect(calls).toEqual([['p/a', 'p/b'], ['p/b']]);
   });
 });
+
+describe('S3Store: the folders under a prefix (the datasets under BUCKET_URL)', () => {
+  it('a skip scan: each listing starts after the last folder seen, so a folder of many files costs one request', async () => {
+    // S3 as it lists: sorted keys, at most `max` per page, StartAfter honoured
+    const keys = [
+      'raw/README', 'raw/a/_ingesta/state.json', ...Array.from({ length: 50 }, (_, i) => `raw/a/t/data/${String(i).padStart(3, '0')}.parquet`),
+      'raw/b/_ingesta/runs/1.json', 'raw/c/x', 'rawer/z',
+    ].sort();
+    const max = 3;
+    s3.on(ListObjectsV2Command).callsFake((input: { Prefix: string; StartAfter?: string }) => {
+      const matching = keys.filter((k) => k.startsWith(input.Prefix) && (input.StartAfter === undefined || k > input.StartAfter));
+      return { Contents: matching.slice(0, max).map((Key) => ({ Key })), IsTruncated: matching.length > max };
+    });
+    await expect(store().folders('raw/')).resolves.toEqual(['raw/a/', 'raw/b/', 'raw/c/']);
+    // one listing per folder at most (here: the first page holds raw/README and two keys of a/), never one per file
+    expect(s3.commandCalls(ListObjectsV2Command).length).toBeLessThanOrEqual(4);
+  });
+});

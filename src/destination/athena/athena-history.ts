@@ -1,5 +1,6 @@
 import type { CheckResult } from '../../quality/check-types.js';
 import type { HistoryCheck, HistoryRun, QualityHistory } from '../../quality/report-history.js';
+import { gateSummaries, type StoredCheck } from '../../quality/gate-summary.js';
 import { versionHash, type DatasetSchemaDoc } from '../../schema/schema-document.js';
 import type { DatasetHistory, DatasetStatus, FailedRunTimes } from '../dataset-history.js';
 import type { AthenaDataset } from './athena-connection.js';
@@ -23,7 +24,8 @@ export class AthenaHistory implements DatasetHistory {
     const tables = Object.entries(this.ds.state.tables)
       .map(([table, t]) => ({
         table, lastRunId: t.runId, lastLoadedAt: t.snapshotAt ?? null, mode: t.kind === 'iceberg' ? 'merge' : 'replace', rowsLoaded: t.rows,
-        rowsInDestination: null, cursorColumn: t.cursor?.column ?? null, cursorValue: t.cursor?.value ?? null,
+        // a full (Parquet) table holds exactly the rows its last load wrote; an Iceberg table's count needs a query
+        rowsInDestination: t.kind === 'parquet' ? t.rows : null, cursorColumn: t.cursor?.column ?? null, cursorValue: t.cursor?.value ?? null,
       }))
       .sort((a, b) => a.table.localeCompare(b.table));
     const keys = (await this.ds.s3.list(`${this.ds.keys.base}/_ingesta/runs/`)).map((o) => o.Key!).sort().reverse().slice(0, Math.max(1, runs));
@@ -36,7 +38,35 @@ export class AthenaHistory implements DatasetHistory {
         tables: (r.tables ?? []).map((t) => (typeof t === 'string' ? t : t.table)), message: r.message ?? null,
       });
     }
-    return { tables, runs: history };
+    const gates = gateSummaries(await this.gateChecks(history.map((r) => r.runId), tables.map((t) => t.table)));
+    return {
+      tables: tables.map((t) => ({ ...t, gate: gates.byTable.get(t.table) ?? null })),
+      runs: history.map((r) => ({ ...r, gate: gates.byRun.get(r.runId) ?? null })),
+    };
+  }
+
+  /**
+   * The stored checks of these runs, and of the newest gate runs until every table has one (at most 50 records read;
+   * one quality/<run>.json per gate run, its time the object's).
+   */
+  private async gateChecks(runIds: readonly string[], tables: readonly string[]): Promise<StoredCheck[]> {
+    const objects = (await this.ds.s3.list(`${this.ds.keys.base}/_ingesta/quality/`)).sort((a, b) => (b.Key ?? '').localeCompare(a.Key ?? ''));
+    const wanted = new Set(runIds);
+    const uncovered = new Set(tables);
+    const checks: StoredCheck[] = [];
+    let read = 0;
+    for (const o of objects) {
+      const runId = (o.Key ?? '').split('/').pop()!.replace(/\.json$/, '');
+      if (!wanted.has(runId) && (uncovered.size === 0 || read >= 50)) continue;
+      read += 1;
+      const record = (await this.ds.s3.getJson<{ checks?: { check: string; table: string; status: string }[] }>(o.Key!))?.value;
+      const checkedAt = o.LastModified ? o.LastModified.toISOString().replace('T', ' ').replace('Z', '+00') : null;
+      for (const c of record?.checks ?? []) {
+        checks.push({ runId, check: c.check, table: c.table, status: c.status, checkedAt });
+        uncovered.delete(c.table);
+      }
+    }
+    return checks;
   }
 
   /**

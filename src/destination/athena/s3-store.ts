@@ -125,6 +125,31 @@ export class S3Store {
     return objects;
   }
 
+  /**
+   * The sub-folders directly under a prefix (ending with "/"), e.g. the datasets under BUCKET_URL: a skip scan (each
+   * listing starts after the last folder seen, StartAfter jumping past its keys), so a folder of many data files costs
+   * at most one request, and S3-compatible stores whose delimiter listing misses nested keys (s3rver) answer as S3.
+   */
+  async folders(prefix: string): Promise<string[]> {
+    const folders: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await withRetries(`Listing ${this.url(prefix)}`, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(after !== undefined ? { StartAfter: after } : {}) })),
+      );
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+      for (const key of keys) {
+        const slash = key.indexOf('/', prefix.length);
+        const folder = slash === -1 ? undefined : key.slice(0, slash + 1);
+        if (folder !== undefined && folders.at(-1) !== folder) folders.push(folder);
+      }
+      const last = keys.at(-1);
+      if (last === undefined || !page.IsTruncated) return folders;
+      const slash = last.indexOf('/', prefix.length);
+      after = slash === -1 ? last : `${last.slice(0, slash + 1)}\u{10FFFF}`;
+    }
+  }
+
   /** Deletes every object under a prefix (1000 keys per request). */
   async deletePrefix(prefix: string): Promise<number> {
     if (!prefix.endsWith('/')) throw new Error(`refusing to delete a prefix without a trailing slash: ${prefix}`);

@@ -1,5 +1,6 @@
 import type { CheckResult, CheckStatus } from '../../quality/check-types.js';
 import type { HistoryRun, QualityHistory } from '../../quality/report-history.js';
+import { gateSummaries, type StoredCheck } from '../../quality/gate-summary.js';
 import { versionHash, type DatasetSchemaDoc, type TableSchemaDoc } from '../../schema/schema-document.js';
 import type { DatasetHistory, DatasetStatus, FailedRunTimes } from '../dataset-history.js';
 import { DestinationError, messageOf } from '../../errors.js';
@@ -61,14 +62,17 @@ export class DuckDBHistory implements DatasetHistory {
     );
     const str = (v: unknown) => (v == null ? null : String(v));
     const num = (v: unknown) => (v == null ? null : Number(v));
+    const gates = gateSummaries(await this.gateChecks(history.map((r) => String(r.run_id))));
     return {
       tables: tables.map((r) => ({
         table: String(r.table_name), lastRunId: str(r.run_id), lastLoadedAt: str(r.loaded_at), mode: str(r.mode),
         rowsLoaded: num(r.rows_loaded), rowsInDestination: num(r.rows_in_destination), cursorColumn: str(r.cursor_column), cursorValue: str(r.cursor_value),
+        gate: gates.byTable.get(String(r.table_name)) ?? null,
       })),
       runs: history.map((r) => ({
         runId: String(r.run_id), status: String(r.status), finishedAt: str(r.finished_at),
         tables: Array.isArray(r.tables) ? (r.tables as unknown[]).map(String) : [], message: str(r.message),
+        gate: gates.byRun.get(String(r.run_id)) ?? null,
       })),
     };
   }
@@ -110,6 +114,20 @@ export class DuckDBHistory implements DatasetHistory {
         observed: c.observed == null ? null : String(c.observed), details: c.details == null ? null : (JSON.parse(String(c.details)) as Record<string, unknown>),
       })),
     };
+  }
+
+  /** The stored checks of these runs and of each table's newest gate run (for status). */
+  private async gateChecks(runIds: readonly string[]): Promise<StoredCheck[]> {
+    if (!(await this.db.tableExists(QUALITY_TABLE))) return [];
+    const q = this.db.ref().table(QUALITY_TABLE);
+    const rows = await this.db.query(
+      `SELECT run_id, check_name, table_name, status, CAST(checked_at AS VARCHAR) AS checked_at FROM ${q}
+       WHERE run_id IN (SELECT unnest($1::VARCHAR[])) OR run_id IN (SELECT max(run_id) FROM ${q} GROUP BY table_name)`,
+      [`[${runIds.map((r) => JSON.stringify(r)).join(',')}]`],
+    );
+    return rows.map((r) => ({
+      runId: String(r.run_id), check: String(r.check_name), table: String(r.table_name), status: String(r.status), checkedAt: r.checked_at == null ? null : String(r.checked_at),
+    }));
   }
 
   async resetState(tables: readonly string[]): Promise<string[]> {
