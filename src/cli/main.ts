@@ -87,6 +87,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-reconcile', 'never reconcile keys, not even when the row counts of an incremental table disagree')
     .option('--validar-calidad-datos, --validate', 'run the quality gate after the load; exit 6 if a check fails')
     .option('--solo-validar, --validate-only', 'run only the quality gate, read-only on source and destination; exit 6 if a check fails')
+    .option('--cdc', 'every table of the run by change data capture (logical replication; needs wal_level=logical and REPLICATION) [env INGESTA_CDC]')
     .option('--dry-run', 'print the plan (tables, modes, cursor windows, SELECTs, destination steps) and write nothing')
     .option('--report-json <file>', 'write the quality report as JSON [env INGESTA_REPORT_JSON]')
     .option('--report-html <file>', 'write the quality report as a self-contained HTML page [env INGESTA_REPORT_HTML]')
@@ -131,6 +132,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           validate: Boolean(opts.validate),
           validateOnly: Boolean(opts.validateOnly),
           dryRun: Boolean(opts.dryRun),
+          ...(opts.cdc ? { cdc: true } : {}),
           // commander: undefined unless given; false with --no-schema-export
           ...(opts.schemaExport !== undefined && opts.schemaExport !== true ? { schemaExport: opts.schemaExport as string | false } : {}),
         };

@@ -19,6 +19,7 @@ import { currentOwner } from '../package/package-owner.js';
 import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
+import { checkCdc, startCdc, type CdcStage } from './cdc-stage.js';
 
 // the plan lives in run-plan.ts (imported by the stages); re-exported here for the library's entry points
 export { datasetName, planRun, type RunPlan } from './run-plan.js';
@@ -92,6 +93,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   let packageDir: string | undefined;
   let tables: CatalogTable[] = [];
   let committed = false;
+  let cdc: CdcStage | undefined;
   const extraClients: pg.Client[] = [];
   // SIGTERM / SIGINT: cancel what is in flight (closing the source connection ends its query on the server; DuckDB
   // and Athena interrupt theirs); the awaited step then fails and the normal clean-up below runs
@@ -104,6 +106,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   try {
     // unknown names are found out here, before the destination is opened: nothing is created for a typo
     tables = await resolveTables(client, plan.catalog, plan.requests);
+    await checkCdc(client, config, tables);
     const refresh = refreshedTables(config.fullRefresh, tables);
     destination = await createDestination(config, dataset, { runId });
     await destination.open();
@@ -127,7 +130,10 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
         readers.push(extra);
       }
     };
-    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit, openReaders);
+    cdc = await startCdc(client, config, tables, refresh, destination, { destination: destinationIdentity(config, dataset), dataset }, emit);
+    const prepared = await prepareReads(client, plan, tables, refresh, destination, emit, openReaders, cdc?.afterLock);
+    const { snapshotAt, sources } = prepared;
+    const reads = cdc ? cdc.adjustReads(prepared.reads) : prepared.reads;
 
     packageDir = await createPackageFolder(packageRoot, runId);
     const manifest: Manifest = {
@@ -163,6 +169,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     let loaded: TableLoadResult[] | undefined;
     try {
       extracted = await extractInParallel(readers, reads, (c, chunk) => extractTables(c, chunk, packageDir!, emit, onExtracted, config.quality === 'after-load', reconciler));
+      if (cdc) extracted.push(...(await cdc.extract(client, packageDir, emit, onExtracted)));
       manifest.tables.push(...extracted);
       manifest.state = 'extracted';
       await writeManifest(packageDir, manifest);
@@ -187,6 +194,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     }
     committed = true;
     crashPoint('after-commit');
+    await cdc?.confirm(emit);
     await removePackage(packageDir);
     packageDir = undefined;
     if (config.schemaExportDir) await exportSchemaAfterCommit(config.schemaExportDir, destination, runId, emit);
@@ -243,6 +251,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     signal?.removeEventListener('abort', onAbort);
     for (const c of extraClients) await closeSource(c);
     await closeSource(client);
+    await cdc?.close();
     await destination?.close();
   }
 }

@@ -5,6 +5,7 @@ import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { AdjustmentNeeded, type LoadAdjustments } from './duckdb-adjustments.js';
 import { applyBackfill } from './duckdb-backfill.js';
+import { applyChanges } from './duckdb-cdc-apply.js';
 import type { DuckDBFile } from './duckdb-connection.js';
 import { describeDuckdbFailure } from './duckdb-errors.js';
 import { checkFrozen, evolveColumns, type PackageFile } from './duckdb-evolution.js';
@@ -39,6 +40,7 @@ export async function writeTable(
   // reading such a record needs about four buffers of it: the memory limit is raised for this table only
   if (lineLimit) await db.raiseMemoryLimit(4 * (lineLimit + 2 ** 20));
   try {
+    if (table.cdc) return await applyChanges(db, table, existing, file, notes, lineLimit);
     // unconstrained numerics are measured on the CSV itself (one pass over those columns only), then the table is
     // read once with each column's final type: no staging copy
     let numericStats = new Map<string, NumericStats>();
