@@ -17,6 +17,7 @@ import { createRenderer, type LogFormat, type Renderer } from './output.js';
 import { checkNames } from './gate-output.js';
 import { nodeSupportWarning } from './node-support.js';
 import { HELP_FOOTER } from './help-text.js';
+import { addCdcCommand, renderCdcStatus } from './cdc-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -172,15 +173,19 @@ function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('status')
       .description('per table: last successful load, mode, rows, cursor, freshness; the last runs and their outcome (read-only)')
-      .option('--runs <n>', 'how many recent runs to show', '10'),
+      .option('--runs <n>', 'how many recent runs to show', '10')
+      .option('--source-url <url>', 'PostgreSQL URL, for the lag of a CDC slot [env DATABASE_URL]'),
   ).action(async (opts: Record<string, string | undefined>) => {
     let renderer = createRenderer('text');
     try {
       renderer = createRenderer(logFormat(opts.logFormat));
-      const config = resolveConfig({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
+      const statusOptions = { env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog };
+      const config = resolveConfig(statusOptions);
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
-      renderer.status(await datasetStatus(config, Number(opts.runs ?? 10) || 10));
+      const report = await datasetStatus(config, Number(opts.runs ?? 10) || 10);
+      renderer.status(report);
+      await renderCdcStatus(resolveConfig({ ...statusOptions, sourceUrl: opts.sourceUrl }), report, renderer);
       setExit(0);
     } catch (error) {
       setExit(fail(renderer, error));
@@ -234,6 +239,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         setExit(fail(renderer, error));
       }
     });
+  addCdcCommand(program, { withDatasetOptions, renderer: (f) => createRenderer(logFormat(f)), fail, setExit });
   return program;
 }
 

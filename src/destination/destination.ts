@@ -20,6 +20,8 @@ export interface DestinationCapabilities {
   readonly keyReconciliation: boolean;
   /** Whether a column new in the source is filled into the older rows of a merge table (PackageTable.backfill). */
   readonly columnBackfill?: boolean;
+  /** Whether a package table's CDC change file (PackageTable.cdc) can be applied (pipeline/cdc-stage.ts). */
+  readonly changeDataCapture?: boolean;
 }
 
 /** What a destination is asked to compare for key reconciliation (see pipeline/reconcile.ts). */

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { CatalogTable } from '../catalog/catalog.js';
 import type { RunConfig } from '../config/config.js';
 import type { Destination, TableState } from '../destination/destination.js';
+import { ConfigError } from '../errors.js';
 import { syncFile, type PackageTable } from '../package/load-package.js';
 import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import { readChanges } from '../source/postgres/cdc/cdc-changes.js';
@@ -57,6 +58,11 @@ export async function startCdc(
 ): Promise<CdcStage | undefined> {
   const cdc = cdcTables(config, tables);
   if (cdc.length === 0) return undefined;
+  if (!destination.capabilities.changeDataCapture) {
+    throw new ConfigError(
+      `Change data capture (--cdc, or incremental.method cdc for ${cdc.map((t) => t.name).join(', ')}) is not available on this destination yet; nothing was read or written. Run without it.`,
+    );
+  }
   const names = new Set(cdc.map((t) => t.name));
   const slot = cdcSlotName(identity.destination, identity.dataset);
   const [state, existing, info] = [await destination.readState(), await destination.existingTables(), await slotInfo(client, slot)];

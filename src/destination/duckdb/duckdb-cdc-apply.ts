@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { DataError } from '../../errors.js';
+import { applyBackfill } from './duckdb-backfill.js';
 import type { PackageTable } from '../../package/load-package.js';
 import type { ColumnMapping } from '../../source/postgres/postgres-type-map.js';
 import { quoteIdent } from '../../sql/quote.js';
@@ -38,7 +40,12 @@ export async function applyChanges(db: DuckDBFile, table: PackageTable, existing
   if (existing.size > 0 && table.schemaContract === 'freeze') await checkFrozen(db, table, existing, measured, from);
   const columns = existing.size === 0 ? measured : await evolveColumns(db, table, existing, measured, from, stats, notes);
   if (existing.size === 0) await db.run(createTableSql(db.ref, table.name, columns, false));
-  if (table.rows === 0) return;
+  if (table.rows > 0) await applyFile(db, target, table, columns, csv);
+  // a column added with a DEFAULT (no row change in the WAL): its values from the run's snapshot (pipeline/backfill.ts)
+  if (table.backfill) await applyBackfill(db.conn, db.ref, table, columns, path.join(path.dirname(file), table.backfill.file));
+}
+
+async function applyFile(db: DuckDBFile, target: string, table: PackageTable, columns: readonly ColumnMapping[], csv: (columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => string): Promise<void> {
   await db.run(`CREATE OR REPLACE TEMP TABLE ${STAGE} AS SELECT "_seq", "_op", "_unchanged", "_moved", ${castList(columns)} FROM ${csv(columns)}`);
   const [read] = await db.query(`SELECT count(*)::BIGINT AS n FROM ${STAGE}`);
   if (Number(read?.n ?? 0) !== table.rows) throw new DataError(`Table ${table.name}: DuckDB read ${String(read?.n)} of the ${table.rows} changes read from the source`);

@@ -19,6 +19,7 @@ export const DUCKDB_CAPABILITIES: DestinationCapabilities = Object.freeze({
   lowerCaseIdentifiers: false,
   keyReconciliation: true,
   columnBackfill: true,
+  changeDataCapture: true,
 });
 
 /**
