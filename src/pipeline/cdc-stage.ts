@@ -4,6 +4,7 @@ import type { CatalogTable } from '../catalog/catalog.js';
 import type { RunConfig } from '../config/config.js';
 import type { Destination, TableState } from '../destination/destination.js';
 import { ConfigError } from '../errors.js';
+import { crashPoint } from '../faults/crash-points.js';
 import { syncFile, type PackageTable } from '../package/load-package.js';
 import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import { readChanges } from '../source/postgres/cdc/cdc-changes.js';
@@ -104,6 +105,7 @@ export async function startCdc(
       for (const read of streamed) emit2({ type: 'extract_started', table: read.entry.name, mode: 'incremental', filter: `changes ${from} → ${upto}` });
       const targets = streamed.map((r) => ({ schema: r.entry.sourceSchema, name: r.entry.sourceName, columns: r.entry.columns, primaryKey: r.entry.primaryKey, file: path.join(packageDir, r.entry.file) }));
       const read = await readChanges(c, slot, slot, from!, upto!, targets);
+      crashPoint('during-extract');
       const result: PackageTable[] = [];
       for (const r of streamed) {
         const changes = read.tables.get(r.entry.sourceName)!;
