@@ -17,7 +17,7 @@ let db: TestDatabase;
 let dir: string;
 let duckdbPath: string;
 
-const TABLES = ['items', 'notes', 'keyless'];
+const TABLES = ['items', 'notes', 'keyless', 'parts'];
 
 async function ingest(extra: Record<string, unknown> = {}): Promise<{ events: PipelineEvent[] }> {
   const events: PipelineEvent[] = [];
@@ -55,6 +55,7 @@ async function expectAllEqual(): Promise<void> {
   await expectItemsEqual();
   await expectTableEqualsSource(db, duckdbPath, DATASET, 'notes', ['note_id']);
   await expectTableEqualsSource(db, duckdbPath, DATASET, 'keyless', ['a', 'b']);
+  await expectTableEqualsSource(db, duckdbPath, DATASET, 'parts', ['id', 'region']);
 }
 
 beforeAll(async () => {
@@ -77,6 +78,10 @@ beforeAll(async () => {
   await client.query(`INSERT INTO items SELECT g, 'item ' || g, g * 1.5, ARRAY[g, g + 1], '\\x00ff'::bytea, '1 day 2 hours', repeat('x', 5000) || g, now() FROM generate_series(1, 50) g`);
   await client.query(`INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 20) g`);
   await client.query(`INSERT INTO keyless VALUES (1, 'one'), (1, 'one'), (2, 'two')`);
+  await client.query(`CREATE TABLE parts (id int, region text, amount int, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`);
+  await client.query(`CREATE TABLE parts_eu PARTITION OF parts FOR VALUES IN ('eu')`);
+  await client.query(`CREATE TABLE parts_us PARTITION OF parts FOR VALUES IN ('us')`);
+  await client.query(`INSERT INTO parts SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, g FROM generate_series(1, 30) g`);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-cdc-'));
   duckdbPath = path.join(dir, 'cdc.duckdb');
 }, 120_000);
@@ -103,6 +108,10 @@ describe('change data capture into DuckDB', () => {
     await db.query(`DELETE FROM notes WHERE note_id = 21`);
     await db.query(`UPDATE keyless SET b = 'uno' WHERE ctid = (SELECT min(ctid) FROM keyless WHERE a = 1)`);
     await db.query(`DELETE FROM keyless WHERE a = 2`);
+    // a partitioned table: changes of its partitions arrive under its name (publish_via_partition_root)
+    await db.query(`UPDATE parts SET amount = amount * 10 WHERE id < 10`);
+    await db.query(`DELETE FROM parts WHERE id = 20`);
+    await db.query(`INSERT INTO parts VALUES (31, 'eu', 31)`);
     const second = await ingest();
     expect(second.events.some((e) => e.type === 'warning')).toBe(false);
     await expectAllEqual();

@@ -121,18 +121,21 @@ export async function ensurePublication(client: pg.Client, name: string, tables:
   try {
     const exists = (await client.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name])).rows.length > 0;
     if (exists) {
+      const viaRoot = (await client.query<{ v: string }>(`SELECT pubviaroot::text AS v FROM pg_publication WHERE pubname = $1`, [name])).rows[0]?.v;
+      if (viaRoot !== 'true') await writeDdl(client, `ALTER PUBLICATION ${quoteIdent(name)} SET (publish_via_partition_root = true)`);
       const { rows } = await client.query<{ s: string; t: string }>(`SELECT schemaname AS s, tablename AS t FROM pg_publication_tables WHERE pubname = $1`, [name]);
       const have = new Set(rows.map((r) => `${r.s}.${r.t}`));
       if (have.size === tables.length && tables.every((t) => have.has(`${t.schema}.${t.name}`))) return;
       await writeDdl(client, `ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${list}`);
     } else {
-      await writeDdl(client, `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list}`);
+      // a partitioned table's changes arrive under its own name, not its partitions' (which no run would match)
+      await writeDdl(client, `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true)`);
     }
   } catch (cause) {
     if ((cause as { code?: string }).code === '42501') {
       throw new SourceError(
         `Change data capture needs the publication ${name}, and this user may not create or change it (${messageOf(cause)}): ` +
-          `have the tables' owner run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} (or ALTER PUBLICATION … SET TABLE), then run again.`,
+          `have the tables' owner run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${list} WITH (publish_via_partition_root = true) (or ALTER PUBLICATION … SET TABLE), then run again.`,
         { cause },
       );
     }
