@@ -40,6 +40,8 @@ export interface CdcStage {
   /** After the destination committed: the slot is confirmed up to the committed position. A failure is a warning. */
   confirm(emit: EventListener): Promise<void>;
   close(): Promise<void>;
+  /** SIGTERM: ends the replication connection (a slot creation waiting for running transactions fails at once). */
+  interrupt(): void;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function startCdc(
   const reason = restartReason(cdc, state, existing, refresh, slot, info?.confirmedLsn ?? undefined, info !== undefined);
   await ensurePublication(client, slot, cdc);
   let newSlot: NewSlot | undefined;
+  let replication: pg.Client | undefined;
   let from: string | undefined;
   let upto: string | undefined;
   if (reason) {
@@ -86,7 +89,7 @@ export async function startCdc(
     slot,
     afterLock: async (c) => {
       if (!reason) return;
-      newSlot = await createSlot(config.source, slot);
+      newSlot = await createSlot(config.source, slot, (connection) => (replication = connection));
       await importSnapshot(c, newSlot.snapshotName);
     },
     adjustReads(reads) {
@@ -139,6 +142,9 @@ export async function startCdc(
     },
     async close() {
       if (newSlot) await newSlot.connection.end().catch(() => undefined);
+    },
+    interrupt() {
+      replication?.end().catch(() => undefined);
     },
   };
 }

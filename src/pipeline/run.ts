@@ -99,6 +99,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   // and Athena interrupt theirs); the awaited step then fails and the normal clean-up below runs
   const onAbort = () => {
     for (const c of [client, ...extraClients]) c.end().catch(() => undefined);
+    cdc?.interrupt();
     destination?.interrupt();
   };
   if (signal?.aborted) onAbort();

@@ -200,4 +200,24 @@ describe('change data capture into DuckDB', () => {
     expect(r.events.some((e) => e.type === 'warning' && /holds no change data capture state for items .*\(re\)created/.test(e.message))).toBe(true);
     await expectAllEqual();
   }, 120_000);
+
+  it('a signal while the first run waits for a running transaction to create its slot stops the run at once (regression: it waited for the transaction)', async () => {
+    const open = new pg.Client({ connectionString: db.url, types: raw });
+    await open.connect();
+    try {
+      await open.query('BEGIN');
+      await open.query(`UPDATE notes SET body = 'open' WHERE note_id = 1`);
+      const controller = new AbortController();
+      const started = Date.now();
+      setTimeout(() => controller.abort(), 1500);
+      const other = path.join(dir, 'other.duckdb');
+      await expect(
+        run({ env: 'local', duckdbPath: other, dataset: 'raw_cdc_signal', sourceUrl: db.url, tables: ['notes'], cdc: true, schemaExport: false }, { env: {}, signal: controller.signal }),
+      ).rejects.toThrow(/Stopped by a signal/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await open.query('ROLLBACK');
+      await open.end();
+    }
+  }, 60_000);
 });

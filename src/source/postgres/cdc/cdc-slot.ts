@@ -174,8 +174,10 @@ export interface NewSlot {
  * CREATE_REPLICATION_SLOT … LOGICAL pgoutput (SNAPSHOT 'export') on a replication connection. PostgreSQL waits for the
  * transactions running now to end before it returns (its rule for a consistent starting point).
  */
-export async function createSlot(source: SourceConnection, slot: string): Promise<NewSlot> {
+export async function createSlot(source: SourceConnection, slot: string, onConnection?: (connection: pg.Client) => void): Promise<NewSlot> {
   const connection = await connectReplication(source);
+  // the caller can end it while PostgreSQL waits for running transactions (a signal must not wait for them)
+  onConnection?.(connection);
   try {
     const { rows } = await connection.query<{ consistent_point: string; snapshot_name: string }>(
       `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`,
