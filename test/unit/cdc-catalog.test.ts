@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/catalog/catalog.js';
 import { resolveConfig } from '../../src/config/config.js';
 import { cdcWalWarningBytes } from '../../src/config/cdc-settings.js';
-import { cdcTables } from '../../src/pipeline/cdc-stage.js';
+import { cdcTables, startCdc } from '../../src/pipeline/cdc-stage.js';
+import type { Destination } from '../../src/destination/destination.js';
+import type pg from 'pg';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ingesta-cdc-catalog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,5 +51,16 @@ tables:
     expect(cdcWalWarningBytes({ INGESTA_CDC_WAL_WARNING: '512MB' })).toBe(512 * 1024 ** 2);
     expect(cdcWalWarningBytes({ INGESTA_CDC_WAL_WARNING: '2048' })).toBe(2048);
     expect(() => cdcWalWarningBytes({ INGESTA_CDC_WAL_WARNING: 'lots' })).toThrow(/INGESTA_CDC_WAL_WARNING must be a size/);
+  });
+
+  it('a destination without the changeDataCapture capability (dev/prod so far) refuses CDC with exit 2 before the source is asked anything', async () => {
+    const c = catalogOf(`version: 1\ntables:\n  orders:\n    primary_key: [id]\n    incremental: { method: cdc }\n`);
+    const destination = { capabilities: { transactional: false, keyReconciliation: true } } as unknown as Destination;
+    const client = { query: () => Promise.reject(new Error('the source must not be asked')) } as unknown as pg.Client;
+    const config = resolveConfig({}, {});
+    await expect(startCdc(client, config, c.tables, new Set(), destination, { destination: 's3://b/p#raw', dataset: 'raw' }, () => undefined)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/Change data capture .*orders.* is not available on this destination yet/),
+    });
   });
 });
