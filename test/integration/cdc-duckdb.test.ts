@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -220,4 +220,32 @@ describe('change data capture into DuckDB', () => {
       await open.end();
     }
   }, 60_000);
+
+  it('a catalog mixing incremental.method cdc, a cursor table and a full table: each keeps its own mode, all equal to the source', async () => {
+    await db.query(`CREATE TABLE stamped (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await db.query(`INSERT INTO stamped SELECT g, 'v' || g, now() FROM generate_series(1, 20) g`);
+    const catalog = path.join(dir, 'mixed.yaml');
+    writeFileSync(
+      catalog,
+      `version: 1\ntables:\n  notes:\n    primary_key: [note_id]\n    incremental: { method: cdc }\n` +
+        `  stamped:\n    primary_key: [id]\n    write_disposition: merge\n    incremental: { cursor_column: updated_at }\n  keyless: {}\n`,
+    );
+    const mixed = path.join(dir, 'mixed.duckdb');
+    const go = async () => {
+      const modes = new Map<string, string>();
+      await run(
+        { env: 'local', duckdbPath: mixed, dataset: 'raw_mixed', sourceUrl: db.url, catalog, schemaExport: false },
+        { env: {}, onEvent: (e) => (e.type === 'table_loaded' ? modes.set(e.table, e.mode) : undefined) },
+      );
+      return Object.fromEntries(modes);
+    };
+    expect(await go()).toEqual({ notes: 'full', stamped: 'full', keyless: 'full' });
+    await db.query(`INSERT INTO notes VALUES (80001, 'mixed')`);
+    await db.query(`DELETE FROM notes WHERE note_id = 80001 - 80000`);
+    await db.query(`UPDATE stamped SET v = 'changed', updated_at = now() WHERE id = 3`);
+    expect(await go()).toEqual({ notes: 'incremental', stamped: 'incremental', keyless: 'full' });
+    await expectTableEqualsSource(db, mixed, 'raw_mixed', 'notes', ['note_id']);
+    await expectTableEqualsSource(db, mixed, 'raw_mixed', 'stamped', ['id']);
+    await expectTableEqualsSource(db, mixed, 'raw_mixed', 'keyless', ['a', 'b']);
+  }, 120_000);
 });
