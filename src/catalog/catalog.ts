@@ -29,6 +29,8 @@ export interface CatalogTable {
    * (by default when the row counts disagree).
    */
   readonly incremental: { readonly cursorColumn: string; readonly lag: string | undefined; readonly reconcile: ReconcileMode | undefined } | undefined;
+  /** `incremental: { method: cdc }`: changes read from PostgreSQL's logical replication (pipeline/cdc-stage.ts). */
+  readonly cdc?: boolean;
   /** Column whose max() tells how fresh the table is; undefined = freshness not measured. */
   readonly freshnessColumn: string | undefined;
   readonly freshnessHours: number;
@@ -106,7 +108,7 @@ const tableSchema = z
     schema_contract: z.enum(['evolve', 'freeze']).optional(),
     unnest: z.array(identifier).default([]),
     incremental: z
-      .object({ cursor_column: identifier, lag: z.string().min(1).optional(), reconcile: z.boolean().optional() })
+      .object({ method: z.enum(['cursor', 'cdc']).optional(), cursor_column: identifier.optional(), lag: z.string().min(1).optional(), reconcile: z.boolean().optional() })
       .strict()
       .optional(),
     freshness_column: identifier.optional(),
@@ -194,6 +196,13 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
   }
   const doc = parsed.data;
   const tables: CatalogTable[] = Object.entries(doc.tables).map(([name, t]) => {
+    const cdc = t.incremental?.method === 'cdc';
+    if (cdc && (t.incremental!.cursor_column !== undefined || t.incremental!.lag !== undefined || t.incremental!.reconcile !== undefined)) {
+      throw new ConfigError(`Catalog ${path}: table ${name} has incremental.method cdc, which takes no cursor_column, lag or reconcile (changes come from the WAL).`);
+    }
+    if (t.incremental && !cdc && t.incremental.cursor_column === undefined) {
+      throw new ConfigError(`Catalog ${path}: table ${name} has incremental without cursor_column (or method: cdc).`);
+    }
     if (t.write_disposition === 'merge' && !t.incremental) {
       throw new ConfigError(`Catalog ${path}: table ${name} has write_disposition merge but no incremental.cursor_column.`);
     }
@@ -204,9 +213,10 @@ export function loadCatalog(path: string = DEFAULT_CATALOG_PATH): Catalog {
       writeDisposition: t.write_disposition,
       schemaContract: t.schema_contract ?? doc.defaults.schema_contract,
       unnest: Object.freeze([...t.unnest]),
-      incremental: t.incremental
-        ? Object.freeze({ cursorColumn: t.incremental.cursor_column, lag: t.incremental.lag, reconcile: reconcileOf(t.incremental.reconcile) })
+      incremental: t.incremental && !cdc
+        ? Object.freeze({ cursorColumn: t.incremental.cursor_column!, lag: t.incremental.lag, reconcile: reconcileOf(t.incremental.reconcile) })
         : undefined,
+      ...(cdc ? { cdc: true } : {}),
       freshnessColumn: t.freshness_column,
       freshnessHours: t.freshness_hours ?? doc.defaults.freshness_hours,
       freshnessTimezone: t.freshness_timezone ?? doc.defaults.freshness_timezone,

@@ -18,6 +18,7 @@ import { checkNames } from './gate-output.js';
 import { writeReportFiles } from './report-output.js';
 import { nodeSupportWarning } from './node-support.js';
 import { HELP_FOOTER } from './help-text.js';
+import { addCdcCommand, renderCdcStatus } from './cdc-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -88,6 +89,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option('--no-reconcile', 'never reconcile keys, not even when the row counts of an incremental table disagree')
     .option('--validar-calidad-datos, --validate', 'run the quality gate after the load; exit 6 if a check fails')
     .option('--solo-validar, --validate-only', 'run only the quality gate, read-only on source and destination; exit 6 if a check fails')
+    .option('--cdc', 'every table of the run by change data capture (logical replication; needs wal_level=logical and REPLICATION) [env INGESTA_CDC]')
     .option('--dry-run', 'print the plan (tables, modes, cursor windows, SELECTs, destination steps) and write nothing')
     .option('--report-json <file>', 'write the quality report as JSON [env INGESTA_REPORT_JSON]')
     .option('--report-html <file>', 'write the quality report as a self-contained HTML page [env INGESTA_REPORT_HTML]')
@@ -133,6 +135,7 @@ function buildProgram(setExit: (code: number) => void): Command {
           validate: Boolean(opts.validate),
           validateOnly: Boolean(opts.validateOnly),
           dryRun: Boolean(opts.dryRun),
+          ...(opts.cdc ? { cdc: true } : {}),
           // commander: undefined unless given; false with --no-schema-export
           ...(opts.schemaExport !== undefined && opts.schemaExport !== true ? { schemaExport: opts.schemaExport as string | false } : {}),
         };
@@ -171,7 +174,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     program
       .command('status')
       .description('per dataset (--dataset, else all) and table: last load, rows now, cursor, freshness, last quality gate; the last runs and their outcome (read-only; never reads the source)')
-      .option('--runs <n>', 'how many recent runs to show', '10'),
+      .option('--runs <n>', 'how many recent runs to show', '10')
+      .option('--source-url <url>', 'PostgreSQL URL, read only for the lag of a CDC slot [env DATABASE_URL]'),
   ).action(async (opts: Record<string, string | undefined>) => {
     let renderer = createRenderer('text');
     try {
@@ -179,7 +183,9 @@ function buildProgram(setExit: (code: number) => void): Command {
       const config = resolveDatasetSettings({ env: opts.env, duckdbPath: opts.duckdbPath, dataset: opts.dataset, catalog: opts.catalog });
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
-      renderer.status(await datasetStatus(config, Number(opts.runs ?? 10) || 10));
+      const report = await datasetStatus(config, Number(opts.runs ?? 10) || 10);
+      renderer.status(report);
+      await renderCdcStatus({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, catalog: opts.catalog, sourceUrl: opts.sourceUrl }, report, renderer);
       setExit(0);
     } catch (error) {
       setExit(fail(renderer, error));
@@ -233,6 +239,7 @@ function buildProgram(setExit: (code: number) => void): Command {
         setExit(fail(renderer, error));
       }
     });
+  addCdcCommand(program, { withDatasetOptions, renderer: (f) => createRenderer(logFormat(f)), fail, setExit });
   return program;
 }
 

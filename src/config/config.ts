@@ -59,6 +59,8 @@ export interface RunConfig {
   readonly dryRun: boolean;
   /** Quality gate: off, after the load (--validar-calidad-datos), or instead of it (--solo-validar, read-only). */
   readonly quality: QualityMode;
+  /** --cdc (INGESTA_CDC): every table of the run by change data capture (pipeline/cdc-stage.ts). */
+  readonly cdc?: boolean;
 }
 
 export type QualityMode = 'off' | 'after-load' | 'only';
@@ -84,6 +86,8 @@ export const runOptionsSchema = z
     /** --solo-validar: takes precedence over validate */
     validateOnly: z.boolean().optional(),
     dryRun: z.boolean().optional(),
+    /** --cdc: every table of the run by change data capture. */
+    cdc: z.boolean().optional(),
     /** Folder for the schema export; false turns it off. */
     schemaExport: z.union([z.string().min(1), z.literal(false)]).optional(),
   })
@@ -140,6 +144,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     quality: o.validateOnly ? 'only' : o.validate ? 'after-load' : 'off',
     dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
+    cdc: o.cdc ?? ['1', 'true', 'on', 'yes'].includes((env.INGESTA_CDC ?? '').toLowerCase()),
   });
 }
 

@@ -26,6 +26,8 @@ export interface DestinationCapabilities {
   readonly keyReconciliation: boolean;
   /** Whether a column new in the source is filled into the older rows of a merge table (PackageTable.backfill; backfill.ts). */
   readonly columnBackfill: boolean;
+  /** Whether a package table's CDC change file (PackageTable.cdc) can be applied (pipeline/cdc-stage.ts). */
+  readonly changeDataCapture: boolean;
 }
 
 /** The incremental cursor stored for one table, as PostgreSQL text. */

@@ -52,6 +52,11 @@ export interface PackageTable {
    * one, with the key, in `file` (inside the package folder), merged into the destination's older rows.
    */
   readonly backfill?: { readonly file: string; readonly columns: readonly string[]; readonly rows: number };
+  /**
+   * Change data capture (pipeline/cdc-stage.ts): `file` holds the run's changes (pipeline/cdc-changes.ts),
+   * applied in place of a merge batch; the cursor is the slot's position (column `cdc:<slot>`, type pg_lsn).
+   */
+  readonly cdc?: { readonly transactions: number; readonly truncated: boolean };
   /** Incremental state: cursor read from (inclusive, lag applied) and the new cursor (max at the snapshot). */
   readonly cursor:
     | { readonly column: string; readonly columnType: string; readonly previous: string | null; readonly lowerBound: string | null; next: string | null }

@@ -20,6 +20,8 @@ export interface ExtractAndLoadInput {
   readonly countIncremental: boolean;
   /** Releases the snapshot (every reader connection), once every table is extracted and before the commit. */
   readonly releaseSnapshot: () => Promise<void>;
+  /** Change data capture: the change files of the CDC tables, read after the snapshot's tables (cdc-stage.ts). */
+  readonly extractChanges?: (onExtracted: (table: PackageTable) => void) => Promise<PackageTable[]>;
   readonly emit: EventListener;
 }
 
@@ -44,6 +46,7 @@ export async function extractAndLoad(input: ExtractAndLoadInput): Promise<{ extr
   let extracted: PackageTable[];
   try {
     extracted = await extractInParallel(input.readers, input.reads, (client, chunk) => extractTables(client, chunk, options));
+    if (input.extractChanges) extracted.push(...(await input.extractChanges(onExtracted)));
     manifest.tables.push(...extracted);
     manifest.state = 'extracted';
     await writeManifest(packageDir, manifest);

@@ -31,11 +31,12 @@ export async function prepareReads(
   destination: Destination,
   emit: EventListener,
   afterSnapshot?: (locked: readonly RelationName[]) => Promise<void>,
+  afterLock?: (client: pg.Client) => Promise<void>,
 ): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[] }> {
   const [state, existing] = [await destination.readState(), await destination.existingTables()];
   // every table of the run is locked (ACCESS SHARE) before the snapshot's first query: a TRUNCATE or a rewriting
   // ALTER TABLE then waits for the run instead of making a table not yet read look empty (table-locks.ts)
-  const locked = await beginLockedSnapshot(client, tables);
+  const locked = await beginLockedSnapshot(client, tables, afterLock);
   const snapshotAt = (
     await client.query<{ now: string }>('SELECT now()::text AS now').catch((cause: unknown) => {
       throw sourceQueryError('Starting the source snapshot', cause);

@@ -5,7 +5,7 @@ import { planRun, type RunPlan } from './run-plan.js';
 import type { Destination } from '../destination/destination.js';
 import { createDestination, destinationLabel } from '../destination/create-destination.js';
 import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } from '../errors.js';
-import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest } from '../package/load-package.js';
+import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
 import type pg from 'pg';
 import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../source/postgres/postgres-connection.js';
 import { lockRelations, type RelationName } from '../source/postgres/table-locks.js';
@@ -20,6 +20,7 @@ import { currentOwner } from '../package/package-owner.js';
 import { dryRun as planDryRun, type DryRunPlan } from './dry-run.js';
 import { writeSchemaExport } from '../schema/schema-document.js';
 import { crashPoint, stallPoint } from '../faults/crash-points.js';
+import { checkCdc, startCdc, type CdcStage } from './cdc-stage.js';
 
 // the plan lives in run-plan.ts (imported by the stages); re-exported here for the library's entry points
 export { datasetName, planRun, type RunPlan } from './run-plan.js';
@@ -87,6 +88,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   // and Athena interrupt theirs); the awaited step then fails and the normal clean-up below runs
   const onAbort = () => {
     for (const c of [client, ...run.extraClients]) c.end().catch(() => undefined);
+    run.cdc?.interrupt();
     run.destination?.interrupt();
   };
   if (signal?.aborted) onAbort();
@@ -94,6 +96,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   try {
     // unknown names are found out here, before the destination is opened: nothing is created for a typo
     const tables = (run.tables = await resolveTables(client, plan.catalog, plan.requests));
+    await checkCdc(client, config, tables);
     const refresh = refreshedTables(config.fullRefresh, tables);
     const destination = (run.destination = await createDestination(config, dataset, { runId }));
     await destination.open();
@@ -103,7 +106,10 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const recovered = await recoverPackages(destination, packageRoot, emit, destinationIdentity(config, dataset));
 
     const joinReaders = (locked: readonly RelationName[]) => openReaders(run, config, locked);
-    const { snapshotAt, sources, reads } = await prepareReads(client, plan, tables, refresh, destination, emit, joinReaders);
+    const cdc = (run.cdc = await startCdc(client, config, tables, refresh, destination, { destination: destinationIdentity(config, dataset), dataset }, emit));
+    const prepared = await prepareReads(client, plan, tables, refresh, destination, emit, joinReaders, cdc?.afterLock);
+    const { snapshotAt, sources } = prepared;
+    const reads = cdc ? cdc.adjustReads(prepared.reads) : prepared.reads;
     const manifest = newManifest(plan, runId, startedAt, snapshotAt);
     const packageDir = (run.packageDir = await createPackageFolder(packageRoot, runId));
     await writeManifest(packageDir, manifest);
@@ -112,9 +118,11 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
       readers: [client, ...run.extraClients],
       countIncremental: config.quality === 'after-load',
       releaseSnapshot: () => closeReaders(run),
+      ...(cdc ? { extractChanges: (onExtracted: (t: PackageTable) => void) => cdc.extract(client, packageDir, emit, onExtracted) } : {}),
     });
     run.committed = true;
     crashPoint('after-commit');
+    await run.cdc?.confirm(emit);
     await removePackage(packageDir);
     run.packageDir = undefined;
 
@@ -139,6 +147,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await closeReaders(run);
+    await run.cdc?.close();
     await run.destination?.close();
   }
 }
@@ -153,6 +162,8 @@ interface OpenRun {
   /** The package folder, until it is removed. */
   packageDir?: string;
   committed: boolean;
+  /** The change data capture stage, when a table of the run is loaded by CDC. */
+  cdc?: CdcStage;
 }
 
 /**

@@ -22,6 +22,8 @@ export const ATHENA_CAPABILITIES = Object.freeze({
   loadWhileExtracting: false,
   keyReconciliation: true,
   columnBackfill: true,
+  // change data capture is applied by DuckDB only so far: a CDC run on dev/prod stops before reading (cdc-stage.ts)
+  changeDataCapture: false,
 } as const satisfies DestinationCapabilities);
 
 /**

@@ -16,6 +16,7 @@ export const DUCKDB_CAPABILITIES = Object.freeze({
   loadWhileExtracting: true,
   keyReconciliation: true,
   columnBackfill: true,
+  changeDataCapture: true,
 } as const satisfies DestinationCapabilities);
 
 /**

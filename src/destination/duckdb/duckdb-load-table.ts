@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type { LoadAdjustments } from '../../normalize/adjustments.js';
-import { castList } from '../../normalize/csv-read.js';
+import { castList, lineLimitFor } from '../../normalize/csv-read.js';
 import { classifyFailure, expectAllRowsRead } from '../../normalize/load-failure.js';
 import { withTextFallbacks } from '../../normalize/text-fallback.js';
 import { typedRelation, typedSelectList } from '../../normalize/typed-relation.js';
 import type { PackageTable } from '../../package/load-package.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { applyBackfill } from './duckdb-backfill.js';
+import { applyChanges } from './duckdb-cdc-apply.js';
 import type { DuckDBFile } from './duckdb-connection.js';
 import { checkFrozen, evolveColumns, type PackageFile } from './duckdb-evolution.js';
 import { deleteReconciled } from './duckdb-reconcile.js';
@@ -32,6 +33,10 @@ export async function writeTable(
   const target = db.ref.table(table.name);
   const longLines = adjustments.has({ kind: 'line-limit', table: table.name });
   try {
+    if (packaged.cdc) {
+      await applyChanges(db, table, existing, file, notes, longLines ? lineLimitFor(table.bytes) : undefined);
+      return table;
+    }
     // unconstrained numerics are measured on the CSV itself, then the table is read once with each column's final
     // type: no staging copy
     const relation = await typedRelation(db, packaged, file, existing, adjustments);

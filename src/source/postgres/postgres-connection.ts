@@ -86,7 +86,7 @@ const lastWorked = new WeakMap<SourceConnection, number>();
  * Connects as libpq would for the sslmode: the attempts of `transports`, falling back from one to the next the way
  * libpq does (prefer: TLS failed in any way but a network error → plain; allow: the server refused plain → TLS).
  */
-async function openClient(source: SourceConnection): Promise<pg.Client> {
+async function openClient(source: SourceConnection, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const attempts = transports(source);
   const start = lastWorked.get(source) ?? 0;
   const order = [...attempts.slice(start), ...attempts.slice(0, start)];
@@ -113,6 +113,7 @@ async function openClient(source: SourceConnection): Promise<pg.Client> {
       // TCP keepalive probes after 30 s of silence make the socket fail instead (libpq has keepalives on by default too)
       keepAlive: true,
       keepAliveInitialDelayMillis: 30_000,
+      ...extra,
     });
     // an error after connect (server restart, cut connection) must not crash the process: the pending query rejects
     client.on('error', () => undefined);
@@ -201,6 +202,11 @@ export async function connectSource(source: SourceConnection, limits: SessionLim
     throw new SourceError(`Cannot prepare the PostgreSQL session (${describeSource(source)}): ${messageOf(cause)}`, { cause });
   }
   return client;
+}
+
+/** A replication-protocol session (walsender, `replication=database`) for creating a CDC slot (cdc/cdc-slot.ts). */
+export function connectReplication(source: SourceConnection): Promise<pg.Client> {
+  return openClient(source, { replication: 'database' } as Partial<pg.ClientConfig>);
 }
 
 /**

@@ -53,9 +53,11 @@ export async function lockRelations(client: pg.Client, relations: readonly Relat
  * transaction), then BEGIN, then the locks; the caller's first query fixes the snapshot. Returns what was locked,
  * for the readers that join the snapshot.
  */
-export async function beginLockedSnapshot(client: pg.Client, relations: readonly RelationName[]): Promise<RelationName[]> {
+export async function beginLockedSnapshot(client: pg.Client, relations: readonly RelationName[], afterLock?: (client: pg.Client) => Promise<void>): Promise<RelationName[]> {
   const lockable = await lockableRelations(client, relations);
   await beginSnapshot(client);
   await lockRelations(client, lockable);
+  // change data capture's first run joins its new slot's snapshot here, before the first query (pipeline/cdc-stage.ts)
+  await afterLock?.(client);
   return lockable;
 }

@@ -1,0 +1,183 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { ColumnMapping } from '../normalize/column-mapping.js';
+import { quoteLiteral } from '../sql/quote.js';
+import { converterFor, type ValueConverter } from './cdc-values.js';
+import { decodeMessage, lsnValue, type TupleValue } from '../source/postgres/cdc/pgoutput-decoder.js';
+
+/**
+ * The change file of one table, in the load package: one CSV line per change, in commit order —
+ * `_seq` (order in the run), `_op` (I insert, U update, D delete, T truncate), `_unchanged` (|i|j|: indexes of the
+ * columns the change did not send: an unchanged TOASTed value, or a column the change's relation did not have yet),
+ * `_moved` (an update that changed the key: the `_seq` of the delete of its old key, whose row
+ * the unsent columns come from), then the table's columns as PostgreSQL text in the form a COPY of the table writes them (cdc-values.ts). A delete
+ * carries the old key (every old value with REPLICA IDENTITY FULL); an update that changes the key is written as a
+ * delete of the old key and an update of the new one; without a key (REPLICA IDENTITY FULL) every update is a delete
+ * of the old row and an insert of the new one.
+ */
+export const CHANGE_META_COLUMNS = ['_seq', '_op', '_unchanged', '_moved'] as const;
+
+/** A table whose changes the run reads, and where they go. */
+export interface ChangeTarget {
+  readonly schema: string;
+  readonly name: string;
+  readonly columns: readonly ColumnMapping[];
+  /** Key columns (destination names); empty: no key, REPLICA IDENTITY FULL. */
+  readonly primaryKey: readonly string[];
+  readonly file: string;
+}
+
+export interface TableChanges {
+  rows: number;
+  bytes: number;
+  truncated: boolean;
+  /** Column indexes some change did not send (their value is resolved from an earlier change or the destination). */
+  readonly unchanged: Set<number>;
+}
+
+export interface ChangesRead {
+  readonly tables: Map<string, TableChanges>;
+  readonly transactions: number;
+  /** Transactions at or below the stored position: applied by an earlier run already, skipped. */
+  readonly skipped: number;
+  readonly changes: number;
+  readonly bytesDecoded: number;
+}
+
+interface Relation {
+  readonly target: ChangeTarget;
+  readonly stats: TableChanges;
+  readonly out: WriteStream;
+  /** relation column index → target column index (−1: a column the run does not load). */
+  readonly toTarget: readonly number[];
+  readonly keyIndexes: readonly number[];
+}
+
+const csvField = (v: string | null) => (v === null ? '' : `"${v.replace(/"/g, '""')}"`);
+
+/**
+ * Reads the slot's changes up to `upto` (pg_logical_slot_peek_binary_changes: nothing is consumed; the caller
+ * advances the slot after its destination committed) and writes each target table's change file. Transactions that
+ * commit before `from` (the position the destination already holds) are skipped, so a replay after a crash between
+ * the destination's commit and the slot's confirmation applies nothing twice.
+ */
+export async function readChanges(client: pg.Client, slot: string, publication: string, from: string, upto: string, targets: readonly ChangeTarget[]): Promise<ChangesRead> {
+  const byName = new Map(targets.map((t) => [`${t.schema}.${t.name}`, t]));
+  const outputs = new Map<string, { out: WriteStream; stats: TableChanges }>();
+  for (const t of targets) outputs.set(t.name, { out: createWriteStream(t.file, { highWaterMark: 1 << 20 }), stats: { rows: 0, bytes: 0, truncated: false, unchanged: new Set() } });
+  const converters = new Map(targets.map((t) => [t.name, t.columns.map(converterFor)]));
+  const relations = new Map<number, Relation | null>();
+  const fromValue = lsnValue(from);
+  let seq = 0;
+  let transactions = 0;
+  let skipped = 0;
+  let changes = 0;
+  let bytesDecoded = 0;
+  let skipping = false;
+
+  const write = async (rel: Relation, op: string, values: readonly (string | null | undefined)[], moved?: number): Promise<number> => {
+    const unchanged: number[] = [];
+    const fields = values.map((v, i) => {
+      if (v === undefined) {
+        unchanged.push(i);
+        rel.stats.unchanged.add(i);
+        return '';
+      }
+      return csvField(v);
+    });
+    seq += 1;
+    const line = `${seq},${op},${unchanged.length > 0 ? `|${unchanged.join('|')}|` : ''},${moved ?? ''},${fields.join(',')}\n`;
+    rel.stats.rows += 1;
+    rel.stats.bytes += Buffer.byteLength(line);
+    if (!rel.out.write(line)) await once(rel.out, 'drain');
+    return seq;
+  };
+  /** A tuple as the target's columns: text (converted), null, or undefined = not sent (unchanged / not in the relation). */
+  const asRow = (rel: Relation, tuple: readonly TupleValue[], fallback?: readonly TupleValue[]): (string | null | undefined)[] => {
+    const row: (string | null | undefined)[] = rel.target.columns.map(() => undefined);
+    const convert = converters.get(rel.target.name)! as ValueConverter[];
+    tuple.forEach((v, i) => {
+      const j = rel.toTarget[i] ?? -1;
+      if (j < 0) return;
+      const value = v.kind === 'unchanged' && fallback?.[i] ? fallback[i]! : v;
+      row[j] = value.kind === 'text' ? convert[j]!(value.text) : value.kind === 'null' ? null : undefined;
+    });
+    return row;
+  };
+  const keyOf = (rel: Relation, row: readonly (string | null | undefined)[]) => JSON.stringify(rel.keyIndexes.map((i) => row[i]));
+  const onlyKey = (rel: Relation, row: (string | null | undefined)[]) => row.map((v, i) => (rel.keyIndexes.includes(i) ? v : null));
+
+  const sql =
+    `COPY (SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, ${quoteLiteral(upto)}::pg_lsn, NULL, ` +
+    `'proto_version', '1', 'publication_names', ${quoteLiteral(publication)})) TO STDOUT`;
+  const stream = client.query(copyTo(sql));
+  let pending = '';
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      pending += chunk.toString('latin1');
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const buf = Buffer.from(line, 'hex');
+        bytesDecoded += buf.length;
+        const m = decodeMessage(buf);
+        if (m.tag === 'begin') {
+          skipping = lsnValue(m.finalLsn) < fromValue;
+          if (skipping) skipped += 1;
+          else transactions += 1;
+          continue;
+        }
+        if (m.tag === 'relation') {
+          const target = byName.get(`${m.schema}.${m.name}`);
+          if (!target) {
+            relations.set(m.relationOid, null);
+            continue;
+          }
+          const output = outputs.get(target.name)!;
+          const toTarget = m.columns.map((c) => target.columns.findIndex((t) => t.sourceName === c.name));
+          const keyIndexes = target.primaryKey.map((k) => target.columns.findIndex((c) => c.name === k));
+          relations.set(m.relationOid, { target, stats: output.stats, out: output.out, toTarget, keyIndexes });
+          continue;
+        }
+        if (skipping || m.tag === 'commit' || m.tag === 'type' || m.tag === 'other') continue;
+        if (m.tag === 'truncate') {
+          for (const oid of m.relationOids) {
+            const rel = relations.get(oid);
+            if (!rel) continue;
+            rel.stats.truncated = true;
+            await write(rel, 'T', rel.target.columns.map(() => null));
+            changes += 1;
+          }
+          continue;
+        }
+        const rel = relations.get(m.relationOid);
+        if (!rel) continue;
+        changes += 1;
+        if (m.tag === 'insert') await write(rel, 'I', asRow(rel, m.row));
+        else if (m.tag === 'delete') {
+          const old = asRow(rel, m.old);
+          await write(rel, 'D', rel.keyIndexes.length > 0 ? onlyKey(rel, old) : old);
+        } else {
+          // an unchanged TOASTed value of a REPLICA IDENTITY FULL update is in the old row
+          const row = asRow(rel, m.row, m.oldKind === 'full' ? m.old : undefined);
+          const old = m.old ? asRow(rel, m.old) : undefined;
+          if (rel.keyIndexes.length === 0) {
+            await write(rel, 'D', old ?? row);
+            await write(rel, 'I', row);
+          } else {
+            const moved = old && keyOf(rel, old) !== keyOf(rel, row) ? await write(rel, 'D', onlyKey(rel, old)) : undefined;
+            await write(rel, 'U', row, moved);
+          }
+        }
+      }
+    }
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    for (const { out } of outputs.values()) out.destroy();
+    throw error;
+  }
+  await Promise.all([...outputs.values()].map(({ out }) => new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))));
+  return { tables: new Map([...outputs].map(([name, { stats }]) => [name, stats])), transactions, skipped, changes, bytesDecoded };
+}

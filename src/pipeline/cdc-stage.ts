@@ -1,0 +1,186 @@
+import path from 'node:path';
+import type pg from 'pg';
+import type { CatalogTable } from '../catalog/catalog.js';
+import type { RunConfig } from '../config/config.js';
+import type { Destination, TableState } from '../destination/destination.js';
+import { ConfigError } from '../errors.js';
+import { crashPoint } from '../faults/crash-points.js';
+import { syncFile, type PackageTable } from '../package/load-package.js';
+import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
+import { readChanges } from './cdc-changes.js';
+import { advanceSlot, cdcSlotName, checkCdcSource, createSlot, dropSlot, ensurePublication, flushedPosition, importSnapshot, slotInfo, type NewSlot } from '../source/postgres/cdc/cdc-slot.js';
+import { lsnValue } from '../source/postgres/cdc/pgoutput-decoder.js';
+import { backfillRead } from './backfill.js';
+import type { EventListener } from './events.js';
+import type { TableRead } from './table-read.js';
+
+/** The state column of a CDC table: its cursor is the slot's position (pg_lsn) the destination holds. */
+export const cdcCursorColumn = (slot: string) => `cdc:${slot}`;
+
+/** The run's tables read by change data capture: those the catalog marks, or all with --cdc. */
+export function cdcTables(config: Pick<RunConfig, 'cdc'>, tables: readonly CatalogTable[]): CatalogTable[] {
+  return tables.filter((t) => config.cdc === true || t.cdc === true);
+}
+
+/** What CDC needs of the source, before anything else runs (cdc-slot.ts: checkCdcSource). No CDC table: nothing. */
+export async function checkCdc(client: pg.Client, config: Pick<RunConfig, 'cdc'>, tables: readonly CatalogTable[]): Promise<void> {
+  const cdc = cdcTables(config, tables);
+  if (cdc.length > 0) await checkCdcSource(client, cdc);
+}
+
+/** One run's change data capture, from slot and publication to the slot's confirmation after the commit. */
+export interface CdcStage {
+  readonly slot: string;
+  /** prepareReads' hook between LOCK and the snapshot's first query: a new slot's snapshot is joined here. */
+  readonly afterLock: (client: pg.Client) => Promise<void>;
+  /** The reads left to COPY: CDC tables load in full from the slot's snapshot (first run) or leave them (changes). */
+  adjustReads(reads: readonly TableRead[]): TableRead[];
+  /** Later runs: the changes since the stored position into the package, inside the snapshot (for a backfill). */
+  extract(client: pg.Client, packageDir: string, emit: EventListener, onExtracted: (t: PackageTable) => void): Promise<PackageTable[]>;
+  /** After the destination committed: the slot is confirmed up to the committed position. A failure is a warning. */
+  confirm(emit: EventListener): Promise<void>;
+  close(): Promise<void>;
+  /** SIGTERM: ends the replication connection (a slot creation waiting for running transactions fails at once). */
+  interrupt(): void;
+}
+
+/**
+ * Decides how this run captures changes: from the stored position (the slot exists, every CDC table holds the same
+ * position, the slot has not been confirmed past it) or, otherwise, with a new slot and its exported snapshot: every
+ * CDC table reloaded in full, never a silent skip. Called after the destination's leftover packages were handled and
+ * before the snapshot; the WAL position read here (before the snapshot) bounds the changes of this run.
+ */
+export async function startCdc(
+  client: pg.Client,
+  config: RunConfig,
+  tables: readonly CatalogTable[],
+  refresh: ReadonlySet<string>,
+  destination: Destination,
+  identity: { readonly destination: string; readonly dataset: string },
+  emit: EventListener,
+): Promise<CdcStage | undefined> {
+  const cdc = cdcTables(config, tables);
+  if (cdc.length === 0) return undefined;
+  if (!destination.capabilities.changeDataCapture) {
+    throw new ConfigError(
+      `Change data capture (--cdc, or incremental.method cdc for ${cdc.map((t) => t.name).join(', ')}) is not available on this destination yet; nothing was read or written. Run without it.`,
+    );
+  }
+  const names = new Set(cdc.map((t) => t.name));
+  const slot = cdcSlotName(identity.destination, identity.dataset);
+  const [state, existing, info] = [await destination.readState(), await destination.existingTables(), await slotInfo(client, slot)];
+  const reason = restartReason(cdc, state, existing, refresh, slot, info?.confirmedLsn ?? undefined, info !== undefined);
+  await ensurePublication(client, slot, cdc);
+  let newSlot: NewSlot | undefined;
+  let replication: pg.Client | undefined;
+  let from: string | undefined;
+  let upto: string | undefined;
+  if (reason) {
+    emit({ type: 'warning', message: `change data capture: ${reason}; replication slot ${slot} is (re)created and ${[...names].join(', ')} load in full from its snapshot` });
+    await dropSlot(client, slot);
+  } else {
+    from = state.get(cdc[0]!.name)!.cursorValue!;
+    upto = await flushedPosition(client);
+  }
+  const cursor = (previous: string | null, next: string) => ({ column: cdcCursorColumn(slot), columnType: 'pg_lsn', previous, lowerBound: previous, next });
+  let streamed: TableRead[] = [];
+  let committedPosition: string | undefined;
+  return {
+    slot,
+    afterLock: async (c) => {
+      if (!reason) return;
+      newSlot = await createSlot(config.source, slot, (connection) => (replication = connection));
+      await importSnapshot(c, newSlot.snapshotName);
+    },
+    adjustReads(reads) {
+      const copy: TableRead[] = [];
+      for (const read of reads) {
+        if (!names.has(read.entry.name)) copy.push(read);
+        else if (newSlot) copy.push({ ...read, mode: 'full', reconcile: 'never', entry: { ...read.entry, writeDisposition: 'merge', replaceAll: true, cursor: cursor(null, newSlot.consistentPoint) } });
+        else streamed.push({ ...read, mode: 'incremental', reconcile: 'never', entry: { ...read.entry, writeDisposition: 'merge', replaceAll: false, cursor: cursor(from!, upto!) } });
+      }
+      committedPosition = newSlot?.consistentPoint ?? upto;
+      return copy;
+    },
+    async extract(c, packageDir, emit2, onExtracted) {
+      if (streamed.length === 0) return [];
+      const started = performance.now();
+      for (const read of streamed) emit2({ type: 'extract_started', table: read.entry.name, mode: 'incremental', filter: `changes ${from} → ${upto}`, estimatedRows: null });
+      const targets = streamed.map((r) => ({ schema: r.entry.sourceSchema, name: r.entry.sourceName, columns: r.entry.columns, primaryKey: r.entry.primaryKey, file: path.join(packageDir, r.entry.file) }));
+      const read = await readChanges(c, slot, slot, from!, upto!, targets);
+      crashPoint('during-extract');
+      const result: PackageTable[] = [];
+      for (const r of streamed) {
+        const changes = read.tables.get(r.entry.sourceName)!;
+        await syncFile(path.join(packageDir, r.entry.file));
+        emit2({ type: 'extract_finished', table: r.entry.name, rows: changes.rows, bytes: changes.bytes, ms: performance.now() - started });
+        let table: PackageTable = { ...r.entry, rows: changes.rows, bytes: changes.bytes, sourceRowCount: null, cdc: { transactions: read.transactions, truncated: changes.truncated } };
+        const added = await addedColumns(destination, table);
+        if (added.length > 0 && table.primaryKey.length > 0) table = await backfillRead(c, table, added, packageDir, emit2);
+        result.push(table);
+        onExtracted(table);
+      }
+      emit2({
+        type: 'note',
+        message: `change data capture: ${read.transactions} transactions, ${read.changes} changes (${read.bytesDecoded} bytes decoded) from ${from} to ${upto}` +
+          `${read.skipped > 0 ? `; ${read.skipped} transactions already applied were skipped` : ''}`,
+      });
+      streamed = [];
+      return result;
+    },
+    async confirm(emit2) {
+      if (!committedPosition) return;
+      let confirmClient: pg.Client | undefined;
+      try {
+        confirmClient = await connectSource(config.source, config);
+        await advanceSlot(confirmClient, slot, committedPosition);
+      } catch (error) {
+        emit2({ type: 'warning', message: `the load is committed, but replication slot ${slot} was not confirmed up to ${committedPosition} (${(error as Error).message}); the next run skips what this one applied` });
+      } finally {
+        if (confirmClient) await closeSource(confirmClient);
+      }
+    },
+    async close() {
+      if (newSlot) await newSlot.connection.end().catch(() => undefined);
+    },
+    interrupt() {
+      replication?.end().catch(() => undefined);
+    },
+  };
+}
+
+/** Why the run cannot continue from the stored position (undefined: it can). */
+function restartReason(
+  cdc: readonly CatalogTable[],
+  state: ReadonlyMap<string, TableState>,
+  existing: ReadonlySet<string>,
+  refresh: ReadonlySet<string>,
+  slot: string,
+  confirmed: string | undefined,
+  slotExists: boolean,
+): string | undefined {
+  const refreshed = cdc.filter((t) => refresh.has(t.name));
+  if (refreshed.length > 0) return `--full-refresh of ${refreshed.map((t) => t.name).join(', ')}`;
+  const positions = new Set<string>();
+  for (const t of cdc) {
+    const s = state.get(t.name);
+    if (!existing.has(t.name) || !s || s.cursorColumn !== cdcCursorColumn(slot) || s.cursorValue === null) {
+      return slotExists ? `the destination holds no change data capture state for ${t.name} (new table, reset, or the destination was replaced)` : 'first run';
+    }
+    positions.add(s.cursorValue);
+  }
+  if (positions.size > 1) return `the tables hold different positions (${[...positions].join(', ')})`;
+  if (!slotExists) return `replication slot ${slot} no longer exists in the source (dropped, or the source was restored): the changes since the stored position are gone`;
+  const stored = [...positions][0]!;
+  if (confirmed !== undefined && lsnValue(confirmed) > lsnValue(stored)) {
+    return `replication slot ${slot} was confirmed up to ${confirmed}, past the destination's ${stored} (the destination was restored from an older copy): the changes in between are gone`;
+  }
+  return undefined;
+}
+
+/** Columns the package table has that the destination table lacks (a column added in the source). */
+async function addedColumns(destination: Destination, table: PackageTable): Promise<string[]> {
+  const current = await destination.describeTable(table.name);
+  if (current.size === 0) return [];
+  return table.columns.filter((c) => !current.has(c.name)).map((c) => c.name);
+}
