@@ -35,7 +35,7 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
     }
     const existing = await input.describe(t.name);
     if (existing.size === 0) continue;
-    const changes: ColumnChange[] = diffColumns(existing, columns);
+    const changes: ColumnChange[] = diffColumns(existing, columns, input.naming);
     if (changes.length === 0) continue;
     if (t.schemaContract === 'freeze') throw schemaFrozenError(t.name, changes);
     const rebuilt = input.refresh.has(t.name);

@@ -5,7 +5,14 @@ export type ColumnChange =
   | { readonly kind: 'added'; readonly column: string; readonly to: string }
   | { readonly kind: 'widened'; readonly column: string; readonly from: string; readonly to: string }
   | { readonly kind: 'dropped'; readonly column: string; readonly from: string }
-  | { readonly kind: 'incompatible'; readonly column: string; readonly from: string; readonly to: string };
+  | { readonly kind: 'incompatible'; readonly column: string; readonly from: string; readonly to: string }
+  /** The same column (identifiers that ignore case) spelled with other capitals in the source: `column` is the new spelling. */
+  | { readonly kind: 'renamed'; readonly column: string; readonly previousName: string };
+
+/** How the destination compares column names: identifiers that ignore case make `title` and `Title` one column. */
+export interface ColumnNaming {
+  readonly caseSensitive: boolean;
+}
 
 /** DuckDB's spellings of a type reduced to one, so a declared type and a catalog type compare equal. */
 export function normalizeType(type: string): string {
@@ -51,18 +58,26 @@ export function isWidening(fromType: string, toType: string): boolean {
 }
 
 /**
- * Compares the destination table's columns (name → type, in order) with the columns the source maps to now.
+ * Compares the destination table's columns (name → type, in order) with the columns the source maps to now, names
+ * compared as the destination compares them (`naming`): where identifiers ignore case, a column the source now spells
+ * with other capitals is the stored column, renamed (regression: `title` → `Title` was a column added beside the old
+ * one, left all NULL — or a load refused — on DuckDB).
  * A column of unconstrained numeric (measured per load) counts as unchanged while it stays DECIMAL(38, s) or VARCHAR.
  */
-export function diffColumns(existing: ReadonlyMap<string, string>, wanted: readonly ColumnMapping[]): ColumnChange[] {
+export function diffColumns(existing: ReadonlyMap<string, string>, wanted: readonly ColumnMapping[], naming: ColumnNaming): ColumnChange[] {
   const changes: ColumnChange[] = [];
-  const wantedNames = new Set(wanted.map((c) => c.name));
+  const key = (name: string) => (naming.caseSensitive ? name : name.toLowerCase());
+  const storedByKey = new Map([...existing.keys()].map((name) => [key(name), name]));
+  const matched = new Set<string>();
   for (const c of wanted) {
-    const current = existing.get(c.name);
-    if (current === undefined) {
+    const stored = existing.has(c.name) ? c.name : storedByKey.get(key(c.name));
+    if (stored === undefined) {
       changes.push({ kind: 'added', column: c.name, to: c.destinationType });
       continue;
     }
+    matched.add(stored);
+    if (stored !== c.name) changes.push({ kind: 'renamed', column: c.name, previousName: stored });
+    const current = existing.get(stored)!;
     // unconstrained numeric is measured per load: DECIMAL(38, s) of any scale, or VARCHAR once a value needed the
     // lossless text form; the loader widens within those
     if (c.guard === 'unconstrained_numeric' && /^DECIMAL\(38,\d+\)$/.test(normalizeType(c.destinationType)) && /^(DECIMAL\(38,\d+\)|VARCHAR)$/.test(normalizeType(current))) continue;
@@ -75,7 +90,7 @@ export function diffColumns(existing: ReadonlyMap<string, string>, wanted: reado
         : { kind: 'incompatible', column: c.name, from: current, to: c.destinationType },
     );
   }
-  for (const [name, type] of existing) if (!wantedNames.has(name)) changes.push({ kind: 'dropped', column: name, from: type });
+  for (const [name, type] of existing) if (!matched.has(name)) changes.push({ kind: 'dropped', column: name, from: type });
   return changes;
 }
 
@@ -95,5 +110,7 @@ function describeChangeText(table: string, change: ColumnChange): string {
       return `column ${change.column} (${change.from}) no longer exists in the source; kept in the destination, NULL in new rows (--full-refresh ${table} removes it)`;
     case 'incompatible':
       return `column ${change.column} changes from ${change.from} to ${change.to}, which cannot hold every old value`;
+    case 'renamed':
+      return `column ${change.previousName} is spelled ${change.column} in the source now (the same column to the destination); renamed`;
   }
 }

@@ -216,4 +216,31 @@ describe('name mapping: collisions in the destination', () => {
     expect(r.warnings).toEqual(['t: column "OrderDate" is loaded as "orderdate" (names differ only in case)']);
     expect(r.addedColumns).toEqual({});
   });
+
+  describe('a column renamed in the source only by case (regression: an all-NULL junk column beside the old one on DuckDB, warned about on every run)', () => {
+    const renamed = { t: [['id', 'int4'], ['Title', 'text']] as [string, string][] };
+
+    it.each<['merge' | 'replace']>([['merge'], ['replace']])('DuckDB, %s table: the stored column renamed, one warning, nothing added, dropped or backfilled', async (disposition) => {
+      const r = await check({ tables: [catalogTable('t', { writeDisposition: disposition })], sources: renamed, destination: { t: [['id', 'INTEGER'], ['title', 'VARCHAR']] } });
+      expect(r.columns.get('t')!.map((c) => c.name)).toEqual(['id', 'Title']);
+      expect(r.warnings).toEqual(['t: column title is spelled Title in the source now (the same column to the destination); renamed']);
+      expect(r.addedColumns).toEqual({});
+      // the next run compares the renamed column: silent
+      const next = await check({ tables: [catalogTable('t', { writeDisposition: disposition })], sources: renamed, destination: { t: [['id', 'INTEGER'], ['Title', 'VARCHAR']] } });
+      expect(next.warnings).toEqual([]);
+    });
+
+    it('under freeze, the rename is a change: refused before anything is written', async () => {
+      const e = await rejection(check({ tables: [catalogTable('t', { schemaContract: 'freeze' })], sources: renamed, destination: { t: [['id', 'INTEGER'], ['title', 'VARCHAR']] } }));
+      expect(e).toBeInstanceOf(DataError);
+      expect(e.message).toContain('t: column title is spelled Title in the source now (the same column to the destination); renamed');
+    });
+
+    it('Athena naming (lower case): the same column before and after, no schema change', async () => {
+      const r = await check({ tables: [catalogTable('t')], naming: ATHENA_NAMING, sources: renamed, destination: { t: [['id', 'INTEGER'], ['title', 'VARCHAR']] } });
+      expect(r.columns.get('t')!.map((c) => c.name)).toEqual(['id', 'title']);
+      expect(r.warnings).toEqual(['t: column "Title" is loaded as "title" (names differ only in case)']);
+      expect(r.addedColumns).toEqual({});
+    });
+  });
 });

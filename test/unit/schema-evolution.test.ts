@@ -135,16 +135,50 @@ describe('diffColumns: every change kind', () => {
     },
   ];
   it.each(cases)('$name', ({ before, now, want }) => {
-    expect(diffColumns(existing(before), now)).toEqual(want);
+    expect(diffColumns(existing(before), now, { caseSensitive: false })).toEqual(want);
+    expect(diffColumns(existing(before), now, { caseSensitive: true })).toEqual(want);
   });
 
   it('compares destination names, not source names (a mapped name is what the destination holds)', () => {
     const now = [mapColumn(source('Code', 'int4'), 'code')];
-    expect(diffColumns(existing([['code', 'INTEGER']]), now)).toEqual([]);
-    expect(diffColumns(existing([['Code', 'INTEGER']]), now)).toEqual([
+    expect(diffColumns(existing([['code', 'INTEGER']]), now, { caseSensitive: true })).toEqual([]);
+    expect(diffColumns(existing([['Code', 'INTEGER']]), now, { caseSensitive: true })).toEqual([
       { kind: 'added', column: 'code', to: 'INTEGER' },
       { kind: 'dropped', column: 'Code', from: 'INTEGER' },
     ]);
+  });
+
+  describe('a column renamed only by case (regression: an added column beside the old one, left all NULL on DuckDB)', () => {
+    it('where names ignore case, it is the stored column, renamed: not added and dropped', () => {
+      const now = mapped(source('id', 'int4'), source('Title', 'text'));
+      expect(diffColumns(existing([['id', 'INTEGER'], ['title', 'VARCHAR']]), now, { caseSensitive: false })).toEqual([
+        { kind: 'renamed', column: 'Title', previousName: 'title' },
+      ]);
+      // once renamed, nothing differs
+      expect(diffColumns(existing([['id', 'INTEGER'], ['Title', 'VARCHAR']]), now, { caseSensitive: false })).toEqual([]);
+    });
+
+    it('a type change of the renamed column is reported under its new spelling', () => {
+      const now = mapped(source('Amount', 'int8'), source('Code', 'int4'));
+      expect(diffColumns(existing([['amount', 'INTEGER'], ['code', 'BIGINT']]), now, { caseSensitive: false })).toEqual([
+        { kind: 'renamed', column: 'Amount', previousName: 'amount' },
+        { kind: 'widened', column: 'Amount', from: 'INTEGER', to: 'BIGINT' },
+        { kind: 'renamed', column: 'Code', previousName: 'code' },
+        { kind: 'incompatible', column: 'Code', from: 'BIGINT', to: 'INTEGER' },
+      ]);
+    });
+
+    it('an exact name wins over a match by case: the two columns of a source that has both keep theirs', () => {
+      const now = [mapColumn(source('Id', 'int4'), 'Id'), mapColumn(source('id', 'int4'), 'id__2')];
+      expect(diffColumns(existing([['Id', 'INTEGER'], ['id__2', 'INTEGER']]), now, { caseSensitive: false })).toEqual([]);
+    });
+
+    it('where names keep their case, it is another column: added, the old one dropped', () => {
+      expect(diffColumns(existing([['title', 'VARCHAR']]), mapped(source('Title', 'text')), { caseSensitive: true })).toEqual([
+        { kind: 'added', column: 'Title', to: 'VARCHAR' },
+        { kind: 'dropped', column: 'title', from: 'VARCHAR' },
+      ]);
+    });
   });
 });
 
@@ -154,6 +188,7 @@ describe('describeChange and the freeze contract', () => {
     [{ kind: 'widened', column: 'x', from: 'INTEGER', to: 'BIGINT' }, 'orders: column x widens from INTEGER to BIGINT'],
     [{ kind: 'dropped', column: 'x', from: 'DATE' }, 'orders: column x (DATE) no longer exists in the source; kept in the destination, NULL in new rows (--full-refresh orders removes it)'],
     [{ kind: 'incompatible', column: 'x', from: 'BIGINT', to: 'INTEGER' }, 'orders: column x changes from BIGINT to INTEGER, which cannot hold every old value'],
+    [{ kind: 'renamed', column: 'X', previousName: 'x' }, 'orders: column x is spelled X in the source now (the same column to the destination); renamed'],
   ])('%o', (change, text) => {
     expect(describeChange('orders', change)).toBe(text);
     expect(describeChange('orders', change, false)).toBe(text.slice('orders: '.length));

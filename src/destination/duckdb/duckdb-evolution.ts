@@ -1,7 +1,7 @@
 import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
 import type { ColumnMapping } from '../../normalize/column-mapping.js';
-import { describeChange, diffColumns } from '../../schema/schema-evolution.js';
+import { describeChange, diffColumns, type ColumnNaming } from '../../schema/schema-evolution.js';
 import { schemaFrozenError } from '../../schema/schema-contract.js';
 import { tableSchemaDoc, versionHash } from '../../schema/schema-document.js';
 import { quoteIdent } from '../../sql/quote.js';
@@ -11,6 +11,9 @@ import type { NumericStats } from '../../normalize/numeric-measure.js';
 import { textNote } from '../../normalize/text-fallback.js';
 import { SCHEMA_TABLE } from './duckdb-sql.js';
 import { cannotChange, cannotChangeError, mergeNumeric } from './duckdb-type-policy.js';
+
+/** DuckDB's identifiers ignore case (caseSensitiveIdentifiers: false): `title` and `Title` name one column. */
+export const DUCKDB_NAMING: ColumnNaming = { caseSensitive: false };
 
 /** Where a table's package file is and how it is read (the line limit of an over-long record, if any). */
 export interface PackageFile {
@@ -35,7 +38,7 @@ function cannotChangeErrorOf(db: DuckDBFile, table: PackageTable, from: PackageF
  * Throws the contract's error; a value that would turn a column into text names its row's key.
  */
 export async function checkFrozen(db: DuckDBFile, table: PackageTable, existing: ReadonlyMap<string, string>, measured: readonly ColumnMapping[], from: PackageFile): Promise<void> {
-  const changes = diffColumns(existing, measured).filter((c) => c.kind !== 'widened' || !isMeasuredDecimal(measured, c.column, existing));
+  const changes = diffColumns(existing, measured, DUCKDB_NAMING).filter((c) => c.kind !== 'widened' || !isMeasuredDecimal(measured, c.column, existing));
   // a value no stored type holds: the column would have to become text, which the contract forbids
   const toText = changes.map((c) => measured.find((m) => m.name === c.column && m.guard !== undefined && m.destinationType === 'VARCHAR' && c.kind === 'widened'));
   const refused = toText.find((m) => m !== undefined);
@@ -59,6 +62,7 @@ export async function evolveColumns(
   notes: string[],
 ): Promise<ColumnMapping[]> {
   const target = db.ref.table(table.name);
+  existing = await followRenames(db, target, existing, columns);
   const result: ColumnMapping[] = [];
   for (const c of columns) {
     const current = existing.get(c.name);
@@ -76,7 +80,7 @@ export async function evolveColumns(
     }
     result.push(c);
   }
-  for (const change of diffColumns(existing, result)) {
+  for (const change of diffColumns(existing, result, DUCKDB_NAMING)) {
     const q = quoteIdent(change.column);
     if (change.kind === 'added') await db.run(`ALTER TABLE ${target} ADD COLUMN ${q} ${change.to}`);
     else if (change.kind === 'widened') await db.run(`ALTER TABLE ${target} ALTER COLUMN ${q} TYPE ${change.to}`);
@@ -87,6 +91,20 @@ export async function evolveColumns(
     }
   }
   return result;
+}
+
+/**
+ * A column the source now spells with other capitals is the same DuckDB column: renamed to the new spelling in place
+ * (its values kept), so the rest compares it as usual. Returns the columns as the table now names them.
+ */
+async function followRenames(db: DuckDBFile, target: string, existing: ReadonlyMap<string, string>, columns: readonly ColumnMapping[]): Promise<ReadonlyMap<string, string>> {
+  const renames = new Map<string, string>();
+  for (const change of diffColumns(existing, columns, DUCKDB_NAMING)) {
+    if (change.kind !== 'renamed') continue;
+    await db.run(`ALTER TABLE ${target} RENAME COLUMN ${quoteIdent(change.previousName)} TO ${quoteIdent(change.column)}`);
+    renames.set(change.previousName, change.column);
+  }
+  return renames.size === 0 ? existing : new Map([...existing].map(([name, type]) => [renames.get(name) ?? name, type]));
 }
 
 /** Adds a row to `_ingesta_schema` when a table's schema (columns, types, names, key) differs from its last version. */

@@ -9,7 +9,8 @@ import { quoteIdent } from '../../sql/quote.js';
 import { applyBackfill } from './duckdb-backfill.js';
 import { applyChanges } from './duckdb-cdc-apply.js';
 import type { DuckDBFile } from './duckdb-connection.js';
-import { checkFrozen, evolveColumns, type PackageFile } from './duckdb-evolution.js';
+import { checkFrozen, DUCKDB_NAMING, evolveColumns, type PackageFile } from './duckdb-evolution.js';
+import { diffColumns } from '../../schema/schema-evolution.js';
 import { deleteReconciled } from './duckdb-reconcile.js';
 import { columnList, createTableSql, keyJoin } from './duckdb-sql.js';
 
@@ -48,7 +49,9 @@ export async function writeTable(
     if (table.replaceAll) {
       // rebuilt from the full extract in the source's current shape; columns the source dropped stay (NULL) unless
       // this is a full refresh
-      const kept = table.dropRemovedColumns ? [] : [...existing].filter(([name]) => !measured.some((c) => c.name === name));
+      // (a column the source now spells with other capitals is no dropped column: DuckDB names ignore case)
+      const stillMapped = new Set(diffColumns(existing, measured, DUCKDB_NAMING).flatMap((c) => (c.kind === 'renamed' ? [c.previousName] : [])));
+      const kept = table.dropRemovedColumns ? [] : [...existing].filter(([name]) => !measured.some((c) => c.name === name) && !stillMapped.has(name));
       const source = csv(measured);
       if (source) {
         // CREATE … AS SELECT writes the new table in one pass (≈ 10 % faster than CREATE, then INSERT); every
