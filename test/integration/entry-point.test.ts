@@ -323,7 +323,7 @@ describe('shell scripts', () => {
     const scripts = readdirSync(path.join(ROOT, 'scripts')).filter((f) => f.endsWith('.sh')).map((f) => `scripts/${f}`);
     const r = spawnSync('shellcheck', ['entry_point.sh', '.ci/run', ...scripts], { cwd: ROOT, encoding: 'utf8' });
     if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('shellcheck is not installed: npm test installs it (scripts/ensure-shellcheck.sh, apt-get install shellcheck)');
+      throw new Error('shellcheck is not installed: npm test installs it (scripts/ensure-test-tools.sh, apt-get install shellcheck)');
     }
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -9,7 +9,7 @@ import { useDataVisionFixture } from '../helpers/fixture.js';
 
 /**
  * The gate's HTML report as a person sees it: opened in Debian's headless chromium (no browser download;
- * scripts/ensure-chromium.sh installs it, `npm test` runs that first) at 1280×800, after a history of runs — clean
+ * scripts/ensure-test-tools.sh installs it, `npm test` runs that first) at 1280×800, after a history of runs — clean
  * loads, a load whose gate failed, then --solo-validar over planted defects. The screenshot is kept in the test's
  * folder; INGESTA_UPDATE_SCREENSHOT=1 also copies it to docs/ for the README.
  */
@@ -40,7 +40,7 @@ async function plant(...statements: string[]): Promise<void> {
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`chromium is missing at ${CHROMIUM}: run scripts/ensure-chromium.sh (npm test runs it first) or apt-get install chromium`);
+    throw new Error(`chromium is missing at ${CHROMIUM}: run scripts/ensure-test-tools.sh (npm test runs it first) or apt-get install chromium`);
   }
   // a history: three loads as the source grows, the third one's gate failing (a stale table), then defects planted
   // in the destination and the gate alone
