@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import type { ReconcileMode } from './reconcile-mode.js';
+import { reconcileOf, type ReconcileMode } from './reconcile-mode.js';
 import { parseTableRef, type TableRef } from './table-ref.js';
 
 /** How a table's rows reach the destination. */
@@ -295,9 +295,4 @@ export function unknownTableMessage(
     listed +
     ` Catalog tables (${catalog.path}): ${catalog.tables.map((t) => t.name).join(', ')}.`
   );
-}
-
-/** The catalog file's `reconcile: true / false` as the run's mode; absent: the run decides. */
-function reconcileOf(value: boolean | undefined): ReconcileMode | undefined {
-  return value === undefined ? undefined : value ? 'always' : 'never';
 }

@@ -6,3 +6,8 @@
  * full read, which already equals the source).
  */
 export type ReconcileMode = 'always' | 'auto' | 'never';
+
+/** The catalog file's `reconcile: true / false` as the run's mode; absent: the run decides. */
+export function reconcileOf(value: boolean | undefined): ReconcileMode | undefined {
+  return value === undefined ? undefined : value ? 'always' : 'never';
+}

@@ -1,4 +1,5 @@
 import { DEFAULT_DUCKDB_SETTINGS, type DuckDBSettings } from '../config/runtime-settings.js';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { quoteLiteral } from '../sql/quote.js';
 
 /**
@@ -19,4 +20,20 @@ export function parseDuckdbSize(text: string): number {
   const unit = (m[2] ?? 'B').toLowerCase();
   const scale: Record<string, number> = { bytes: 1, b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
   return Math.round(Number(m[1]) * (scale[unit] ?? 1));
+}
+
+/**
+ * Prepares a new connection as every ingesta session is: UTC, then the session settings above. Returns the memory
+ * limit DuckDB then applies, in bytes (what memoryLimitSql raises from and restores to).
+ */
+export async function configureSession(connection: DuckDBConnection, settings?: DuckDBSettings): Promise<number> {
+  await connection.run("SET TimeZone = 'UTC'");
+  for (const setting of duckdbSettings(settings)) await connection.run(setting);
+  const limit = (await connection.runAndReadAll("SELECT current_setting('memory_limit') AS m")).getRowObjectsJS()[0]?.m;
+  return parseDuckdbSize(String(limit ?? ''));
+}
+
+/** The session's memory limit set to `bytes` (raised for one table's over-long records, then restored). */
+export function memoryLimitSql(bytes: number): string {
+  return `SET memory_limit = '${Math.round(bytes)}B'`;
 }

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { DuckDBSettings } from '../config/runtime-settings.js';
 import { quoteLiteral } from '../sql/quote.js';
-import { duckdbSettings, parseDuckdbSize } from './duckdb-settings.js';
+import { configureSession, memoryLimitSql } from './duckdb-settings.js';
 import type { TypingSession } from './typed-relation.js';
 
 /**
@@ -23,11 +23,9 @@ export class NormalizeSession implements TypingSession {
     const instance = await DuckDBInstance.create(':memory:');
     try {
       const connection = await instance.connect();
-      await connection.run("SET TimeZone = 'UTC'");
-      for (const setting of duckdbSettings(settings)) await connection.run(setting);
+      const memoryLimitBytes = await configureSession(connection, settings);
       await connection.run(`SET temp_directory = ${quoteLiteral(tempDirectory)}`);
-      const limit = (await connection.runAndReadAll("SELECT current_setting('memory_limit') AS m")).getRowObjectsJS()[0]?.m;
-      return new NormalizeSession(instance, connection, parseDuckdbSize(String(limit ?? '')), tempDirectory);
+      return new NormalizeSession(instance, connection, memoryLimitBytes, tempDirectory);
     } catch (error) {
       instance.closeSync();
       rmSync(tempDirectory, { recursive: true, force: true });
@@ -45,11 +43,11 @@ export class NormalizeSession implements TypingSession {
   }
 
   async raiseMemoryLimit(bytes: number): Promise<void> {
-    await this.connection.run(`SET memory_limit = '${Math.max(this.memoryLimitBytes, bytes)}B'`);
+    await this.connection.run(memoryLimitSql(Math.max(this.memoryLimitBytes, bytes)));
   }
 
   async restoreMemoryLimit(): Promise<void> {
-    await this.connection.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
+    await this.connection.run(memoryLimitSql(this.memoryLimitBytes)).catch(() => undefined);
   }
 
   close(): void {

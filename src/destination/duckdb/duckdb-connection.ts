@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DestinationError, messageOf } from '../../errors.js';
 import { DatasetRef } from './duckdb-sql.js';
-import { duckdbSettings, parseDuckdbSize } from '../../normalize/duckdb-settings.js';
+import { configureSession, memoryLimitSql } from '../../normalize/duckdb-settings.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 
 export type Value = string | number | bigint | boolean | null;
@@ -42,9 +42,7 @@ export class DuckDBFile {
       if (!this.options.readOnly && this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
       this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
-      await this.connection.run("SET TimeZone = 'UTC'");
-      for (const setting of duckdbSettings(this.options.settings)) await this.connection.run(setting);
-      this.memoryLimitBytes = parseDuckdbSize(String((await this.query("SELECT current_setting('memory_limit') AS m"))[0]?.m ?? ''));
+      this.memoryLimitBytes = await configureSession(this.connection, this.options.settings);
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
       this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
     } catch (cause) {
@@ -106,11 +104,11 @@ export class DuckDBFile {
 
   /** Raises the session's memory limit to at least `bytes` (for one table's read; see restoreMemoryLimit). */
   async raiseMemoryLimit(bytes: number): Promise<void> {
-    await this.conn.run(`SET memory_limit = '${Math.max(this.memoryLimitBytes, bytes)}B'`);
+    await this.conn.run(memoryLimitSql(Math.max(this.memoryLimitBytes, bytes)));
   }
 
   async restoreMemoryLimit(): Promise<void> {
-    await this.conn.run(`SET memory_limit = '${this.memoryLimitBytes}B'`).catch(() => undefined);
+    await this.conn.run(memoryLimitSql(this.memoryLimitBytes)).catch(() => undefined);
   }
 
   /** A load was committed: the file stays on close. */
