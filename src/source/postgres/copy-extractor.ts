@@ -27,7 +27,9 @@ export async function copyToFile(client: pg.Client, select: string, file: string
  * message. A closed client fails every later query at once instead.
  */
 export async function copyToStream(client: pg.Client, select: string, sink: Writable, onBytes?: (bytes: number, chunk: Buffer) => void): Promise<CopyResult> {
-  const source = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`));
+  const query = copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`);
+  const completed = commandCompleted(query);
+  const source = client.query(query);
   let bytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -38,9 +40,45 @@ export async function copyToStream(client: pg.Client, select: string, sink: Writ
   });
   try {
     await pipeline(source, counter, sink);
+    completed.streamEnded();
+    // the data ends at CopyDone; the row count comes in CommandComplete, which can arrive in a later network chunk
+    await completed.done;
   } catch (error) {
     await client.end().catch(() => undefined);
     throw error;
   }
-  return { rows: source.rowCount ?? 0, bytes };
+  return { rows: query.rowCount, bytes };
+}
+
+/** The hooks node-postgres calls on the active query (pg-copy-streams implements them; its types do not say so). */
+interface QueryHooks {
+  handleError(error: Error, connection?: unknown): void;
+  handleReadyForQuery(connection?: unknown): void;
+}
+
+/**
+ * Resolves once node-postgres has handled the COPY's CommandComplete and ReadyForQuery (so `rowCount` is the
+ * server's count), rejects if the query fails or the connection ends before that. pg-copy-streams ends its stream at
+ * CopyDone; until then `rowCount` is 0, so reading it when the stream ends loses the count whenever CommandComplete
+ * arrives in a later network chunk (seen through a proxy under load: a full refresh wrote an empty table).
+ */
+function commandCompleted(query: object): { done: Promise<void>; streamEnded: () => void } {
+  const hooks = query as QueryHooks;
+  const onError = hooks.handleError.bind(query);
+  const onReady = hooks.handleReadyForQuery.bind(query);
+  let ended = false;
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  done.catch(() => undefined); // awaited only after the data; a failure before that rejects the pipeline too
+  hooks.handleError = (error, connection) => {
+    reject(error);
+    // after the stream ended nobody listens to its 'error' event: emitting it would crash the process
+    if (!ended) onError(error, connection);
+  };
+  hooks.handleReadyForQuery = (connection) => {
+    onReady(connection);
+    resolve();
+  };
+  return { done, streamEnded: () => (ended = true) };
 }
