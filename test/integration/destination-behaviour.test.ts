@@ -168,8 +168,12 @@ describe.each(DESTINATION_DRIVERS.map((make) => make()))('destination behaviour:
     expect(await driver.count(DATASET, 'orders', `note = 'before the crash'`)).toBe(0);
     expect(await driver.count(DATASET, 'customers', `name LIKE '%(crash round)'`)).toBe(0);
 
-    const summary = await ingest({}, await driver.afterKill());
-    expect(summary.recovered).toEqual([expect.objectContaining({ action: 'completed' })]);
+    const reasons: string[] = [];
+    const summary = await run(options(), {
+      env: env(await driver.afterKill()),
+      onEvent: (e) => void (e.type === 'package_recovered' && reasons.push(`${e.action}: ${e.reason}`)),
+    });
+    expect(summary.recovered, reasons.join('; ')).toEqual([expect.objectContaining({ action: 'completed' })]);
     await expectEqualsSource('after recovery');
   });
 });
