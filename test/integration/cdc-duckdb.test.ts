@@ -206,7 +206,9 @@ describe('change data capture into DuckDB', () => {
     await open.connect();
     try {
       await open.query('BEGIN');
-      await open.query(`UPDATE notes SET body = 'open' WHERE note_id = 1`);
+      // an insert always takes a transaction id (regression: an UPDATE of note 1, which the writers of an earlier
+      // case may have left out, took none, so the slot did not wait and the run finished before the signal)
+      await open.query(`INSERT INTO notes (note_id, body) VALUES (90001, 'open')`);
       const controller = new AbortController();
       const started = Date.now();
       setTimeout(() => controller.abort(), 1500);

@@ -22,8 +22,10 @@ export const ATHENA_CAPABILITIES = Object.freeze({
   loadWhileExtracting: false,
   keyReconciliation: true,
   columnBackfill: true,
-  // change data capture is applied by DuckDB only so far: a CDC run on dev/prod stops before reading (cdc-stage.ts)
-  changeDataCapture: false,
+  // change data capture by one MERGE with deletes per table, state after data (athena-cdc.ts)
+  changeDataCapture: true,
+  // no transaction holds the data and state.json together: a replay of a keyless table's inserts would duplicate rows
+  keylessChangeDataCapture: false,
 } as const satisfies DestinationCapabilities);
 
 /**

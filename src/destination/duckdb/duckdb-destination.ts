@@ -17,6 +17,7 @@ export const DUCKDB_CAPABILITIES = Object.freeze({
   keyReconciliation: true,
   columnBackfill: true,
   changeDataCapture: true,
+  keylessChangeDataCapture: true,
 } as const satisfies DestinationCapabilities);
 
 /**
