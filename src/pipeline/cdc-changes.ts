@@ -146,12 +146,7 @@ export async function readChanges(
   const keyOf = (rel: Relation, row: readonly (string | null | undefined)[]) => JSON.stringify(rel.keyIndexes.map((i) => row[i]));
   const onlyKey = (rel: Relation, row: (string | null | undefined)[]) => row.map((v, i) => (rel.keyIndexes.includes(i) ? v : null));
 
-  const sql = countUntil
-    ? `COPY (SELECT encode(data, 'hex') || CASE WHEN get_byte(data, 0) = 66 THEN ' ' || ${visibleSql('xid')}::text ELSE '' END ` +
-      `FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, ${quoteLiteral(countUntil)}::pg_lsn, NULL, ` +
-      `'proto_version', '1', 'publication_names', ${quoteLiteral(publication)})) TO STDOUT`
-    : `COPY (SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, ${quoteLiteral(upto)}::pg_lsn, NULL, ` +
-      `'proto_version', '1', 'publication_names', ${quoteLiteral(publication)})) TO STDOUT`;
+  const sql = `COPY (${peekSql(slot, publication, countUntil ?? upto, countUntil !== undefined)}) TO STDOUT`;
   const stream = client.query(copyTo(sql));
   let pending = '';
   try {
@@ -232,6 +227,18 @@ export async function readChanges(
   }
   await Promise.all([...outputs.values()].map(({ out }) => new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))));
   return { tables: new Map([...outputs].map(([name, { stats }]) => [name, stats])), corrections, transactions, skipped, changes, bytesDecoded };
+}
+
+/**
+ * The query the run COPYs the slot's changes with, up to `upto` (nothing consumed); `visibility`: each Begin message
+ * followed by whether the current snapshot sees that transaction.
+ */
+export function peekSql(slot: string, publication: string, upto: string, visibility = false): string {
+  const data = visibility ? `encode(data, 'hex') || CASE WHEN get_byte(data, 0) = 66 THEN ' ' || ${visibleSql('xid')}::text ELSE '' END` : `encode(data, 'hex')`;
+  return (
+    `SELECT ${data} FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, ${quoteLiteral(upto)}::pg_lsn, NULL, ` +
+    `'proto_version', '1', 'publication_names', ${quoteLiteral(publication)})`
+  );
 }
 
 /**

@@ -62,19 +62,7 @@ export async function startCdc(
 ): Promise<CdcStage | undefined> {
   const cdc = cdcTables(config, tables);
   if (cdc.length === 0) return undefined;
-  if (!destination.capabilities.changeDataCapture) {
-    throw new ConfigError(
-      `Change data capture (--cdc, or incremental.method cdc for ${cdc.map((t) => t.name).join(', ')}) is not available on this destination yet; nothing was read or written. Run without it.`,
-    );
-  }
-  const keyless = cdc.filter((t) => t.primaryKey.length === 0);
-  if (keyless.length > 0 && !destination.capabilities.keylessChangeDataCapture) {
-    throw new ConfigError(
-      `Change data capture of ${keyless.map((t) => t.name).join(', ')} (no primary key; REPLICA IDENTITY FULL) is not available on this destination: ` +
-        `without a transaction over data and state, a replay after a crash would insert its rows twice. Declare primary_key in the catalog (or add one in the source), ` +
-        `or load the table without CDC. Nothing was read or written.`,
-    );
-  }
+  refuseUnsupported(cdc, destination);
   const names = new Set(cdc.map((t) => t.name));
   const slot = cdcSlotName(identity.destination, identity.dataset);
   const [state, existing, info] = [await destination.readState(), await destination.existingTables(), await slotInfo(client, slot)];
@@ -163,8 +151,25 @@ export async function startCdc(
   };
 }
 
+/** What the destination cannot do with these CDC tables, refused before the source is asked anything (ConfigError, exit 2). */
+export function refuseUnsupported(cdc: readonly CatalogTable[], destination: Destination): void {
+  if (!destination.capabilities.changeDataCapture) {
+    throw new ConfigError(
+      `Change data capture (--cdc, or incremental.method cdc for ${cdc.map((t) => t.name).join(', ')}) is not available on this destination yet; nothing was read or written. Run without it.`,
+    );
+  }
+  const keyless = cdc.filter((t) => t.primaryKey.length === 0);
+  if (keyless.length > 0 && !destination.capabilities.keylessChangeDataCapture) {
+    throw new ConfigError(
+      `Change data capture of ${keyless.map((t) => t.name).join(', ')} (no primary key; REPLICA IDENTITY FULL) is not available on this destination: ` +
+        `without a transaction over data and state, a replay after a crash would insert its rows twice. Declare primary_key in the catalog (or add one in the source), ` +
+        `or load the table without CDC. Nothing was read or written.`,
+    );
+  }
+}
+
 /** Why the run cannot continue from the stored position (undefined: it can). */
-function restartReason(
+export function restartReason(
   cdc: readonly CatalogTable[],
   state: ReadonlyMap<string, TableState>,
   existing: ReadonlySet<string>,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/pipeline/run.js';
+import { dryRun, run } from '../../src/pipeline/run.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { runCli } from '../helpers/cli.js';
@@ -171,9 +171,26 @@ function startWriters(): { stop: () => Promise<number> } {
 
 describe('change data capture on --env dev: MERGE with deletes into Iceberg, state after data', () => {
   it('first run loads from the slot snapshot; with concurrent writers and a transaction held open across runs, the run after they stop leaves every table equal to the source', async () => {
+    // --dry-run shows CDC tables as CDC: the slot it would create; nothing is created
+    const options = { env: 'dev', dataset: DATASET, sourceUrl: url, tables: TABLES, cdc: true } as const;
+    const before = (await dryRun(options, { env: lake.env(url) })).tables.find((t) => t.table === 'orders')!;
+    expect(before).toMatchObject({ mode: 'full', cdc: { reason: 'first run', storedLsn: null, confirmedLsn: null } });
+    expect(before.steps[0]).toMatch(/^change data capture: first run; replication slot ingesta_raw_cdc_dev_[0-9a-f]{12} \(pgoutput\) is created with an exported snapshot/);
+    expect(Number((await db.query(`SELECT count(*)::int AS n FROM pg_replication_slots`))[0]!.n)).toBe(0);
+
     const first = await ingest();
     expect(first.some((e) => e.type === 'warning' && /first run; replication slot .* load in full from its snapshot/.test(e.message))).toBe(true);
     await expectAllEqual('first run');
+
+    // later: the stored LSN, the slot's position, the WAL to decode, the peek and the MERGE with deletes; nothing consumed
+    await db.query(`UPDATE events SET kind = 'dry' WHERE id = 3`);
+    const [stored, confirmed] = [await storedLsn(), await confirmedLsn()];
+    const later = (await dryRun(options, { env: lake.env(url) })).tables.find((t) => t.table === 'orders')!;
+    expect(later).toMatchObject({ mode: 'incremental', cursor: { from: stored }, cdc: { storedLsn: stored, confirmedLsn: confirmed, reason: null } });
+    expect(Number(later.cdc!.pendingWalBytes)).toBeGreaterThan(0);
+    expect(later.select).toMatch(/^SELECT encode\(data, 'hex'\) FROM pg_logical_slot_peek_binary_changes\('ingesta_raw_cdc_dev_[0-9a-f]{12}', '[0-9A-F]+\/[0-9A-F]+'::pg_lsn/);
+    expect(later.steps.join('\n')).toMatch(/bytes of WAL to decode[\s\S]*MERGE INTO "raw_cdc_dev"\."orders" AS t .* WHEN MATCHED AND s\."_ingesta_op" = 'D' THEN DELETE/);
+    expect([await storedLsn(), await confirmedLsn()]).toEqual([stored, confirmed]);
 
     // a transaction held open across the next run: committed (with an older LSN than later writers' commits) afterwards
     const held = new pg.Client({ connectionString: url });
