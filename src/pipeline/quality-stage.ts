@@ -85,7 +85,9 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     reportSourceComparison(emit, plan.catalog, tables, sources);
     const counts = new Map<string, SourceCount>();
     for (const t of tables) {
-      const cursor = t.incremental ? state.get(t.name) : undefined;
+      // the stored cursor, when it is this column's (a table read by --cdc holds an LSN, column cdc:<slot>, instead)
+      const stored = state.get(t.name);
+      const cursor = t.incremental && stored?.cursorColumn === t.incremental.cursorColumn ? stored : undefined;
       const column = cursor?.cursorValue != null ? t.incremental!.cursorColumn : t.freshnessColumn;
       const found = sources.get(t.name)!.columns.find((c) => c.name === column);
       const columnType = found ? comparisonType(found) : undefined;

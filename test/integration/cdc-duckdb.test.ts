@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/pipeline/run.js';
+import { run, validate } from '../../src/pipeline/run.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
@@ -261,5 +261,12 @@ describe('change data capture into DuckDB', () => {
     await expectTableEqualsSource(db, mixed, 'raw_mixed', 'notes', ['note_id']);
     await expectTableEqualsSource(db, mixed, 'raw_mixed', 'stamped', ['id']);
     await expectTableEqualsSource(db, mixed, 'raw_mixed', 'keyless', ['a', 'b']);
+
+    // --cdc over the same catalog: the cursor table is read by CDC too (its state now holds an LSN); --solo-validar
+    // then must not read that LSN as an updated_at cursor (regression: "invalid input syntax for type timestamp")
+    await run({ env: 'local', duckdbPath: mixed, dataset: 'raw_mixed', sourceUrl: db.url, catalog, cdc: true, tables: ['notes', 'stamped'], schemaExport: false }, { env: {} });
+    const gate = await validate({ env: 'local', duckdbPath: mixed, dataset: 'raw_mixed', sourceUrl: db.url, catalog, cdc: true, tables: ['notes', 'stamped'] }, { env: {} });
+    const stampedCount = gate.checks.find((c) => c.check === 'row_count' && c.table === 'stamped');
+    expect(stampedCount, JSON.stringify(gate.checks)).toMatchObject({ status: 'pass' });
   }, 120_000);
 });
