@@ -281,6 +281,8 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     await db.query(`UPDATE orders SET amount = amount * 2, updated_at = now() WHERE id BETWEEN 3000 AND 3009`);
     await db.query(`DELETE FROM orders WHERE id IN (3010, 3011)`);
     await db.query(`INSERT INTO events VALUES (7000, 'crash', 'x')`);
+    // a value over DuckDB's default CSV line size (2 MB): the change file is read again with a line limit
+    await db.query(`UPDATE orders SET doc = repeat('L', 2500000) || id WHERE id = (SELECT min(id) FROM orders WHERE id > 3)`);
     // a key change of a row whose TOASTed doc is not sent: on the replay the old key is gone already (the MERGE ran)
     const [moved] = await db.query(`SELECT min(id)::int AS id FROM orders WHERE doc LIKE 'ddd%'`);
     await db.query(`UPDATE orders SET id = 4000, status = 'moved before the crash' WHERE id = $1`, [moved!.id]);

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError } from '../../errors.js';
 import type { ColumnMapping } from '../../normalize/column-mapping.js';
-import { readCsvSql } from '../../normalize/csv-read.js';
+import { lineLimitFor, readCsvSql } from '../../normalize/csv-read.js';
 import type { NormalizeSession } from '../../normalize/normalize-session.js';
 import type { PackageTable } from '../../package/load-package.js';
 import type { TypedParquet } from '../../normalize/typed-parquet.js';
@@ -71,9 +71,8 @@ export async function reduceChanges(session: NormalizeSession, table: PackageTab
   const reducedTable: PackageTable = { ...table, file: reducedFile, rows: 0, bytes: 0, columns: [...table.columns, ...meta] };
   const asText = [...META, ...table.columns.map((c) => ({ name: c.name, csvType: 'VARCHAR' }))];
   const stage = '"_ingesta_cdc_stage"';
-  await session.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT * FROM ${table.rows > 0 ? readCsvSql(file, asText) : `(SELECT ${asText.map((c) => `CAST(NULL AS ${c.csvType}) AS ${quoteIdent(c.name)}`).join(', ')} LIMIT 0)`}`);
-  const [read] = await session.query(`SELECT count(*)::BIGINT AS n, max(CASE WHEN "_op" = 'T' THEN "_seq" END)::BIGINT AS t FROM ${stage}`);
-  if (Number(read?.n ?? 0) !== table.rows) throw new DataError(`Table ${table.name}: DuckDB read ${String(read?.n)} of the ${table.rows} changes read from the source`);
+  await stageChanges(session, table, file, asText, stage);
+  const [read] = await session.query(`SELECT max(CASE WHEN "_op" = 'T' THEN "_seq" END)::BIGINT AS t FROM ${stage}`);
   const truncatedAt = read?.t === null || read?.t === undefined ? undefined : Number(read.t);
   // the changes before the last TRUNCATE no longer matter: the table is emptied first
   if (truncatedAt !== undefined) await session.run(`DELETE FROM ${stage} WHERE "_seq" <= ${truncatedAt}`);
@@ -133,6 +132,31 @@ export interface CdcBatch {
   readonly meta: readonly StagedColumn[];
   /** Columns some row did not send (name → index in the table's columns): taken from the Iceberg table. */
   readonly unresolved: ReadonlyMap<string, number>;
+}
+
+/**
+ * The change file as text into a temporary table, every change read (a value over DuckDB's default CSV line size,
+ * a large TOASTed text, fails the read or drops the record: then it is read again with a line limit sized to the
+ * file, as the DuckDB load does).
+ */
+async function stageChanges(session: NormalizeSession, table: PackageTable, file: string, columns: readonly { name: string; csvType: string }[], stage: string): Promise<void> {
+  if (table.rows === 0) {
+    await session.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${columns.map((c) => `CAST(NULL AS ${c.csvType}) AS ${quoteIdent(c.name)}`).join(', ')} LIMIT 0`);
+    return;
+  }
+  for (const limit of [undefined, lineLimitFor(table.bytes)]) {
+    if (limit) await session.raiseMemoryLimit(4 * (limit + 2 ** 20));
+    try {
+      await session.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT * FROM ${readCsvSql(file, columns, limit)}`);
+      const [read] = await session.query(`SELECT count(*)::BIGINT AS n FROM ${stage}`);
+      if (Number(read?.n ?? 0) === table.rows) return;
+      if (limit) throw new DataError(`Table ${table.name}: DuckDB read ${String(read?.n)} of the ${table.rows} changes read from the source`);
+    } catch (error) {
+      if (limit || error instanceof DataError) throw error;
+    } finally {
+      if (limit) await session.restoreMemoryLimit();
+    }
+  }
 }
 
 const tableRef = (database: string, name: string) => `${quoteIdent(database)}.${quoteIdent(name)}`;
