@@ -28,6 +28,12 @@ export interface DestinationCapabilities {
   readonly columnBackfill: boolean;
   /** Whether a package table's CDC change file (PackageTable.cdc) can be applied (pipeline/cdc-stage.ts). */
   readonly changeDataCapture: boolean;
+  /**
+   * Whether CDC can apply the changes of a table without a key (REPLICA IDENTITY FULL): each delete to one row equal
+   * to the old values. Needs the data and the slot position to commit together (a replay must not apply an insert
+   * twice); without it such tables are refused before anything is read (cdc-stage.ts).
+   */
+  readonly keylessChangeDataCapture: boolean;
 }
 
 /** The incremental cursor stored for one table, as PostgreSQL text. */

@@ -37,8 +37,20 @@ export interface TableChanges {
   readonly unchanged: Set<number>;
 }
 
+/**
+ * How far a table's row count in the run's snapshot is from its count at the stream's end point (`upto`): the net
+ * rows (inserts − deletes) of the transactions the snapshot sees that commit at or after `upto`, minus those of the
+ * transactions before `upto` that it does not see yet. `exact` false: such a transaction truncated the table.
+ */
+export interface CountCorrection {
+  net: number;
+  exact: boolean;
+}
+
 export interface ChangesRead {
   readonly tables: Map<string, TableChanges>;
+  /** Per table, when the read was asked to count up to a later position (readChanges' `countUntil`). */
+  readonly corrections: Map<string, CountCorrection>;
   readonly transactions: number;
   /** Transactions at or below the stored position: applied by an earlier run already, skipped. */
   readonly skipped: number;
@@ -63,13 +75,26 @@ const csvField = (v: string | null) => (v === null ? '' : `"${v.replace(/"/g, '"
  * commit before `from` (the position the destination already holds) are skipped, so a replay after a crash between
  * the destination's commit and the slot's confirmation applies nothing twice.
  */
-export async function readChanges(client: pg.Client, slot: string, publication: string, from: string, upto: string, targets: readonly ChangeTarget[]): Promise<ChangesRead> {
+export async function readChanges(
+  client: pg.Client,
+  slot: string,
+  publication: string,
+  from: string,
+  upto: string,
+  targets: readonly ChangeTarget[],
+  countUntil?: string,
+): Promise<ChangesRead> {
   const byName = new Map(targets.map((t) => [`${t.schema}.${t.name}`, t]));
   const outputs = new Map<string, { out: WriteStream; stats: TableChanges }>();
   for (const t of targets) outputs.set(t.name, { out: createWriteStream(t.file, { highWaterMark: 1 << 20 }), stats: { rows: 0, bytes: 0, truncated: false, unchanged: new Set() } });
   const converters = new Map(targets.map((t) => [t.name, t.columns.map(converterFor)]));
   const relations = new Map<number, Relation | null>();
   const fromValue = lsnValue(from);
+  const uptoValue = lsnValue(upto);
+  const corrections = new Map<string, CountCorrection>(countUntil ? targets.map((t) => [t.name, { net: 0, exact: true }]) : []);
+  // the transaction being decoded, when it only counts: +1 (the snapshot sees it, it commits at or after upto), −1
+  // (before upto, the snapshot does not see it yet)
+  let counting: 1 | -1 | undefined;
   let seq = 0;
   let transactions = 0;
   let skipped = 0;
@@ -106,12 +131,22 @@ export async function readChanges(client: pg.Client, slot: string, publication: 
     });
     return row;
   };
+  const count = (m: ReturnType<typeof decodeMessage>, sign: 1 | -1) => {
+    if (m.tag === 'truncate') {
+      for (const oid of m.relationOids) {
+        const rel = relations.get(oid);
+        if (rel) corrections.get(rel.target.name)!.exact = false;
+      }
+      return;
+    }
+    if (m.tag !== 'insert' && m.tag !== 'delete') return;
+    const rel = relations.get(m.relationOid);
+    if (rel) corrections.get(rel.target.name)!.net += m.tag === 'insert' ? sign : -sign;
+  };
   const keyOf = (rel: Relation, row: readonly (string | null | undefined)[]) => JSON.stringify(rel.keyIndexes.map((i) => row[i]));
   const onlyKey = (rel: Relation, row: (string | null | undefined)[]) => row.map((v, i) => (rel.keyIndexes.includes(i) ? v : null));
 
-  const sql =
-    `COPY (SELECT encode(data, 'hex') FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, ${quoteLiteral(upto)}::pg_lsn, NULL, ` +
-    `'proto_version', '1', 'publication_names', ${quoteLiteral(publication)})) TO STDOUT`;
+  const sql = `COPY (${peekSql(slot, publication, countUntil ?? upto, countUntil !== undefined)}) TO STDOUT`;
   const stream = client.query(copyTo(sql));
   let pending = '';
   try {
@@ -119,14 +154,24 @@ export async function readChanges(client: pg.Client, slot: string, publication: 
       pending += chunk.toString('latin1');
       const lines = pending.split('\n');
       pending = lines.pop()!;
-      for (const line of lines) {
-        const buf = Buffer.from(line, 'hex');
+      for (const text of lines) {
+        const [line, visible] = text.split(' ');
+        const buf = Buffer.from(line!, 'hex');
         bytesDecoded += buf.length;
         const m = decodeMessage(buf);
         if (m.tag === 'begin') {
-          skipping = lsnValue(m.finalLsn) < fromValue;
-          if (skipping) skipped += 1;
-          else transactions += 1;
+          const final = lsnValue(m.finalLsn);
+          skipping = final < fromValue;
+          counting = undefined;
+          if (final >= uptoValue) {
+            // past the run's end point (read only to count): the next run applies it
+            skipping = true;
+            if (visible === 'true') counting = 1;
+          } else if (skipping) skipped += 1;
+          else {
+            transactions += 1;
+            if (visible === 'false') counting = -1;
+          }
           continue;
         }
         if (m.tag === 'relation') {
@@ -141,7 +186,9 @@ export async function readChanges(client: pg.Client, slot: string, publication: 
           relations.set(m.relationOid, { target, stats: output.stats, out: output.out, toTarget, keyIndexes });
           continue;
         }
-        if (skipping || m.tag === 'commit' || m.tag === 'type' || m.tag === 'other') continue;
+        if (m.tag === 'commit' || m.tag === 'type' || m.tag === 'other') continue;
+        if (counting !== undefined) count(m, counting);
+        if (skipping) continue;
         if (m.tag === 'truncate') {
           for (const oid of m.relationOids) {
             const rel = relations.get(oid);
@@ -179,5 +226,27 @@ export async function readChanges(client: pg.Client, slot: string, publication: 
     throw error;
   }
   await Promise.all([...outputs.values()].map(({ out }) => new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))));
-  return { tables: new Map([...outputs].map(([name, { stats }]) => [name, stats])), transactions, skipped, changes, bytesDecoded };
+  return { tables: new Map([...outputs].map(([name, { stats }]) => [name, stats])), corrections, transactions, skipped, changes, bytesDecoded };
+}
+
+/**
+ * The query the run COPYs the slot's changes with, up to `upto` (nothing consumed); `visibility`: each Begin message
+ * followed by whether the current snapshot sees that transaction.
+ */
+export function peekSql(slot: string, publication: string, upto: string, visibility = false): string {
+  const data = visibility ? `encode(data, 'hex') || CASE WHEN get_byte(data, 0) = 66 THEN ' ' || ${visibleSql('xid')}::text ELSE '' END` : `encode(data, 'hex')`;
+  return (
+    `SELECT ${data} FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(slot)}, ${quoteLiteral(upto)}::pg_lsn, NULL, ` +
+    `'proto_version', '1', 'publication_names', ${quoteLiteral(publication)})`
+  );
+}
+
+/**
+ * SQL: whether the transaction `xid` (a 32-bit xid, as the slot functions return it) is visible in the snapshot of
+ * the current transaction; its epoch is taken from the snapshot's xmax (an xid above xmax's low half is of the epoch before).
+ */
+function visibleSql(xid: string): string {
+  const xmax = `pg_snapshot_xmax(pg_current_snapshot())::text::bigint`;
+  const full = `(((${xmax} >> 32) << 32) | ${xid}::text::bigint)`;
+  return `pg_visible_in_snapshot((CASE WHEN ${full} > ${xmax} THEN ${full} - 4294967296 ELSE ${full} END)::text::xid8, pg_current_snapshot())`;
 }

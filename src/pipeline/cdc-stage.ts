@@ -6,8 +6,9 @@ import type { Destination, TableState } from '../destination/destination.js';
 import { ConfigError } from '../errors.js';
 import { crashPoint } from '../faults/crash-points.js';
 import { syncFile, type PackageTable } from '../package/load-package.js';
-import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
-import { readChanges } from './cdc-changes.js';
+import { closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
+import { countRows } from '../source/postgres/source-profile.js';
+import { readChanges, type CountCorrection } from './cdc-changes.js';
 import { advanceSlot, cdcSlotName, checkCdcSource, createSlot, dropSlot, ensurePublication, flushedPosition, importSnapshot, slotInfo, type NewSlot } from '../source/postgres/cdc/cdc-slot.js';
 import { lsnValue } from '../source/postgres/cdc/pgoutput-decoder.js';
 import { backfillRead } from './backfill.js';
@@ -61,11 +62,7 @@ export async function startCdc(
 ): Promise<CdcStage | undefined> {
   const cdc = cdcTables(config, tables);
   if (cdc.length === 0) return undefined;
-  if (!destination.capabilities.changeDataCapture) {
-    throw new ConfigError(
-      `Change data capture (--cdc, or incremental.method cdc for ${cdc.map((t) => t.name).join(', ')}) is not available on this destination yet; nothing was read or written. Run without it.`,
-    );
-  }
+  refuseUnsupported(cdc, destination);
   const names = new Set(cdc.map((t) => t.name));
   const slot = cdcSlotName(identity.destination, identity.dataset);
   const [state, existing, info] = [await destination.readState(), await destination.existingTables(), await slotInfo(client, slot)];
@@ -107,14 +104,19 @@ export async function startCdc(
       const started = performance.now();
       for (const read of streamed) emit2({ type: 'extract_started', table: read.entry.name, mode: 'incremental', filter: `changes ${from} → ${upto}`, estimatedRows: null });
       const targets = streamed.map((r) => ({ schema: r.entry.sourceSchema, name: r.entry.sourceName, columns: r.entry.columns, primaryKey: r.entry.primaryKey, file: path.join(packageDir, r.entry.file) }));
-      const read = await readChanges(c, slot, slot, from!, upto!, targets);
+      // the gate's row_count (after-load): the source's count at `upto`, from the snapshot's count corrected by the
+      // transactions on either side of `upto` that the snapshot does and does not see (read in the same pass, up to
+      // a position after the snapshot began: see sourceCountAt)
+      const counting = config.quality === 'after-load';
+      const read = await readChanges(c, slot, slot, from!, upto!, targets, counting ? await flushedPosition(c) : undefined);
       crashPoint('during-extract');
       const result: PackageTable[] = [];
       for (const r of streamed) {
         const changes = read.tables.get(r.entry.sourceName)!;
         await syncFile(path.join(packageDir, r.entry.file));
         emit2({ type: 'extract_finished', table: r.entry.name, rows: changes.rows, bytes: changes.bytes, ms: performance.now() - started });
-        let table: PackageTable = { ...r.entry, rows: changes.rows, bytes: changes.bytes, sourceRowCount: null, cdc: { transactions: read.transactions, truncated: changes.truncated } };
+        const sourceRowCount = counting ? await sourceCountAt(c, r, read.corrections.get(r.entry.sourceName)!, emit2) : null;
+        let table: PackageTable = { ...r.entry, rows: changes.rows, bytes: changes.bytes, sourceRowCount, cdc: { transactions: read.transactions, truncated: changes.truncated } };
         const added = await addedColumns(destination, table);
         if (added.length > 0 && table.primaryKey.length > 0) table = await backfillRead(c, table, added, packageDir, emit2);
         result.push(table);
@@ -149,8 +151,25 @@ export async function startCdc(
   };
 }
 
+/** What the destination cannot do with these CDC tables, refused before the source is asked anything (ConfigError, exit 2). */
+export function refuseUnsupported(cdc: readonly CatalogTable[], destination: Destination): void {
+  if (!destination.capabilities.changeDataCapture) {
+    throw new ConfigError(
+      `Change data capture (--cdc, or incremental.method cdc for ${cdc.map((t) => t.name).join(', ')}) is not available on this destination yet; nothing was read or written. Run without it.`,
+    );
+  }
+  const keyless = cdc.filter((t) => t.primaryKey.length === 0);
+  if (keyless.length > 0 && !destination.capabilities.keylessChangeDataCapture) {
+    throw new ConfigError(
+      `Change data capture of ${keyless.map((t) => t.name).join(', ')} (no primary key; REPLICA IDENTITY FULL) is not available on this destination: ` +
+        `without a transaction over data and state, a replay after a crash would insert its rows twice. Declare primary_key in the catalog (or add one in the source), ` +
+        `or load the table without CDC. Nothing was read or written.`,
+    );
+  }
+}
+
 /** Why the run cannot continue from the stored position (undefined: it can). */
-function restartReason(
+export function restartReason(
   cdc: readonly CatalogTable[],
   state: ReadonlyMap<string, TableState>,
   existing: ReadonlySet<string>,
@@ -176,6 +195,23 @@ function restartReason(
     return `replication slot ${slot} was confirmed up to ${confirmed}, past the destination's ${stored} (the destination was restored from an older copy): the changes in between are gone`;
   }
   return undefined;
+}
+
+/**
+ * The rows a CDC table held at the stream's end point (the LSN the destination now holds), for the gate's row_count:
+ * the count in the run's snapshot minus the net rows of the transactions the snapshot sees that commit after that
+ * point, plus those of the transactions before it that the snapshot does not see yet. Null (row_count skipped, with a
+ * note) when such a transaction truncated the table: its count at the point is not derivable from the snapshot.
+ */
+async function sourceCountAt(client: pg.Client, read: TableRead, correction: CountCorrection, emit: EventListener): Promise<number | null> {
+  if (!correction.exact) {
+    emit({ type: 'note', message: `change data capture: ${read.entry.name} was truncated between the run's WAL end point and its snapshot; its row count at the end point is not checked this run` });
+    return null;
+  }
+  const inSnapshot = await countRows(client, read.entry.sourceSchema, read.entry.sourceName).catch((cause: unknown) => {
+    throw sourceQueryError(`Counting the rows of ${read.entry.sourceSchema}.${read.entry.sourceName}`, cause);
+  });
+  return inSnapshot - correction.net;
 }
 
 /** Columns the package table has that the destination table lacks (a column added in the source). */

@@ -4,6 +4,8 @@ import { newRunId } from '../package/load-package.js';
 import { closeSource, connectSource } from '../source/postgres/postgres-connection.js';
 import type { DryRunPlan, EventListener } from './events.js';
 import { prepareReads } from './prepare-reads.js';
+import { cdcDryRunTable, planCdc } from './cdc-plan.js';
+import { destinationIdentity } from '../package/package-root.js';
 import { refreshedTables, resolveTables } from './resolve-tables.js';
 import type { RunPlan } from './run-plan.js';
 
@@ -26,13 +28,15 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
     destination = await createDestination(config, dataset, { readOnly: true, missingAsEmpty: true });
     await destination.open();
     const dest = destination;
+    // change data capture: the slot and the stored LSN, read before the snapshot (as a run reads its end point)
+    const cdc = await planCdc(client, config, tables, refresh, dest, { destination: destinationIdentity(config, dataset), dataset });
     const { reads } = await prepareReads(client, plan, tables, refresh, dest, emit);
     const result: DryRunPlan = {
       runId,
       env: config.env,
       dataset,
       destination: destinationLabel(config),
-      tables: reads.map((r) => ({
+      tables: reads.map((r) => cdc?.tables.has(r.entry.name) ? cdcDryRunTable(cdc, r, dest, runId) : ({
         table: r.entry.name,
         mode: r.mode,
         cursor: r.entry.cursor ? { column: r.entry.cursor.column, from: r.entry.cursor.lowerBound, to: r.entry.cursor.next ?? r.entry.cursor.previous } : undefined,

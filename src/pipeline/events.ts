@@ -90,13 +90,28 @@ export interface DryRunPlan {
   readonly env: string;
   readonly dataset: string;
   readonly destination: string;
-  readonly tables: readonly {
-    readonly table: string;
-    readonly mode: TableMode;
-    readonly cursor: { readonly column: string; readonly from: string | null; readonly to: string | null } | undefined;
-    /** The SELECT that COPY would stream. */
-    readonly select: string;
-    /** What the destination would do with the rows, in order. */
-    readonly steps: readonly string[];
-  }[];
+  readonly tables: readonly DryRunTable[];
+}
+
+/** One table of a dry run. */
+export interface DryRunTable {
+  readonly table: string;
+  readonly mode: TableMode;
+  readonly cursor: { readonly column: string; readonly from: string | null; readonly to: string | null } | undefined;
+  /** The SELECT that COPY would stream. */
+  readonly select: string;
+  /** What the destination would do with the rows, in order. */
+  readonly steps: readonly string[];
+  /**
+   * A change data capture table (pipeline/cdc-plan.ts): its slot, the LSN the destination holds, the slot's confirmed
+   * position, the WAL position now and the WAL bytes in between; `reason` when the slot would be (re)created.
+   */
+  readonly cdc?: {
+    readonly slot: string;
+    readonly storedLsn: string | null;
+    readonly confirmedLsn: string | null;
+    readonly endPoint: string;
+    readonly pendingWalBytes: string | null;
+    readonly reason: string | null;
+  };
 }

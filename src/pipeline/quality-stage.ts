@@ -18,6 +18,8 @@ import { comparisonType } from '../source/postgres/source-column.js';
 import type { EventListener, QualityReport } from './events.js';
 import { reportSourceComparison } from '../source/postgres/catalog-comparison.js';
 import { introspectAll } from '../source/postgres/catalog-introspection.js';
+import { cdcCountsAtStoredLsn } from './cdc-count.js';
+import { destinationIdentity } from '../package/package-root.js';
 
 /**
  * Source column → destination column, per table: as this run loaded them (the package's mappings), else as the
@@ -84,8 +86,14 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     const sources = await introspectAll(client, tables);
     reportSourceComparison(emit, plan.catalog, tables, sources);
     const counts = new Map<string, SourceCount>();
+    // tables held by change data capture: the source's count at the LSN the destination holds (cdc-count.ts)
+    const atLsn = await cdcCountsAtStoredLsn(client, tables, state, { destination: destinationIdentity(config, plan.dataset), dataset: plan.dataset }, emit);
+    for (const [table, rows] of atLsn) counts.set(table, { rows });
     for (const t of tables) {
-      const cursor = t.incremental ? state.get(t.name) : undefined;
+      if (atLsn.has(t.name)) continue;
+      // the stored cursor, when it is this column's (a table read by --cdc holds an LSN, column cdc:<slot>, instead)
+      const stored = state.get(t.name);
+      const cursor = t.incremental && stored?.cursorColumn === t.incremental.cursorColumn ? stored : undefined;
       const column = cursor?.cursorValue != null ? t.incremental!.cursorColumn : t.freshnessColumn;
       const found = sources.get(t.name)!.columns.find((c) => c.name === column);
       const columnType = found ? comparisonType(found) : undefined;

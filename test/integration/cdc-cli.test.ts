@@ -103,13 +103,27 @@ describe('change data capture from the command line', () => {
     expect(lsn((await slot())!.confirmed) < lsn(afterKill.lsn)).toBe(true);
 
     await client.query(`UPDATE orders SET qty = qty + 1 WHERE id = 1`);
-    // the quality gate works unchanged on a CDC table (row_count skipped for a table loaded from changes)
+    // the quality gate works unchanged on a CDC table; row_count is exact at the LSN, also on a replay
     const replay = await ingest({}, '-v', '--validar-calidad-datos');
     expect(replay.code, replay.stdout + replay.stderr).toBe(0);
+    expect(replay.stdout).toMatch(/row_count\b.*orders.*as in the source|orders.*row_count.*as in the source/);
     expect(replay.stdout).toMatch(/transactions already applied were skipped/);
     const after = await destination();
     expect(after).toMatchObject({ rows: (await source()).rows, distinct: (await source()).rows, sum: (await source()).sum });
     expect(lsn((await slot())!.confirmed) <= lsn(after.lsn)).toBe(true);
+  });
+
+  it('--dry-run shows a CDC table as CDC (slot, stored LSN, WAL to decode, the peek, the apply) and consumes nothing', async () => {
+    await client.query(`UPDATE orders SET qty = qty + 1 WHERE id = 2`);
+    const [stored, confirmed] = [(await destination()).lsn, (await slot())!.confirmed];
+    const r = await ingest({}, '--dry-run');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`orders: incremental cdc:ingesta_raw_cdc_cli_`);
+    expect(r.stdout).toContain(` from ${stored} to `);
+    expect(r.stdout).toMatch(/read: +COPY \(SELECT encode\(data, 'hex'\) FROM pg_logical_slot_peek_binary_changes\('ingesta_raw_cdc_cli_[0-9a-f]{12}'/);
+    expect(r.stdout).toMatch(/change data capture: the committed changes from [0-9A-F]+\/[0-9A-F]+ to the WAL position at the run's start \([0-9A-F]+\/[0-9A-F]+ now; \d+ bytes of WAL to decode/);
+    expect(r.stdout).toMatch(/then: +apply the changes in commit order .*per key the last change wins/);
+    expect([(await destination()).lsn, (await slot())!.confirmed]).toEqual([stored, confirmed]);
   });
 
   it('status shows the slot lag and WAL retained, warns above INGESTA_CDC_WAL_WARNING; cdc drop removes slot and publication; the next run reloads in full', async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/pipeline/run.js';
+import { run, validate } from '../../src/pipeline/run.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
@@ -48,6 +48,18 @@ async function expectItemsEqual(): Promise<void> {
     expect({ ...d, span: undefined, updated_at: undefined }, `items row ${s.id}`).toEqual({ ...s, span: undefined, updated_at: undefined });
     expect(d.span === null, `items ${s.id} span`).toBe(span[i]!.months === null);
     expect(d.updated_at, `items ${s.id} updated_at`).toBe(s.updated_at);
+  }
+}
+
+/** The gate's row_count on each CDC table: the destination's count is the source's at the stream's end point. */
+function expectRowCountsExact(events: readonly PipelineEvent[]): void {
+  const report = events.find((e) => e.type === 'quality_finished');
+  const checks = report?.type === 'quality_finished' ? report.report.checks.filter((c) => c.check === 'row_count') : [];
+  expect(checks.map((c) => c.table).sort()).toEqual([...TABLES].sort());
+  for (const c of checks) {
+    // (a TRUNCATE between the end point and the snapshot leaves the count underivable: skipped, with a note)
+    if (events.some((e) => e.type === 'note' && e.message.includes(`${c.table} was truncated between`))) expect(c.status).toBe('skip');
+    else expect({ table: c.table, status: c.status, observed: c.observed }, c.message).toEqual({ table: c.table, status: 'pass', observed: c.expected });
   }
 }
 
@@ -160,13 +172,13 @@ describe('change data capture into DuckDB', () => {
     await holder.query(`UPDATE items SET title = 'held open' WHERE id = 5`);
     await holder.query(`INSERT INTO notes VALUES (999, 'held open')`);
     try {
-      await ingest();
+      expectRowCountsExact((await ingest({ validate: true })).events);
     } finally {
       await holder.query('COMMIT');
     }
     truncate = true;
-    await ingest();
-    await ingest();
+    expectRowCountsExact((await ingest({ validate: true })).events);
+    expectRowCountsExact((await ingest({ validate: true })).events);
     stop = true;
     await writes;
     await writer.end();
@@ -206,7 +218,9 @@ describe('change data capture into DuckDB', () => {
     await open.connect();
     try {
       await open.query('BEGIN');
-      await open.query(`UPDATE notes SET body = 'open' WHERE note_id = 1`);
+      // an insert always takes a transaction id (regression: an UPDATE of note 1, which the writers of an earlier
+      // case may have left out, took none, so the slot did not wait and the run finished before the signal)
+      await open.query(`INSERT INTO notes (note_id, body) VALUES (90001, 'open')`);
       const controller = new AbortController();
       const started = Date.now();
       setTimeout(() => controller.abort(), 1500);
@@ -247,5 +261,17 @@ describe('change data capture into DuckDB', () => {
     await expectTableEqualsSource(db, mixed, 'raw_mixed', 'notes', ['note_id']);
     await expectTableEqualsSource(db, mixed, 'raw_mixed', 'stamped', ['id']);
     await expectTableEqualsSource(db, mixed, 'raw_mixed', 'keyless', ['a', 'b']);
+
+    // --cdc over the same catalog: the cursor table is read by CDC too (its state now holds an LSN); --solo-validar
+    // then must not read that LSN as an updated_at cursor (regression: "invalid input syntax for type timestamp")
+    await run({ env: 'local', duckdbPath: mixed, dataset: 'raw_mixed', sourceUrl: db.url, catalog, cdc: true, tables: ['notes', 'stamped'], schemaExport: false }, { env: {} });
+    // (rows inserted and deleted since the load: counted at the stored LSN they are not there yet, so row_count passes)
+    await db.query(`INSERT INTO notes VALUES (80002, 'since'), (80003, 'since')`);
+    await db.query(`DELETE FROM stamped WHERE id = 4`);
+    const gate = await validate({ env: 'local', duckdbPath: mixed, dataset: 'raw_mixed', sourceUrl: db.url, catalog, cdc: true, tables: ['notes', 'stamped'] }, { env: {} });
+    for (const table of ['notes', 'stamped']) {
+      const c = gate.checks.find((x) => x.check === 'row_count' && x.table === table)!;
+      expect({ table, status: c.status, observed: c.observed }, c.message).toEqual({ table, status: 'pass', observed: c.expected });
+    }
   }, 120_000);
 });

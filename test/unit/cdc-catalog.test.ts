@@ -8,6 +8,7 @@ import { cdcWalWarningBytes } from '../../src/config/cdc-settings.js';
 import { cdcTables, startCdc } from '../../src/pipeline/cdc-stage.js';
 import type { Destination } from '../../src/destination/destination.js';
 import type pg from 'pg';
+import { ATHENA_CAPABILITIES } from '../../src/destination/athena/athena-destination.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ingesta-cdc-catalog-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +54,7 @@ tables:
     expect(() => cdcWalWarningBytes({ INGESTA_CDC_WAL_WARNING: 'lots' })).toThrow(/INGESTA_CDC_WAL_WARNING must be a size/);
   });
 
-  it('a destination without the changeDataCapture capability (dev/prod so far) refuses CDC with exit 2 before the source is asked anything', async () => {
+  it('a destination without the changeDataCapture capability refuses CDC with exit 2 before the source is asked anything', async () => {
     const c = catalogOf(`version: 1\ntables:\n  orders:\n    primary_key: [id]\n    incremental: { method: cdc }\n`);
     const destination = { capabilities: { transactional: false, keyReconciliation: true } } as unknown as Destination;
     const client = { query: () => Promise.reject(new Error('the source must not be asked')) } as unknown as pg.Client;
@@ -61,6 +62,16 @@ tables:
     await expect(startCdc(client, config, c.tables, new Set(), destination, { destination: 's3://b/p#raw', dataset: 'raw' }, () => undefined)).rejects.toMatchObject({
       exitCode: 2,
       message: expect.stringMatching(/Change data capture .*orders.* is not available on this destination yet/),
+    });
+  });
+
+  it('dev/prod (no keylessChangeDataCapture) refuses a CDC table without a key with exit 2 before the source is asked anything', async () => {
+    const c = catalogOf(`version: 1\ntables:\n  orders:\n    primary_key: [id]\n    incremental: { method: cdc }\n  events:\n    incremental: { method: cdc }\n`);
+    const destination = { capabilities: ATHENA_CAPABILITIES } as unknown as Destination;
+    const client = { query: () => Promise.reject(new Error('the source must not be asked')) } as unknown as pg.Client;
+    await expect(startCdc(client, resolveConfig({}, {}), c.tables, new Set(), destination, { destination: 's3://b/p#raw', dataset: 'raw' }, () => undefined)).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/Change data capture of events \(no primary key; REPLICA IDENTITY FULL\) is not available on this destination.*Declare primary_key/),
     });
   });
 });

@@ -14,6 +14,7 @@ import { icebergMergeSql, icebergPruneSql } from './athena-sql.js';
 import { stagedFromAthena, stagingRelation } from './athena-staging.js';
 import { glueName, stagingTableName } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
+import { CDC_OP, icebergChangesSql } from './athena-cdc.js';
 
 export const ATHENA_CAPABILITIES = Object.freeze({
   caseSensitiveIdentifiers: false,
@@ -22,8 +23,10 @@ export const ATHENA_CAPABILITIES = Object.freeze({
   loadWhileExtracting: false,
   keyReconciliation: true,
   columnBackfill: true,
-  // change data capture is applied by DuckDB only so far: a CDC run on dev/prod stops before reading (cdc-stage.ts)
-  changeDataCapture: false,
+  // change data capture by one MERGE with deletes per table, state after data (athena-cdc.ts)
+  changeDataCapture: true,
+  // no transaction holds the data and state.json together: a replay of a keyless table's inserts would duplicate rows
+  keylessChangeDataCapture: false,
 } as const satisfies DestinationCapabilities);
 
 /**
@@ -93,7 +96,19 @@ export class AthenaDestination implements Destination, CapabilityMembers<typeof 
     }
     const name = glueName(table.name);
     const stage = stagingTableName(name);
-    const source = stagingRelation(this.dataset, stage, table.columns.map((c) => stagedFromAthena({ name: c.name, type: athenaColumnType(c.name, c.destinationType, 'iceberg').athenaType })));
+    const staged = table.columns.map((c) => stagedFromAthena({ name: c.name, type: athenaColumnType(c.name, c.destinationType, 'iceberg').athenaType }));
+    const source = stagingRelation(this.dataset, stage, staged);
+    if (table.cdc) {
+      // (values an update did not send are read from the Iceberg table inside the MERGE's source: athena-cdc.ts)
+      const changes = stagingRelation(this.dataset, stage, [...staged, stagedFromAthena({ name: CDC_OP, type: 'string' })]);
+      return [
+        `reduce the changes to one row per key (the last change wins; ${CDC_OP} D for a deleted key) and write them as Parquet to ${s3.url(keys.batchFolder(table.name, runId))}`,
+        `if the changes hold a TRUNCATE — Athena: ${icebergPruneSql(this.dataset, name, undefined, table.primaryKey)}`,
+        `Glue staging table ${this.dataset}.${stage} over the batch`,
+        `Athena: ${icebergChangesSql(this.dataset, name, changes, columns, table.primaryKey)}`,
+        `drop ${this.dataset}.${stage}; write state.json (If-Match: the new LSN, after the data) and the run record`,
+      ];
+    }
     return [
       `write the batch as Parquet to ${s3.url(keys.batchFolder(table.name, runId))}`,
       `create the Iceberg table ${this.dataset}.${name} at ${s3.url(keys.icebergFolder(table.name))} if missing`,

@@ -3,6 +3,7 @@ import type { AthenaDataset } from './athena-connection.js';
 import { columnDdl, type IcebergColumnPlan } from './athena-column-policy.js';
 import { applyDeletesOnAthena } from './athena-reconcile.js';
 import { icebergMergeSql, icebergPruneSql } from './athena-sql.js';
+import { cdcSourceSql, icebergChangesSql, type CdcBatch } from './athena-cdc.js';
 import { stagedFromAthena, stagingRelation } from './athena-staging.js';
 import { glueName, stagingTableName } from './athena-state.js';
 import type { GlueColumn } from './glue-catalog.js';
@@ -38,6 +39,7 @@ export async function mergeIceberg(
   file: string,
   plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean },
   deletesFile?: string,
+  changes?: CdcBatch,
 ): Promise<PublishedTable> {
   const { dataset, s3, glue: catalog, athena, keys } = ds;
   const glue = glueName(table.name);
@@ -61,16 +63,25 @@ export async function mergeIceberg(
   const folder = keys.batchFolder(table.name, manifest.runId);
   const stage = stagingTableName(glue);
   // the batch's timestamps are staged as exact text and read back as timestamp(6) (athena-staging.ts)
-  const staged = plan.columns.map(stagedFromAthena);
+  const staged = [...plan.columns.map(stagedFromAthena), ...(changes?.meta ?? [])];
   const source = stagingRelation(dataset, stage, staged);
   const columns = plan.columns.map((c) => c.name);
-  if (table.rows > 0) {
+  const rows = changes ? changes.rows : table.rows;
+  // change data capture: a TRUNCATE in the run empties the table first (a replay empties it again: same result)
+  if (changes?.truncated) {
+    await ds.fence(`emptying ${name} (TRUNCATE in the source)`);
+    await athena.execute(icebergPruneSql(dataset, glue, undefined, table.primaryKey), { signal: ds.signal });
+  }
+  if (rows > 0) {
     await ds.fence(`uploading ${s3.url(folder)}`);
     await s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
     await ds.fence(`creating the staging table ${dataset}.${stage}`);
     await catalog.putParquetTable(dataset, stage, staged.map((c) => ({ name: c.name, type: c.stageType })), s3.url(folder), { ingesta_run_id: manifest.runId });
     await ds.fence(`the MERGE into ${name}`);
-    await athena.execute(icebergMergeSql(dataset, glue, source, columns, table.primaryKey), { signal: ds.signal });
+    const merge = changes
+      ? icebergChangesSql(dataset, glue, cdcSourceSql(dataset, glue, source, columns, changes.unresolved, table.primaryKey), columns, table.primaryKey)
+      : icebergMergeSql(dataset, glue, source, columns, table.primaryKey);
+    await athena.execute(merge, { signal: ds.signal });
   }
   if (table.replaceAll) {
     await ds.fence(`pruning ${name}`);
@@ -79,7 +90,7 @@ export async function mergeIceberg(
   // reconciliation: the keys the source no longer has, after the merge
   if (deletesFile) await applyDeletesOnAthena(ds.reconcileContext(manifest.runId), table.name, table.primaryKey, deletesFile);
   // the batch's files stay: the record of what this run merged (and a way to replay it)
-  if (table.rows > 0) {
+  if (rows > 0) {
     await ds.fence(`dropping the staging table ${dataset}.${stage}`);
     await catalog.deleteTable(dataset, stage);
   }

@@ -6,6 +6,7 @@ import type { TypedParquet } from '../../normalize/typed-parquet.js';
 import type { TableLoadResult } from '../destination.js';
 import type { AthenaDataset } from './athena-connection.js';
 import { mergeIceberg, replaceParquet } from './athena-load-table.js';
+import { reduceChanges, splitCdcBatch, type CdcBatch } from './athena-cdc.js';
 import { prepareTable, writeBatchFile } from './athena-prepare.js';
 import { applyBackfillOnAthena, writeBackfillFile } from './athena-backfill.js';
 import type { AthenaState, AthenaTableState } from './athena-state.js';
@@ -21,9 +22,17 @@ export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest,
   // the package is typed and measured by normalize (an in-memory DuckDB), each table written out as Parquet
   const typed: TypedParquet[] = [];
   const backfills: (TypedParquet | undefined)[] = [];
+  // change data capture: the changes reduced to one row per key first (athena-cdc.ts), then typed as any batch
+  const changes: (CdcBatch | undefined)[] = [];
   const session = await NormalizeSession.open(path.join(packageDir, 'normalize.tmp'), ds.options.duckdb);
   try {
-    for (const table of manifest.tables) typed.push(await writeBatchFile(session, table, packageDir));
+    for (const table of manifest.tables) {
+      const reduced = table.cdc ? await reduceChanges(session, table, packageDir) : undefined;
+      const file = await writeBatchFile(session, reduced?.table ?? table, packageDir);
+      const split = reduced ? splitCdcBatch(file, table, reduced) : undefined;
+      typed.push(split?.typed ?? file);
+      changes.push(split?.batch);
+    }
     // (a backfill file is typed as a table of its own, after the package's tables: see athena-backfill.ts)
     for (const table of manifest.tables) backfills.push(await writeBackfillFile(session, table, packageDir));
   } finally {
@@ -40,7 +49,7 @@ export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest,
   await ds.glue.ensureDatabase(ds.dataset, 'raw layer loaded by ingesta');
   for (const [i, { table, file, columns, plan }] of prepared.entries()) {
     const next = plan
-      ? await mergeIceberg(ds, manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined)
+      ? await mergeIceberg(ds, manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined, changes[i])
       : await replaceParquet(ds, manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
     if (plan && table.backfill) await applyBackfillOnAthena(ds.reconcileContext(manifest.runId), backfills[i], manifest, table, plan.columns);
     tables[table.name] = {

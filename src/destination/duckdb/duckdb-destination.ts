@@ -17,6 +17,7 @@ export const DUCKDB_CAPABILITIES = Object.freeze({
   keyReconciliation: true,
   columnBackfill: true,
   changeDataCapture: true,
+  keylessChangeDataCapture: true,
 } as const satisfies DestinationCapabilities);
 
 /**
@@ -86,7 +87,9 @@ export class DuckDBDestination implements Destination, CapabilityMembers<typeof 
 
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>): string[] {
     const target = `${this.dataset}.${table.name}`;
-    const steps = table.replaceAll
+    const steps = table.cdc
+      ? [`apply the changes in commit order (duckdb-cdc-apply.ts): the last TRUNCATE empties ${target}; ${table.primaryKey.length > 0 ? `per key the last change wins: DELETE the changed keys (${table.primaryKey.join(', ')}), INSERT their final rows` : 'no key: each change in turn, a delete removing one row equal to the old values'}`]
+      : table.replaceAll
       ? [`CREATE OR REPLACE TABLE ${target} with the source's columns${table.dropRemovedColumns ? '' : ' (and any column the source dropped, kept NULL)'}, filled from the extract`]
       : [`stage the batch, DELETE FROM ${target} the batch's keys (${table.primaryKey.join(', ')}), INSERT the batch`];
     for (const c of table.unnest) steps.push(`keep ${this.dataset}.${table.name}__${c} in step (unnested ${c})`);
