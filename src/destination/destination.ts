@@ -94,6 +94,11 @@ export interface Destination {
   qualityTarget(): GateTarget;
   /** What loading this table would do, in order, for --dry-run (no call is made). */
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
+  /**
+   * How far the destination's current load or commit statement is, where it can tell (DuckDB's query progress): rows
+   * processed and a percentage, for the heartbeat of a long phase; absent or null when it cannot.
+   */
+  statementProgress?(): { rows: number; percent: number | null } | null;
   /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */
   interrupt(): void;
   close(): Promise<void>;

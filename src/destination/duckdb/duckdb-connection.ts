@@ -43,6 +43,8 @@ export class DuckDBFile {
       this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
       this.memoryLimitBytes = await configureSession(this.connection, this.options.settings);
+      // DuckDB tracks how far a statement is only with its progress bar on; nothing is printed (statementProgress)
+      await this.connection.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
       this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
     } catch (cause) {
@@ -109,6 +111,16 @@ export class DuckDBFile {
 
   async restoreMemoryLimit(): Promise<void> {
     await this.conn.run(memoryLimitSql(this.memoryLimitBytes)).catch(() => undefined);
+  }
+
+  /**
+   * How far the main connection's current statement is (rows processed, DuckDB's percentage), for the heartbeat of a
+   * long load or commit; null when no statement runs or DuckDB cannot tell yet (it starts tracking after 2 s).
+   */
+  statementProgress(): { rows: number; percent: number | null } | null {
+    const p = this.connection?.progress;
+    if (!p || p.percentage < 0) return null;
+    return { rows: Number(p.rows_processed), percent: Math.min(99, Math.floor(p.percentage)) };
   }
 
   /** A load was committed: the file stays on close. */
