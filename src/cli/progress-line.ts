@@ -87,11 +87,11 @@ export class ProgressBoard {
 
 const PHASE_WORDS: Record<TablePhase, string> = { key_scan: 'scanning keys (reconciliation)', backfill: 'reading new columns (backfill)', source_count: 'counting source rows' };
 
-/** What the last heartbeat told of a phase's rows: `  1,234,567 rows` (`/ ~N` with an estimate, DuckDB's %), or nothing. */
+/** What the last heartbeat told: `  1,234,567 rows` (`/ ~N` with an estimate), DuckDB's `  61%`, or nothing. */
 function beatRows(beat: PhaseFigures | undefined, estimatedRows: number | null = null): string {
-  if (!beat || beat.rows === null) return '';
+  if (!beat) return '';
   const estimate = estimatedRows !== null ? ` / ~${nf.format(estimatedRows)}` : '';
-  return `  ${nf.format(beat.rows)}${estimate} rows${beat.percent !== null ? `  ${beat.percent}%` : ''}`;
+  return `${beat.rows !== null ? `  ${nf.format(beat.rows)}${estimate} rows` : ''}${beat.percent !== null ? `  ${beat.percent}%` : ''}`;
 }
 
 /** e.g. `  contents  412,000 / ~1,000,000 rows  41%  205,000 rows/s  ETA 3 s  39.2 MB`. */

@@ -36,8 +36,8 @@ export type PipelineEvent =
   | { type: 'phase_started'; phase: TablePhase; table: string; estimatedRows: number | null }
   | { type: 'phase_finished'; phase: TablePhase; table: string; rows: number; ms: number }
   /**
-   * The heartbeat of a phase still running, every progress interval (INGESTA_PROGRESS_INTERVAL): elapsed ms, and the
-   * rows done where known (a COPY's records; DuckDB: the rows its current statement has processed), else null.
+   * The heartbeat of a phase still running, every progress interval (INGESTA_PROGRESS_INTERVAL): elapsed ms, the rows
+   * done where known (a COPY's records counted), DuckDB's estimate of its current statement where it has one.
    */
   | ({ type: 'phase_progress' } & PhaseFigures)
   | { type: 'dry_run'; plan: DryRunPlan }
@@ -61,9 +61,9 @@ export interface PhaseFigures {
   readonly table?: string;
   /** Milliseconds since the phase started. */
   readonly ms: number;
-  /** Rows done so far where known (a COPY's records counted; DuckDB: rows its current statement processed), else null. */
+  /** Rows done so far where known (the records a key scan's or backfill's COPY has streamed), else null. */
   readonly rows: number | null;
-  /** DuckDB's own estimate of the current statement's completion (0–100), else null. */
+  /** DuckDB's own estimate of its current statement's completion (0–99) during a load or commit, else null. */
   readonly percent: number | null;
 }
 

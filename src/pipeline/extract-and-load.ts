@@ -36,7 +36,11 @@ export interface ExtractAndLoadInput {
 export async function extractAndLoad(input: ExtractAndLoadInput): Promise<{ extracted: PackageTable[]; loaded: TableLoadResult[] }> {
   const { destination, manifest, packageDir, emit } = input;
   const pulse = { emit, intervalMs: input.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS };
-  const rowsDone = destination.statementProgress ? () => destination.statementProgress!() : undefined;
+  // DuckDB tells how far its current statement is (a percentage, no row count)
+  const rowsDone = destination.statementProgress ? () => {
+    const p = destination.statementProgress!();
+    return p ? { rows: null, percent: p.percent } : null;
+  } : undefined;
   const session = await beginLoadOf(destination, manifest, packageDir);
   let loading: Promise<void> = Promise.resolve();
   if (session) emit({ type: 'load_started', tables: input.reads.length });

@@ -1,7 +1,7 @@
 import type { EventListener, ProgressPhase, TablePhase } from './events.js';
 
 /** Rows done so far, and a completion percentage where the worker knows one; null when it cannot tell. */
-export type RowsDone = () => { readonly rows: number; readonly percent: number | null } | null;
+export type RowsDone = () => { readonly rows: number | null; readonly percent: number | null } | null;
 
 /** INGESTA_PROGRESS_INTERVAL's default, when a caller builds its RunConfig without one. */
 export const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;

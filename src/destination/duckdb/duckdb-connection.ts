@@ -114,13 +114,14 @@ export class DuckDBFile {
   }
 
   /**
-   * How far the main connection's current statement is (rows processed, DuckDB's percentage), for the heartbeat of a
-   * long load or commit; null when no statement runs or DuckDB cannot tell yet (it starts tracking after 2 s).
+   * How far the main connection's current statement is, as DuckDB estimates it (0–99 %), for the heartbeat of a long
+   * load or commit; null when no statement runs or DuckDB cannot tell yet (it starts tracking after 2 s). Its own
+   * count is not rows (a CSV read counts bytes), so no row count is derived from it.
    */
-  statementProgress(): { rows: number; percent: number | null } | null {
+  statementProgress(): { percent: number } | null {
     const p = this.connection?.progress;
     if (!p || p.percentage < 0) return null;
-    return { rows: Number(p.rows_processed), percent: Math.min(99, Math.floor(p.percentage)) };
+    return { percent: Math.min(99, Math.floor(p.percentage)) };
   }
 
   /** A load was committed: the file stays on close. */

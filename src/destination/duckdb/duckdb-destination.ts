@@ -111,7 +111,7 @@ export class DuckDBDestination implements Destination, CapabilityMembers<typeof 
   }
 
   /** How far the load transaction's current statement is (DuckDB's query progress), for a long load's heartbeat. */
-  statementProgress(): { rows: number; percent: number | null } | null {
+  statementProgress(): { percent: number } | null {
     return this.db.statementProgress();
   }
 
