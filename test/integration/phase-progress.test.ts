@@ -10,7 +10,7 @@ import { ADMIN_URL, connect, createTestDatabase, type TestDatabase } from '../he
  * Issue #14: the phases that were silent for minutes on a big table. A load or a commit emits a heartbeat
  * (phase_progress) every INGESTA_PROGRESS_INTERVAL; a reconciliation's key scan, a column backfill's read and
  * --solo-validar's counts are phases of their own (phase_started, heartbeats with rows, phase_finished). `slow` is
- * read through a row-level-security policy that pauses 0.06 s every 5,000 rows, so each scan lasts most of a second.
+ * read through a row-level-security policy that pauses 0.05 s every 5,000 rows, so each scan lasts about 0.4 s.
  */
 let db: TestDatabase;
 let dir: string;
@@ -24,12 +24,12 @@ beforeAll(async () => {
   await db.query(`CREATE ROLE ${role} LOGIN`);
   await db.query(`
     CREATE FUNCTION pause_every(id bigint) RETURNS boolean LANGUAGE plpgsql AS $$
-      BEGIN IF id % 5000 = 0 THEN PERFORM pg_sleep(0.06); END IF; RETURN true; END $$;
+      BEGIN IF id % 5000 = 0 THEN PERFORM pg_sleep(0.05); END IF; RETURN true; END $$;
     CREATE TABLE slow (id bigint PRIMARY KEY, name text, updated_at timestamptz NOT NULL);
-    INSERT INTO slow SELECT g, 'name ' || g, now() - interval '2 days' FROM generate_series(1, 60000) g;
+    INSERT INTO slow SELECT g, 'name ' || g, now() - interval '2 days' FROM generate_series(1, 40000) g;
     ANALYZE slow;
     CREATE TABLE bulk (id bigint PRIMARY KEY, a text, b text, c numeric(14,2));
-    INSERT INTO bulk SELECT g, md5(g::text), repeat('x', 40) || g, g * 1.25 FROM generate_series(1, 400000) g;
+    INSERT INTO bulk SELECT g, md5(g::text), repeat('x', 40) || g, g * 1.25 FROM generate_series(1, 250000) g;
     ANALYZE bulk;
     ALTER TABLE slow ENABLE ROW LEVEL SECURITY;
     CREATE POLICY slow_read ON slow FOR SELECT USING (pause_every(id));
@@ -69,7 +69,7 @@ type Event = Record<string, unknown> & { type: string; time: string };
 const ingest = (args: string[], env: Record<string, string> = {}) =>
   runCli(['--env', 'local', '--duckdb-path', path.join(dir, 'p.duckdb'), '--catalog', catalog, '--dataset', 'phase_t', '--no-schema-export', ...args], {
     DATABASE_URL: url,
-    INGESTA_PROGRESS_INTERVAL: '0.2s',
+    INGESTA_PROGRESS_INTERVAL: '0.1s',
     ...env,
   });
 const jsonEvents = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as Event);
@@ -80,14 +80,14 @@ function expectHeartbeats(events: readonly Event[], phase: string, table: string
   expect(beats.length, JSON.stringify(events.map((e) => [e.type, e.phase, e.table]))).toBeGreaterThanOrEqual(1);
   for (const [i, e] of beats.entries()) {
     expect(Object.keys(e).sort()).toEqual(['ms', 'percent', 'phase', 'rows', 'runId', 'time', 'type', ...(table ? ['table'] : [])].sort());
-    expect(e.ms).toBeGreaterThanOrEqual(150);
-    if (i > 0) expect((e.ms as number) - (beats[i - 1]!.ms as number)).toBeGreaterThanOrEqual(150);
+    expect(e.ms).toBeGreaterThanOrEqual(80);
+    if (i > 0) expect((e.ms as number) - (beats[i - 1]!.ms as number)).toBeGreaterThanOrEqual(80);
   }
   return beats;
 }
 
 describe('heartbeats and the phases that used to be silent', () => {
-  it('a long load into DuckDB emits phase_progress at the interval with elapsed ms (rows where DuckDB tells); plain text shows the load line', async () => {
+  it('a long load into DuckDB emits phase_progress at the interval with elapsed ms (DuckDB\'s % where it tells); the live and plain lines are unit-tested (progress-output)', async () => {
     const r = await ingest(['--tables', 'bulk'], { INGESTA_LOG_FORMAT: 'json' });
     expect(r.code, r.stderr).toBe(0);
     const events = jsonEvents(r.stdout);
@@ -104,9 +104,6 @@ describe('heartbeats and the phases that used to be silent', () => {
     expect(first).toBeGreaterThan(order.indexOf(beats[0]!.phase === 'load' ? 'table_load_started:' : 'commit_started:'));
     expect(first).toBeLessThan(order.indexOf(beats[0]!.phase === 'load' ? 'table_load_finished:' : 'commit_finished:'));
 
-    const text = await ingest(['--tables', 'bulk', '--full-refresh', '--log-format', 'text']);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^ {2}(bulk {2}loading into the destination…|committing 1 table…) \d+ s/m);
   });
 
   it('a key scan and a backfill read: phase_started with the estimate, heartbeats with rows, phase_finished with the exact count', async () => {
@@ -118,40 +115,31 @@ describe('heartbeats and the phases that used to be silent', () => {
     expect(r.code, r.stderr).toBe(0);
     const events = jsonEvents(r.stdout);
     for (const phase of ['key_scan', 'backfill']) {
-      expect(events.find((e) => e.type === 'phase_started' && e.phase === phase)).toMatchObject({ table: 'slow', estimatedRows: 60_000 });
+      expect(events.find((e) => e.type === 'phase_started' && e.phase === phase)).toMatchObject({ table: 'slow', estimatedRows: 40_000 });
       const beats = expectHeartbeats(events, phase, 'slow');
       const counted = beats.filter((e) => e.rows !== null).map((e) => e.rows as number);
       expect(counted.length, phase).toBeGreaterThanOrEqual(1);
       expect([...counted].sort((a, b) => a - b)).toEqual(counted);
-      expect(events.find((e) => e.type === 'phase_finished' && e.phase === phase)).toMatchObject({ table: 'slow', rows: 60_000 });
+      expect(events.find((e) => e.type === 'phase_finished' && e.phase === phase)).toMatchObject({ table: 'slow', rows: 40_000 });
     }
     const order = events.map((e) => (e.type.startsWith('phase_') ? `${e.type}:${String(e.phase)}` : e.type)).filter((t) => !t.startsWith('phase_progress'));
     expect(order.indexOf('phase_finished:key_scan')).toBeLessThan(order.indexOf('table_reconciled'));
     expect(order.indexOf('phase_finished:backfill')).toBeLessThan(order.indexOf('table_backfilled'));
-
-    // text off a terminal: the plain line of each phase
-    const admin2 = await connect(db.url);
-    await admin2.query(`ALTER TABLE slow ADD COLUMN region text DEFAULT 'eu'`);
-    await admin2.end();
-    const text = await ingest(['--tables', 'slow', '--reconcile', 'slow', '--log-format', 'text']);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^ {2}slow {2}scanning keys \(reconciliation\)… \d+ s {2}[\d,]+ \/ ~60,000 rows$/m);
-    expect(text.stdout).toMatch(/^ {2}slow {2}reading new columns \(backfill\)… \d+ s {2}[\d,]+ \/ ~60,000 rows$/m);
   });
 
   it('--solo-validar: each source count is a phase with a heartbeat, then the gate; text says what it counted', async () => {
     const r = await ingest(['--tables', 'slow', '--solo-validar'], { INGESTA_LOG_FORMAT: 'json' });
     expect([0, 6], r.stderr).toContain(r.code);
     const events = jsonEvents(r.stdout);
-    expect(events.find((e) => e.type === 'phase_started' && e.phase === 'source_count')).toMatchObject({ table: 'slow', estimatedRows: 60_000 });
+    expect(events.find((e) => e.type === 'phase_started' && e.phase === 'source_count')).toMatchObject({ table: 'slow', estimatedRows: 40_000 });
     const beats = expectHeartbeats(events, 'source_count', 'slow');
     expect(beats.every((e) => e.rows === null && e.percent === null)).toBe(true);
-    expect(events.find((e) => e.type === 'phase_finished' && e.phase === 'source_count')).toMatchObject({ table: 'slow', rows: 60_000 });
+    expect(events.find((e) => e.type === 'phase_finished' && e.phase === 'source_count')).toMatchObject({ table: 'slow', rows: 40_000 });
     const types = events.map((e) => e.type);
     expect(types.indexOf('phase_finished')).toBeLessThan(types.indexOf('quality_started'));
 
     const text = await ingest(['--tables', 'slow', '--solo-validar', '--log-format', 'text']);
     expect(text.stdout).toMatch(/^ {2}slow {2}counting source rows… \d+ s$/m);
-    expect(text.stdout).toMatch(/^ {2}counted slow: 60,000 rows in the source in [\d.]+ m?s$/m);
+    expect(text.stdout).toMatch(/^ {2}counted slow: 40,000 rows in the source in [\d.]+ m?s$/m);
   });
 });
