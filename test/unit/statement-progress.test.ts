@@ -15,6 +15,8 @@ describe('DuckDB statement progress', () => {
     const db = new DuckDBFile(':memory:', 'main');
     await db.open();
     try {
+      // an in-memory database spills to ./.tmp beyond its memory limit: the test's own folder instead
+      await db.run(`SET temp_directory = '${path.join(dir, 'spill')}'`);
       const csv = path.join(dir, 'big.csv');
       await db.run(`COPY (SELECT range AS a, md5(range::VARCHAR) AS b FROM range(1500000)) TO '${csv}' (HEADER false)`);
       expect(db.statementProgress()).toBeNull();
