@@ -85,7 +85,12 @@ export class ProgressBoard {
   }
 }
 
-const PHASE_WORDS: Record<TablePhase, string> = { key_scan: 'scanning keys (reconciliation)', backfill: 'reading new columns (backfill)', source_count: 'counting source rows' };
+const PHASE_WORDS: Record<TablePhase, string> = {
+  key_scan: 'scanning keys (reconciliation)',
+  key_diff: 'comparing keys and re-reading rows (reconciliation)',
+  backfill: 'reading new columns (backfill)',
+  source_count: 'counting source rows',
+};
 
 /** What the last heartbeat told: `  1,234,567 rows` (`/ ~N` with an estimate), DuckDB's `  61%`, or nothing. */
 function beatRows(beat: PhaseFigures | undefined, estimatedRows: number | null = null): string {

@@ -30,7 +30,8 @@ export type PipelineEvent =
   | { type: 'quality_started'; checks: number }
   | { type: 'quality_finished'; report: QualityReport }
   /**
-   * A phase of its own for a table that used to be silent: a reconciliation's key scan, a column backfill's read,
+   * A phase of its own for a table that used to be silent: a reconciliation's key scan and its comparison in the
+   * destination with the re-read of what it returns (key_diff: rows = rows re-read), a column backfill's read,
    * --solo-validar's row count. estimatedRows: PostgreSQL's estimate of the rows it reads, null when unknown.
    */
   | { type: 'phase_started'; phase: TablePhase; table: string; estimatedRows: number | null }
@@ -46,7 +47,7 @@ export type PipelineEvent =
 export type TableMode = 'full' | 'incremental';
 
 /** The phases a per-table phase_started / phase_finished pair frames (pipeline/phase-progress.ts). */
-export type TablePhase = 'key_scan' | 'backfill' | 'source_count';
+export type TablePhase = 'key_scan' | 'key_diff' | 'backfill' | 'source_count';
 
 /**
  * Every phase that gets a heartbeat (phase_progress): a table's load into the open transaction, the commit (Athena:

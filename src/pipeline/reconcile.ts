@@ -52,24 +52,32 @@ export async function reconcileRead(
     (copied) => copied.rows,
   );
   await syncFile(path.join(packageDir, keysFile));
-  const diff = await reconciler.diffKeys({
-    table: table.name,
-    keyColumns,
-    cursorColumn,
-    keysFile: path.join(packageDir, keysFile),
-    keyRows: keys.rows,
-    lowerBound: cursor.lowerBound,
-    deletesFile: path.join(packageDir, deletesFile),
-  });
-  let rows = table.rows;
-  let bytes = table.bytes;
-  for (let i = 0; i < diff.refetch.length; i += REFETCH_BATCH) {
-    const batch = diff.refetch.slice(i, i + REFETCH_BATCH);
-    const where = `${keyMatch(keyColumns, batch)}${read.where ? ` AND NOT ${read.where}` : ''}`;
-    const copied = await copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, table.columns, where), path.join(packageDir, table.file), undefined, true);
-    rows += copied.rows;
-    bytes += copied.bytes;
-  }
+  // the comparison in the destination and the re-read of the rows it returns: a phase too (rows: those re-read so far)
+  const { diff, rows, bytes } = await tablePhase(
+    pulse, 'key_diff', table.name, null,
+    async (onBytes) => {
+      const diff = await reconciler.diffKeys({
+        table: table.name,
+        keyColumns,
+        cursorColumn,
+        keysFile: path.join(packageDir, keysFile),
+        keyRows: keys.rows,
+        lowerBound: cursor.lowerBound,
+        deletesFile: path.join(packageDir, deletesFile),
+      });
+      let rows = table.rows;
+      let bytes = table.bytes;
+      for (let i = 0; i < diff.refetch.length; i += REFETCH_BATCH) {
+        const batch = diff.refetch.slice(i, i + REFETCH_BATCH);
+        const where = `${keyMatch(keyColumns, batch)}${read.where ? ` AND NOT ${read.where}` : ''}`;
+        const copied = await copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, table.columns, where), path.join(packageDir, table.file), onBytes, true);
+        rows += copied.rows;
+        bytes += copied.bytes;
+      }
+      return { diff, rows, bytes };
+    },
+    (r) => r.rows - table.rows,
+  );
   if (diff.refetch.length > 0) await syncFile(path.join(packageDir, table.file));
   emit({ type: 'table_reconciled', table: table.name, sourceKeys: keys.rows, refetched: rows - table.rows, deleted: diff.deleted });
   // every key was read at the snapshot: the source's row count comes for free

@@ -106,7 +106,7 @@ describe('heartbeats and the phases that used to be silent', () => {
 
   });
 
-  it('a key scan and a backfill read: phase_started with the estimate, heartbeats with rows, phase_finished with the exact count', async () => {
+  it('a key scan, the key comparison and a backfill read: phase_started with the estimate, heartbeats with rows, phase_finished with the exact count', async () => {
     expect((await ingest(['--tables', 'slow'])).code).toBe(0);
     const admin = await connect(db.url);
     await admin.query(`ALTER TABLE slow ADD COLUMN tier text DEFAULT 'basic'`);
@@ -123,7 +123,11 @@ describe('heartbeats and the phases that used to be silent', () => {
       expect(events.find((e) => e.type === 'phase_finished' && e.phase === phase)).toMatchObject({ table: 'slow', rows: 40_000 });
     }
     const order = events.map((e) => (e.type.startsWith('phase_') ? `${e.type}:${String(e.phase)}` : e.type)).filter((t) => !t.startsWith('phase_progress'));
-    expect(order.indexOf('phase_finished:key_scan')).toBeLessThan(order.indexOf('table_reconciled'));
+    // then the comparison in DuckDB and the re-read of what it returns (nothing here): a phase of its own, before the line
+    expect(events.find((e) => e.type === 'phase_started' && e.phase === 'key_diff')).toMatchObject({ table: 'slow', estimatedRows: null });
+    expect(events.find((e) => e.type === 'phase_finished' && e.phase === 'key_diff')).toMatchObject({ table: 'slow', rows: 0 });
+    expect(order.indexOf('phase_finished:key_scan')).toBeLessThan(order.indexOf('phase_started:key_diff'));
+    expect(order.indexOf('phase_finished:key_diff')).toBeLessThan(order.indexOf('table_reconciled'));
     expect(order.indexOf('phase_finished:backfill')).toBeLessThan(order.indexOf('table_backfilled'));
   });
 

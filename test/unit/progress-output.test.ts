@@ -141,6 +141,10 @@ describe('heartbeats of the long phases (load, commit, key scan, backfill, count
     expect(err.text.endsWith('\r\x1b[2K  committing 1 table… 30 s')).toBe(true);
     view.event({ type: 'phase_started', phase: 'source_count', table: 'items', estimatedRows: null });
     expect(err.text.endsWith('  items  counting source rows… 0 s')).toBe(true);
+    view.event({ type: 'phase_finished', phase: 'source_count', table: 'items', rows: 1, ms: 1 });
+    view.event({ type: 'phase_started', phase: 'key_diff', table: 'items', estimatedRows: null });
+    view.event({ type: 'phase_progress', phase: 'key_diff', table: 'items', ms: 1000, rows: 300, percent: null });
+    expect(err.text.endsWith('  items  comparing keys and re-reading rows (reconciliation)… 0 s  300 rows')).toBe(true);
     view.stop();
   });
 });
