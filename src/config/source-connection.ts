@@ -217,7 +217,7 @@ function readPassFile(env: Env, host: string, port: string, db: string, user: st
 }
 
 /** The variables that say where the source is (a URL, the original container's DATABASE_*, libpq's PG*). */
-const SOURCE_VARIABLES = ['DATABASE_URL', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_USERNAME', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE'];
+const SOURCE_VARIABLES = ['DATABASE_URL', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_USERNAME', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER'];
 
 /**
  * Whether any setting says where the source is. A command that reads the source only for something extra (`status`:
