@@ -402,7 +402,7 @@ describe('resolveSourceConnection: connect_timeout (regression: ignored, a silen
 describe('whether a setting says where the source is (status reads a CDC slot only then)', () => {
   it('a URL, the DATABASE_* or PG* location variables; a password or libpq\'s defaults alone are not', () => {
     expect(hasSourceSetting(undefined, {})).toBe(false);
-    expect(hasSourceSetting(undefined, { DATABASE_PASSWORD: 'x', PGPASSWORD: 'y', PGSERVICE: 'svc', DATABASE_URL: ' ' })).toBe(false);
+    expect(hasSourceSetting(undefined, { DATABASE_PASSWORD: 'x', PGPASSWORD: 'y', PGSERVICE: 'svc', DATABASE_URL: '' })).toBe(false);
     expect(hasSourceSetting('postgresql://h/db', {})).toBe(true);
     for (const v of ['DATABASE_URL', 'DATABASE_HOST', 'DATABASE_NAME', 'PGHOST', 'PGDATABASE', 'PGUSER']) expect(hasSourceSetting(undefined, { [v]: 'x' }), v).toBe(true);
   });
