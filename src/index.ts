@@ -9,7 +9,7 @@ export { readQualityHistory } from './pipeline/quality-history.js';
 export { HISTORY_RUNS, type QualityHistory, type HistoryRun, type HistoryCheck } from './quality/report-history.js';
 export type { QualityReport } from './pipeline/events.js';
 export type { CheckResult, CheckStatus } from './quality/check-types.js';
-export type { PipelineEvent, RunSummary, TableSummary, EventListener, TableMode } from './pipeline/events.js';
+export type { PipelineEvent, RunSummary, TableSummary, EventListener, TableMode, ExtractFigures, PhaseFigures, ProgressPhase, TablePhase } from './pipeline/events.js';
 export { resolveConfig, parseDuration, DEFAULT_LAG, DEFAULT_DUCKDB_PATH, type RunConfig, type RunOptions, type EnvName } from './config/config.js';
 export { resolveSourceConnection, describeSource, type SourceConnection } from './config/source-connection.js';
 export { loadCatalog, requestTables, DEFAULT_CATALOG_PATH, type Catalog, type CatalogTable, type Relationship, type TableRequest } from './catalog/catalog.js';

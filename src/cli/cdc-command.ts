@@ -3,6 +3,8 @@ import { resolveConfig, type RunOptions } from '../config/config.js';
 import { messageOf } from '../errors.js';
 import { cdcSlotStatus, dropCdc } from '../pipeline/cdc-operations.js';
 import type { StatusReport } from '../pipeline/operations.js';
+import type { DatasetSettings } from '../config/dataset-settings.js';
+import { hasSourceSetting } from '../config/source-connection.js';
 import { formatBytes, type Renderer } from './output.js';
 
 /** What the CLI's main program lends to its subcommands. */
@@ -43,30 +45,54 @@ export function addCdcCommand(program: Command, kit: CommandKit): void {
     });
 }
 
+/** What `ingesta status` adds for CDC: what it skipped (joined to the report's `skipped`), then lines to print. */
+export interface CdcStatus {
+  readonly skipped: readonly string[];
+  show(renderer: Renderer): void;
+}
+
 /**
  * `ingesta status`: for each dataset with a table loaded by CDC, the slot's lag and the WAL it keeps (with a warning
- * above the limit). Only then is the source read; when it cannot be (no source settings, unreachable), one line says
- * what was skipped and status still succeeds.
+ * above the limit). Only then is the source read, and only when a setting says where it is (--source-url,
+ * DATABASE_URL, DATABASE_*, PG*): libpq's defaults are never tried. The slot's name needs the destination's place only
+ * (`settings`: no QUERY_RESULT_BUCKET, no catalog needed). What cannot be read is skipped, and status still succeeds.
  */
-export async function renderCdcStatus(options: RunOptions, report: StatusReport, renderer: Renderer): Promise<void> {
+export async function readCdcStatus(
+  options: RunOptions,
+  settings: DatasetSettings,
+  report: StatusReport,
+): Promise<CdcStatus> {
+  const skipped: string[] = [];
+  const lines: ((renderer: Renderer) => void)[] = [];
   for (const ds of report.datasets) {
     if (!ds.tables.some((t) => t.cursorColumn?.startsWith('cdc:'))) continue;
+    if (!hasSourceSetting(options.sourceUrl)) {
+      skipped.push(`the CDC slot of ${ds.dataset} (no source setting: --source-url or DATABASE_URL shows its lag)`);
+      continue;
+    }
     let s: Awaited<ReturnType<typeof cdcSlotStatus>>;
     try {
-      s = await cdcSlotStatus(resolveConfig({ ...options, dataset: ds.dataset }));
+      // the source's settings from the run's resolution, the destination's place from status's own (lenient) one
+      const source = resolveConfig({ ...options, env: 'local', dataset: ds.dataset });
+      s = await cdcSlotStatus({ ...source, env: settings.env, athena: settings.athena, duckdbPath: settings.duckdbPath });
     } catch (error) {
-      renderer.info(`skipped: the CDC slot of ${ds.dataset} (the source could not be read: ${messageOf(error)}; set DATABASE_URL or --source-url)`);
+      skipped.push(`the CDC slot of ${ds.dataset} (the source could not be read: ${messageOf(error)})`);
       continue;
     }
     if (!s) {
-      renderer.event({ type: 'warning', message: `${ds.dataset}: tables are loaded by change data capture but the source has no replication slot for them: the next run loads them in full` });
+      const message = `${ds.dataset}: tables are loaded by change data capture but the source has no replication slot for them: the next run loads them in full`;
+      lines.push((r) => r.event({ type: 'warning', message }));
       continue;
     }
+    const slot = s;
     const bytes = (v: string | null) => (v === null ? '?' : formatBytes(Number(v)));
-    renderer.info(
-      `cdc slot ${s.slot}: confirmed ${s.confirmedLsn ?? '?'}, lag ${bytes(s.lagBytes)}, oldest unconfirmed transaction ${s.oldestUnconfirmed ?? 'none'}, ` +
-        `WAL retained ${bytes(s.retainedBytes)} (warning above ${formatBytes(s.warningBytes)})${s.active ? ', in use' : ''}`,
-    );
-    if (s.warning) renderer.event({ type: 'warning', message: s.warning });
+    lines.push((r) => {
+      r.info(
+        `cdc slot ${slot.slot}: confirmed ${slot.confirmedLsn ?? '?'}, lag ${bytes(slot.lagBytes)}, oldest unconfirmed transaction ${slot.oldestUnconfirmed ?? 'none'}, ` +
+          `WAL retained ${bytes(slot.retainedBytes)} (warning above ${formatBytes(slot.warningBytes)})${slot.active ? ', in use' : ''}`,
+      );
+      if (slot.warning) r.event({ type: 'warning', message: slot.warning });
+    });
   }
+  return { skipped, show: (renderer) => lines.forEach((line) => line(renderer)) };
 }

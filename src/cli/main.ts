@@ -18,7 +18,7 @@ import { checkNames } from './gate-output.js';
 import { writeReportFiles } from './report-output.js';
 import { nodeSupportWarning } from './node-support.js';
 import { HELP_FOOTER } from './help-text.js';
-import { addCdcCommand, renderCdcStatus } from './cdc-command.js';
+import { addCdcCommand, readCdcStatus } from './cdc-command.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -173,7 +173,7 @@ function buildProgram(setExit: (code: number) => void): Command {
   withDatasetOptions(
     program
       .command('status')
-      .description('per dataset (--dataset, else all) and table: last load, rows now, cursor, freshness, last quality gate; the last runs and their outcome (read-only; never reads the source)')
+      .description('per dataset (--dataset, else all) and table: last load, rows now, cursor, freshness, last quality gate; the last runs and their outcome (read-only; reads the source only for a CDC slot\'s lag, when a source setting is given)')
       .option('--runs <n>', 'how many recent runs to show', '10')
       .option('--source-url <url>', 'PostgreSQL URL, read only for the lag of a CDC slot [env DATABASE_URL]'),
   ).action(async (opts: Record<string, string | undefined>) => {
@@ -184,8 +184,9 @@ function buildProgram(setExit: (code: number) => void): Command {
       const nodeWarning = nodeSupportWarning(config.env !== 'local');
       if (nodeWarning) renderer.event({ type: 'warning', message: nodeWarning });
       const report = await datasetStatus(config, Number(opts.runs ?? 10) || 10);
-      renderer.status(report);
-      await renderCdcStatus({ env: opts.env as RunOptions['env'], duckdbPath: opts.duckdbPath, catalog: opts.catalog, sourceUrl: opts.sourceUrl }, report, renderer);
+      const cdc = await readCdcStatus({ duckdbPath: opts.duckdbPath, catalog: opts.catalog, sourceUrl: opts.sourceUrl }, config, report);
+      renderer.status({ ...report, skipped: [...report.skipped, ...cdc.skipped] });
+      cdc.show(renderer);
       setExit(0);
     } catch (error) {
       setExit(fail(renderer, error));

@@ -155,6 +155,10 @@ export function createRenderer(
           }
           break;
         }
+        case 'phase_finished':
+          // the key scan and the backfill print their own line when the table's step is done (table_reconciled, …)
+          if (event.phase === 'source_count') print(`  counted ${event.table}: ${nf.format(event.rows)} rows in the source in ${formatMs(event.ms)}\n`);
+          break;
         case 'quality_finished':
           if (event.report.mode === 'only') print(`\n${gateText(event.report, verbosity, qualityTable)}\n`);
           break;

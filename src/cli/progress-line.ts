@@ -1,4 +1,4 @@
-import type { ExtractFigures, PipelineEvent } from '../pipeline/events.js';
+import type { ExtractFigures, PhaseFigures, PipelineEvent, TablePhase } from '../pipeline/events.js';
 import { formatBytes, formatSeconds, nf } from './format.js';
 
 /** How progress is shown in text output: redrawn lines on a terminal, a plain line now and then elsewhere, or none. */
@@ -6,9 +6,20 @@ export type ProgressMode = 'live' | 'plain' | 'off';
 
 type Activity =
   | { kind: 'extract'; table: string; mode: string; estimatedRows: number | null; since: number; figures?: ExtractFigures }
-  | { kind: 'load'; table: string; since: number }
-  | { kind: 'commit'; tables: number; loading: boolean; since: number }
-  | { kind: 'quality'; checks: number; since: number };
+  | { kind: 'load'; table: string; since: number; beat?: PhaseFigures }
+  | { kind: 'commit'; tables: number; loading: boolean; since: number; beat?: PhaseFigures }
+  | { kind: 'quality'; checks: number; since: number; beat?: PhaseFigures }
+  | { kind: 'phase'; phase: TablePhase; table: string; estimatedRows: number | null; since: number; beat?: PhaseFigures };
+
+const COMMIT = '\0commit';
+const QUALITY = '\0quality';
+
+/** The board's key of the activity a heartbeat belongs to. */
+function beatKey(beat: PhaseFigures): string {
+  if (beat.phase === 'commit') return COMMIT;
+  if (beat.phase === 'quality') return QUALITY;
+  return beat.table ?? '';
+}
 
 /** What is in progress now, from the run's events: each table being read or loaded, the commit, the quality gate. */
 export class ProgressBoard {
@@ -33,18 +44,28 @@ export class ProgressBoard {
         this.active.set(event.table, { kind: 'load', table: event.table, since: now });
         return true;
       case 'commit_started':
-        this.active.set('\0commit', { kind: 'commit', tables: event.tables, loading: event.loading, since: now });
+        this.active.set(COMMIT, { kind: 'commit', tables: event.tables, loading: event.loading, since: now });
         return true;
       case 'quality_started':
-        this.active.set('\0quality', { kind: 'quality', checks: event.checks, since: now });
+        this.active.set(QUALITY, { kind: 'quality', checks: event.checks, since: now });
         return true;
+      case 'phase_started':
+        this.active.set(event.table, { kind: 'phase', phase: event.phase, table: event.table, estimatedRows: event.estimatedRows, since: now });
+        return true;
+      case 'phase_progress': {
+        const a = this.active.get(beatKey(event));
+        if (!a || a.kind === 'extract') return false;
+        a.beat = event;
+        return true;
+      }
       case 'quality_finished':
-        return this.active.delete('\0quality');
+        return this.active.delete(QUALITY);
       case 'extract_finished':
       case 'table_load_finished':
+      case 'phase_finished':
         return this.active.delete(event.table);
       case 'commit_finished':
-        return this.active.delete('\0commit');
+        return this.active.delete(COMMIT);
       case 'run_finished':
         this.active.clear();
         return true;
@@ -64,12 +85,27 @@ export class ProgressBoard {
   }
 }
 
+const PHASE_WORDS: Record<TablePhase, string> = {
+  key_scan: 'scanning keys (reconciliation)',
+  key_diff: 'comparing keys and re-reading rows (reconciliation)',
+  backfill: 'reading new columns (backfill)',
+  source_count: 'counting source rows',
+};
+
+/** What the last heartbeat told: `  1,234,567 rows` (`/ ~N` with an estimate), DuckDB's `  61%`, or nothing. */
+function beatRows(beat: PhaseFigures | undefined, estimatedRows: number | null = null): string {
+  if (!beat) return '';
+  const estimate = estimatedRows !== null ? ` / ~${nf.format(estimatedRows)}` : '';
+  return `${beat.rows !== null ? `  ${nf.format(beat.rows)}${estimate} rows` : ''}${beat.percent !== null ? `  ${beat.percent}%` : ''}`;
+}
+
 /** e.g. `  contents  412,000 / ~1,000,000 rows  41%  205,000 rows/s  ETA 3 s  39.2 MB`. */
 function activityLine(a: Activity, elapsedMs: number): string {
   const elapsed = formatSeconds(elapsedMs / 1000);
-  if (a.kind === 'load') return `  ${a.table}  loading into the destination… ${elapsed}`;
+  if (a.kind === 'load') return `  ${a.table}  loading into the destination… ${elapsed}${beatRows(a.beat)}`;
   if (a.kind === 'quality') return `  quality gate: ${a.checks} check${a.checks === 1 ? '' : 's'}… ${elapsed}`;
-  if (a.kind === 'commit') return `  ${a.loading ? 'loading and committing' : 'committing'} ${a.tables} table${a.tables === 1 ? '' : 's'}… ${elapsed}`;
+  if (a.kind === 'commit') return `  ${a.loading ? 'loading and committing' : 'committing'} ${a.tables} table${a.tables === 1 ? '' : 's'}… ${elapsed}${beatRows(a.beat)}`;
+  if (a.kind === 'phase') return `  ${a.table}  ${PHASE_WORDS[a.phase]}… ${elapsed}${beatRows(a.beat, a.estimatedRows)}`;
   const estimate = a.estimatedRows !== null ? ` / ~${nf.format(a.estimatedRows)}` : '';
   const f = a.figures;
   if (!f) return `  ${a.table}  reading (${a.mode})…${a.estimatedRows !== null ? ` ~${nf.format(a.estimatedRows)} rows estimated` : ''}`;

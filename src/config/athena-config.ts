@@ -16,6 +16,15 @@ export interface AthenaConfig {
   readonly s3PathStyle: boolean;
   /** The custom S3 endpoint the AWS SDK uses (AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL); undefined for AWS's own. */
   readonly s3Endpoint: string | undefined;
+  /** Athena's and Glue's custom endpoints (AWS_ENDPOINT_URL_ATHENA / _GLUE, else AWS_ENDPOINT_URL); undefined for AWS's own. */
+  readonly athenaEndpoint: string | undefined;
+  readonly glueEndpoint: string | undefined;
+  /**
+   * Where the AWS clients take their credentials from, as the run's environment says: `keys` (AWS_ACCESS_KEY_ID,
+   * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), read through a function so the secret is never a field of the config
+   * (printed, serialized); else `profile` (AWS_PROFILE, default "default": the shared files, then the machine's role).
+   */
+  readonly credentials: AwsCredentialSource;
   /** The dataset lock's renewal and take-over timing (INGESTA_LOCK_STALE_AFTER). */
   readonly lockTiming: LockTiming;
   /** How long a superseded data folder is kept, in ms (INGESTA_KEEP_SUPERSEDED). */
@@ -23,6 +32,23 @@ export interface AthenaConfig {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Static keys from the run's environment, behind a function; or the named profile of the SDK's chain (no env keys). */
+export type AwsCredentialSource =
+  | { readonly kind: 'keys'; readonly keys: () => { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string } }
+  | { readonly kind: 'profile'; readonly profile: string };
+
+/** The credentials the run's environment gives (never the process's, unless the environment is the process's). */
+function credentialSource(env: Env): AwsCredentialSource {
+  const accessKeyId = set(env.AWS_ACCESS_KEY_ID);
+  const secretAccessKey = set(env.AWS_SECRET_ACCESS_KEY);
+  if (accessKeyId && secretAccessKey) {
+    const sessionToken = set(env.AWS_SESSION_TOKEN);
+    const keys = Object.freeze({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
+    return Object.freeze({ kind: 'keys' as const, keys: () => keys });
+  }
+  return Object.freeze({ kind: 'profile' as const, profile: set(env.AWS_PROFILE) ?? 'default' });
+}
 const set = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
 
 /** Parses s3://bucket/some/prefix → { bucket, prefix } (prefix without leading or trailing slash). */
@@ -33,9 +59,10 @@ export function parseS3Url(url: string, what: string): { bucket: string; prefix:
 }
 
 /**
- * Reads the dev/prod settings. Every missing variable is listed in one ConfigError before anything runs.
- * Credentials are never read here: the AWS SDK's default chain finds them (IAM task role, profile, env keys), and
- * endpoints come from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_ATHENA, AWS_ENDPOINT_URL_GLUE.
+ * Reads the dev/prod settings from the run's environment (the CLI's: the process's; run()'s: its `env` option). Every
+ * missing variable is listed in one ConfigError before anything runs. The AWS clients take region, endpoints
+ * (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, _ATHENA, _GLUE) and credentials (keys, or AWS_PROFILE, else the machine's
+ * role: ECS task role, web identity, EC2 instance role) from here, never from the process environment on their own.
  */
 export function resolveAthenaConfig(env: Env, options: { readonly queryResults?: 'required' | 'optional' } = {}): AthenaConfig {
   const missing: string[] = [];
@@ -62,6 +89,9 @@ export function resolveAthenaConfig(env: Env, options: { readonly queryResults?:
     region: region!,
     s3PathStyle: pathStyle !== undefined ? ['1', 'true', 'yes', 'on'].includes(pathStyle.toLowerCase()) : customEndpoint !== undefined,
     s3Endpoint: customEndpoint,
+    athenaEndpoint: set(env.AWS_ENDPOINT_URL_ATHENA) ?? set(env.AWS_ENDPOINT_URL),
+    glueEndpoint: set(env.AWS_ENDPOINT_URL_GLUE) ?? set(env.AWS_ENDPOINT_URL),
+    credentials: credentialSource(env),
     lockTiming: resolveLockTiming(env),
     keepSupersededMs: resolveKeepSupersededMs(env),
   });

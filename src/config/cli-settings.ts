@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { resolveProgressIntervalMs } from './runtime-settings.js';
 
 /**
  * The CLI's own settings from the environment (how it prints, where it writes the gate's report files): not part of a
@@ -42,15 +42,12 @@ const PROGRESS_MODES: readonly ProgressSetting[] = ['auto', 'live', 'plain', 'of
 
 /**
  * How text output shows progress: --progress, else INGESTA_PROGRESS, else auto (live lines when stderr is a terminal,
- * plain lines otherwise); INGESTA_PROGRESS_INTERVAL (default 10s): how often a plain line repeats for a table in progress.
+ * plain lines otherwise); INGESTA_PROGRESS_INTERVAL (default 10s, runtime-settings.ts): how often a plain line repeats for a table in progress.
  */
 export function resolveProgress(flag: string | undefined, env: Env = process.env): { readonly mode: ProgressSetting; readonly intervalMs: number } {
   const value = flag ?? (env.INGESTA_PROGRESS?.trim() || undefined) ?? 'auto';
   if (!(PROGRESS_MODES as readonly string[]).includes(value)) {
     throw new ConfigError(`${flag !== undefined ? '--progress' : 'INGESTA_PROGRESS'} must be auto, live, plain or off, not "${value}".`);
   }
-  const interval = env.INGESTA_PROGRESS_INTERVAL?.trim();
-  const seconds = interval ? parseDuration(interval, 'INGESTA_PROGRESS_INTERVAL') : 10;
-  if (!(seconds > 0)) throw new ConfigError(`INGESTA_PROGRESS_INTERVAL must be more than 0, not "${interval}".`);
-  return Object.freeze({ mode: value as ProgressSetting, intervalMs: Math.max(100, Math.round(seconds * 1000)) });
+  return Object.freeze({ mode: value as ProgressSetting, intervalMs: resolveProgressIntervalMs(env) });
 }

@@ -4,7 +4,7 @@ import { resolveAthenaConfig, type AthenaConfig } from './athena-config.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseDuration } from './duration.js';
-import { resolveDuckDBSettings, type DuckDBSettings } from './runtime-settings.js';
+import { resolveDuckDBSettings, resolveProgressIntervalMs, type DuckDBSettings } from './runtime-settings.js';
 import { DEFAULT_CATALOG_PATH } from '../catalog/catalog.js';
 import type { ReconcileMode } from '../catalog/reconcile-mode.js';
 import { resolveSourceConnection, type SourceConnection } from './source-connection.js';
@@ -61,6 +61,8 @@ export interface RunConfig {
   readonly quality: QualityMode;
   /** --cdc (INGESTA_CDC): every table of the run by change data capture (pipeline/cdc-stage.ts). */
   readonly cdc?: boolean;
+  /** How often a long phase (load, commit, key scan, backfill, counts, gate) emits a heartbeat (INGESTA_PROGRESS_INTERVAL). */
+  readonly progressIntervalMs?: number;
 }
 
 export type QualityMode = 'off' | 'after-load' | 'only';
@@ -145,6 +147,7 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     dryRun: o.dryRun ?? false,
     schemaExportDir: schemaExportDir(o.schemaExport, env.INGESTA_SCHEMA_EXPORT),
     cdc: o.cdc ?? ['1', 'true', 'on', 'yes'].includes((env.INGESTA_CDC ?? '').toLowerCase()),
+    progressIntervalMs: resolveProgressIntervalMs(env),
   });
 }
 

@@ -78,3 +78,14 @@ export function resolveKeepSupersededMs(env: Env): number {
   if (!(ms >= 0)) throw new ConfigError(`INGESTA_KEEP_SUPERSEDED must be a duration, not "${value}".`);
   return ms;
 }
+
+/**
+ * INGESTA_PROGRESS_INTERVAL (a duration, default 10 s, at least 0.1 s): how often a phase still running gets a
+ * heartbeat (phase_progress) and a plain progress line repeats.
+ */
+export function resolveProgressIntervalMs(env: Env): number {
+  const interval = env.INGESTA_PROGRESS_INTERVAL?.trim();
+  const seconds = interval ? parseDuration(interval, 'INGESTA_PROGRESS_INTERVAL') : 10;
+  if (!(seconds > 0)) throw new ConfigError(`INGESTA_PROGRESS_INTERVAL must be more than 0, not "${interval}".`);
+  return Math.max(100, Math.round(seconds * 1000));
+}

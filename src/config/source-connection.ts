@@ -215,3 +215,14 @@ function readPassFile(env: Env, host: string, port: string, db: string, user: st
   }
   return undefined;
 }
+
+/** The variables that say where the source is (a URL, the original container's DATABASE_*, libpq's PG*). */
+const SOURCE_VARIABLES = ['DATABASE_URL', 'DATABASE_HOST', 'DATABASE_PORT', 'DATABASE_NAME', 'DATABASE_USERNAME', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER'];
+
+/**
+ * Whether any setting says where the source is. A command that reads the source only for something extra (`status`:
+ * a CDC slot's lag) skips it without one, rather than trying libpq's defaults (the OS user on localhost).
+ */
+export function hasSourceSetting(sourceUrl?: string, env: Env = process.env): boolean {
+  return nonEmpty(sourceUrl) !== undefined || SOURCE_VARIABLES.some((v) => nonEmpty(env[v]) !== undefined);
+}

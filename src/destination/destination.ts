@@ -100,6 +100,11 @@ export interface Destination {
   qualityTarget(): GateTarget;
   /** What loading this table would do, in order, for --dry-run (no call is made). */
   plannedSteps(table: Omit<PackageTable, 'rows' | 'bytes' | 'sourceRowCount'>, runId: string): string[];
+  /**
+   * How far the destination's current load or commit statement is, where it can tell (DuckDB's estimate of its
+   * current statement, 0–99 %), for the heartbeat of a long phase; absent or null when it cannot.
+   */
+  statementProgress?(): { percent: number } | null;
   /** Cancels what is running now (SIGTERM): the awaited call fails, and nothing uncommitted becomes visible. */
   interrupt(): void;
   close(): Promise<void>;

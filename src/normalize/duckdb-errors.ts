@@ -27,7 +27,7 @@ export function describeDuckdbFailure(message: string): string {
   const type = /to '?((?:DECIMAL|TIMESTAMP|DATE|INTEGER|BIGINT|SMALLINT|DOUBLE|FLOAT|BOOLEAN|UUID|TIME|INTERVAL|JSON|BLOB)[A-Z0-9_(), ]*?)'?(?: when|\.|\n|$)/.exec(message)?.[1];
   const where = `${column ? `column ${column}` : 'a column'}${line ? ` (record ${line} of the extract)` : ''}`;
   if (message.includes(OUT_OF_RANGE_MARKER)) {
-    return `${where} holds a date or timestamp outside DuckDB's range (BC, or after the year 294246) inside a list, which DuckDB cannot hold`;
+    return `${where} holds a date or timestamp outside the range ingesta types exactly (BC, or after the year 294246) inside a list, which cannot fall back to text`;
   }
-  return `${kind ?? 'Conversion Error'}: ${where} holds a value DuckDB cannot convert${type ? ` to ${type}` : ''} (the value is not shown)`;
+  return `${kind ?? 'Conversion Error'}: ${where} holds a value that cannot be converted${type ? ` to ${type}` : ''} (the value is not shown)`;
 }

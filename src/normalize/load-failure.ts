@@ -9,14 +9,16 @@ export class ShortRead extends Error {}
 
 /** Every record of the package file must have become a row: DuckDB's CSV reader can drop an over-long last record. */
 export function expectAllRowsRead(table: { readonly name: string; readonly rows: number }, n: number): void {
-  if (n !== table.rows) throw new ShortRead(`Table ${table.name}: DuckDB read ${n} of the ${table.rows} rows extracted from the source`);
+  if (n !== table.rows) throw new ShortRead(`Table ${table.name}: ${n} of the ${table.rows} rows extracted from the source were read back from the load package`);
 }
 
 /**
  * A failed read of a package table as the error to throw: the adjustment that may fix it (AdjustmentNeeded), or a
- * DataError that quotes no value. `longLines`: the table was already read with a line limit sized to its file.
+ * DataError that quotes no value. `longLines`: the table was already read with a line limit sized to its file. `into`
+ * names what the load was doing in the destination's words ("into DuckDB", "as Parquet for Athena"): both destinations
+ * type their data with DuckDB, and a message must not send an Athena user looking for a DuckDB file.
  */
-export function classifyFailure(cause: unknown, table: MappedTable & { readonly bytes: number }, longLines: boolean): Error {
+export function classifyFailure(cause: unknown, table: MappedTable & { readonly bytes: number }, longLines: boolean, into: string): Error {
   if (cause instanceof DataError) return cause;
   if (cause instanceof ShortRead && longLines) {
     return new DataError(`${cause.message}. Nothing was committed; the previous data and state are intact.`, { cause });
@@ -35,12 +37,12 @@ export function classifyFailure(cause: unknown, table: MappedTable & { readonly 
   if (column) {
     return new AdjustmentNeeded(
       { kind: 'text', table: table.name, column: column.name },
-      new DataError(`Table ${table.name}, column ${column.name}: DuckDB cannot hold a value of it and the column could not fall back to text.`, { cause }),
+      new DataError(`Table ${table.name}, column ${column.name}: a value of it cannot be typed exactly and the column could not fall back to text.`, { cause }),
     );
   }
   // DuckDB's message quotes the value (and the CSV record): only what failed and where is kept
   return new DataError(
-    `Loading table ${table.name} into DuckDB failed: ${describeDuckdbFailure(messageOf(cause))}. ` +
+    `Loading table ${table.name} ${into} failed: ${describeDuckdbFailure(messageOf(cause))}. ` +
       (/out of memory/i.test(messageOf(cause)) ? 'Raise INGESTA_DUCKDB_MEMORY_LIMIT. ' : '') +
       'Nothing was committed; the previous data and state are intact.',
     { cause },

@@ -63,8 +63,8 @@ export function refusedColumn(message: string, table: Pick<MappedTable, 'columns
 /** The warning of a column that became exact text. */
 export function textNote(table: string, column: ColumnMapping, inPlace: boolean): string {
   const what = TEMPORAL.has(column.destinationType)
-    ? 'a date or timestamp outside DuckDB\'s range (BC, or after the year 294246)'
-    : 'a number no DuckDB DECIMAL holds exactly (NaN, ±Infinity, more than 38 digits, or integer and fraction digits that together need more)';
+    ? 'a date or timestamp outside the range ingesta types exactly (BC, or after the year 294246)'
+    : 'a number no DECIMAL holds exactly (NaN, ±Infinity, more than 38 digits, or integer and fraction digits that together need more)';
   return `${table}.${column.name} holds ${what}: the column is ${inPlace ? 'changed to' : 'loaded as'} VARCHAR with PostgreSQL's exact text`;
 }
 

@@ -42,7 +42,7 @@ export async function writeTypedParquet(
       if (table.rows > 0) expectAllRowsRead(table, written);
       return { file: parquetFile, columns, notes: [...relation.notes, ...refusedNotes(table, none, found)] };
     } catch (cause) {
-      const error = classifyFailure(cause, withTextFallbacks(table, none, found), longLines);
+      const error = classifyFailure(cause, withTextFallbacks(table, none, found), longLines, 'as Parquet for Athena');
       if (!(error instanceof AdjustmentNeeded) || found.has(error.adjustment)) throw error instanceof AdjustmentNeeded ? error.cause : error;
       found.add(error.adjustment);
     } finally {

@@ -7,6 +7,8 @@ import { extractSelect } from '../source/postgres/table-query.js';
 import { quoteIdent } from '../sql/quote.js';
 import type { EventListener } from './events.js';
 import type { TableRead } from './table-read.js';
+import { DEFAULT_PROGRESS_INTERVAL_MS, tablePhase } from './phase-progress.js';
+import { estimateTableRows } from '../source/postgres/row-estimate.js';
 
 /**
  * Column backfill of a merge table. A column added to the source with a DEFAULT (or filled by the migration that
@@ -16,13 +18,27 @@ import type { TableRead } from './table-read.js';
  * like the key reconciliation's) into `NNN.backfill.csv`; the destination merges them into its rows by key in the
  * load transaction.
  */
-export async function backfillRead(client: pg.Client, table: PackageTable, added: readonly string[], packageDir: string, emit: EventListener): Promise<PackageTable> {
+export async function backfillRead(
+  client: pg.Client,
+  table: PackageTable,
+  added: readonly string[],
+  packageDir: string,
+  emit: EventListener,
+  intervalMs = DEFAULT_PROGRESS_INTERVAL_MS,
+): Promise<PackageTable> {
+  const pulse = { emit, intervalMs };
   const keyColumns = table.primaryKey.map((k) => table.columns.find((c) => c.name === k)!);
   const newColumns = added.map((name) => table.columns.find((c) => c.name === name)!).filter((c) => !table.primaryKey.includes(c.name));
   if (newColumns.length === 0) return table;
   const file = `${table.file.replace(/\.csv$/, '')}.backfill.csv`;
   const where = newColumns.map((c) => `${quoteIdent(c.sourceName)} IS NOT NULL`).join(' OR ');
-  const copied = await copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, [...keyColumns, ...newColumns], where), path.join(packageDir, file));
+  // a narrow scan of the whole table: its own phase, with the table's estimate (an upper bound) and a heartbeat
+  const estimatedRows = await estimateTableRows(client, table.sourceSchema, table.sourceName);
+  const copied = await tablePhase(
+    pulse, 'backfill', table.name, estimatedRows,
+    (onBytes) => copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, [...keyColumns, ...newColumns], where), path.join(packageDir, file), onBytes),
+    (c) => c.rows,
+  );
   await syncFile(path.join(packageDir, file));
   const columns = newColumns.map((c) => c.name);
   emit({ type: 'table_backfilled', table: table.name, columns, rows: copied.rows });

@@ -10,7 +10,8 @@ import { datasetName } from './run-plan.js';
 
 /** The slot (and publication) name of the configured destination and dataset. */
 export function configuredSlot(config: RunConfig): { slot: string; dataset: string } {
-  const dataset = datasetName(config, loadCatalog(config.catalogPath));
+  // a dataset named needs no catalog (status without one still finds the slot)
+  const dataset = config.dataset ?? datasetName(config, loadCatalog(config.catalogPath));
   return { slot: cdcSlotName(destinationIdentity(config, dataset), dataset), dataset };
 }
 

@@ -29,10 +29,44 @@ export type PipelineEvent =
   /** The quality gate's checks start running on the destination (after the commit, or alone). */
   | { type: 'quality_started'; checks: number }
   | { type: 'quality_finished'; report: QualityReport }
+  /**
+   * A phase of its own for a table that used to be silent: a reconciliation's key scan and its comparison in the
+   * destination with the re-read of what it returns (key_diff: rows = rows re-read), a column backfill's read,
+   * --solo-validar's row count. estimatedRows: PostgreSQL's estimate of the rows it reads, null when unknown.
+   */
+  | { type: 'phase_started'; phase: TablePhase; table: string; estimatedRows: number | null }
+  | { type: 'phase_finished'; phase: TablePhase; table: string; rows: number; ms: number }
+  /**
+   * The heartbeat of a phase still running, every progress interval (INGESTA_PROGRESS_INTERVAL): elapsed ms, the rows
+   * done where known (a COPY's records counted), DuckDB's estimate of its current statement where it has one.
+   */
+  | ({ type: 'phase_progress' } & PhaseFigures)
   | { type: 'dry_run'; plan: DryRunPlan }
   | { type: 'run_finished'; summary: RunSummary };
 
 export type TableMode = 'full' | 'incremental';
+
+/** The phases a per-table phase_started / phase_finished pair frames (pipeline/phase-progress.ts). */
+export type TablePhase = 'key_scan' | 'key_diff' | 'backfill' | 'source_count';
+
+/**
+ * Every phase that gets a heartbeat (phase_progress): a table's load into the open transaction, the commit (Athena:
+ * the whole load), the quality gate's checks, and the table phases above.
+ */
+export type ProgressPhase = 'load' | 'commit' | 'quality' | TablePhase;
+
+/** A heartbeat's figures (phase_progress). */
+export interface PhaseFigures {
+  readonly phase: ProgressPhase;
+  /** The table the phase works on; absent for the commit and the quality gate (the whole run). */
+  readonly table?: string;
+  /** Milliseconds since the phase started. */
+  readonly ms: number;
+  /** Rows done so far where known (the records a key scan's or backfill's COPY has streamed), else null. */
+  readonly rows: number | null;
+  /** DuckDB's own estimate of its current statement's completion (0–99) during a load or commit, else null. */
+  readonly percent: number | null;
+}
 
 /**
  * A table's extraction as a person watches it: rows so far, the share of PostgreSQL's estimate, the rate and the time

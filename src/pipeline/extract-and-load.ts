@@ -6,6 +6,7 @@ import type { EventListener } from './events.js';
 import { extractTables } from './extract.js';
 import { extractInParallel } from './parallel-extract.js';
 import { commitTimed, loadTimed } from './progress.js';
+import { DEFAULT_PROGRESS_INTERVAL_MS } from './phase-progress.js';
 import type { TableRead } from './table-read.js';
 
 /** What the extract-and-load step of a run works with: the package already started (manifest state `extracting`). */
@@ -23,6 +24,8 @@ export interface ExtractAndLoadInput {
   /** Change data capture: the change files of the CDC tables, read after the snapshot's tables (cdc-stage.ts). */
   readonly extractChanges?: (onExtracted: (table: PackageTable) => void) => Promise<PackageTable[]>;
   readonly emit: EventListener;
+  /** How often a long load or commit emits its heartbeat (RunConfig.progressIntervalMs). */
+  readonly progressIntervalMs?: number;
 }
 
 /**
@@ -32,17 +35,23 @@ export interface ExtractAndLoadInput {
  */
 export async function extractAndLoad(input: ExtractAndLoadInput): Promise<{ extracted: PackageTable[]; loaded: TableLoadResult[] }> {
   const { destination, manifest, packageDir, emit } = input;
+  const pulse = { emit, intervalMs: input.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS };
+  // DuckDB tells how far its current statement is (a percentage, no row count)
+  const rowsDone = destination.statementProgress ? () => {
+    const p = destination.statementProgress!();
+    return p ? { rows: null, percent: p.percent } : null;
+  } : undefined;
   const session = await beginLoadOf(destination, manifest, packageDir);
   let loading: Promise<void> = Promise.resolve();
   if (session) emit({ type: 'load_started', tables: input.reads.length });
   const onExtracted = (table: PackageTable) => {
-    if (session) loading = loading.then(() => loadTimed(session, table, emit)).catch(() => undefined);
+    if (session) loading = loading.then(() => loadTimed(session, table, pulse, rowsDone)).catch(() => undefined);
   };
   const onTable = (r: TableLoadResult) => {
     for (const message of r.notes) emit({ type: 'warning', table: r.table, message });
     emit({ type: 'table_loaded', table: r.table, mode: r.mode, rowsLoaded: r.rowsLoaded, rowsInDestination: r.rowsInDestination });
   };
-  const options = { packageDir, emit, onExtracted, countIncremental: input.countIncremental, reconciler: keyReconcilerOf(destination) };
+  const options = { packageDir, emit, pulse, onExtracted, countIncremental: input.countIncremental, reconciler: keyReconcilerOf(destination) };
   let extracted: PackageTable[];
   try {
     extracted = await extractInParallel(input.readers, input.reads, (client, chunk) => extractTables(client, chunk, options));
@@ -55,7 +64,7 @@ export async function extractAndLoad(input: ExtractAndLoadInput): Promise<{ extr
     await input.releaseSnapshot();
     if (session) {
       await loading;
-      return { extracted, loaded: await commitTimed(extracted.length, false, emit, () => session.commit(manifest, onTable)) };
+      return { extracted, loaded: await commitTimed(extracted.length, false, pulse, rowsDone, () => session.commit(manifest, onTable)) };
     }
   } catch (error) {
     // whatever failed (a reader, the manifest on a full disk, the commit): the loads in flight finish, then the load
@@ -65,5 +74,5 @@ export async function extractAndLoad(input: ExtractAndLoadInput): Promise<{ extr
     throw error;
   }
   emit({ type: 'load_started', tables: extracted.length });
-  return { extracted, loaded: await commitTimed(extracted.length, true, emit, () => destination.loadPackage(manifest, packageDir, onTable)) };
+  return { extracted, loaded: await commitTimed(extracted.length, true, pulse, rowsDone, () => destination.loadPackage(manifest, packageDir, onTable)) };
 }

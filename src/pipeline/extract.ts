@@ -12,12 +12,15 @@ import { crashPoint } from '../faults/crash-points.js';
 import { needsReconciliation, reconcileRead } from './reconcile.js';
 import { backfillRead } from './backfill.js';
 import { estimateRead, extractProgress } from './progress.js';
+import { DEFAULT_PROGRESS_INTERVAL_MS, type Pulse } from './phase-progress.js';
 
 /** What the COPY loop needs besides the connection and the reads. */
 export interface ExtractOptions {
   /** The load package's folder: each read's file is written there. */
   readonly packageDir: string;
   readonly emit: EventListener;
+  /** The heartbeat of the table phases after the read (key scan, backfill); default: emit, every 10 s. */
+  readonly pulse?: Pulse;
   /** Called as each table's file is complete and synced (a transactional destination starts loading it). */
   readonly onExtracted?: (table: PackageTable) => void;
   /** Count the source rows of incremental reads too (the quality gate compares them); full reads count their COPY. */
@@ -32,6 +35,7 @@ export interface ExtractOptions {
  */
 export async function extractTables(client: pg.Client, reads: readonly TableRead[], options: ExtractOptions): Promise<PackageTable[]> {
   const { packageDir, emit, onExtracted, countIncremental = false, reconciler } = options;
+  const pulse = options.pulse ?? { emit, intervalMs: DEFAULT_PROGRESS_INTERVAL_MS };
   const result: PackageTable[] = [];
   for (const read of reads) {
     const t = read.entry;
@@ -49,9 +53,9 @@ export async function extractTables(client: pg.Client, reads: readonly TableRead
       crashPoint('during-extract');
       let table: PackageTable = { ...t, rows: copied.rows, bytes: copied.bytes, sourceRowCount };
       if (reconciler && (await needsReconciliation(read, table, counted, file, reconciler, emit))) {
-        table = await reconcileRead(client, read, table, packageDir, reconciler, emit);
+        table = await reconcileRead(client, read, table, packageDir, reconciler, pulse);
       }
-      if (read.backfill && read.backfill.length > 0) table = await backfillRead(client, table, read.backfill, packageDir, emit);
+      if (read.backfill && read.backfill.length > 0) table = await backfillRead(client, table, read.backfill, packageDir, emit, pulse.intervalMs);
       result.push(table);
       onExtracted?.(table);
     } catch (cause) {

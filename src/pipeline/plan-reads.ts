@@ -23,6 +23,17 @@ export interface ExtractPlanInput {
   /** Incremental tables whose keys may be reconciled with the destination in this run, and how (--reconcile). */
   readonly reconcile?: ReadonlyMap<string, ReconcileMode>;
   readonly defaultLagSeconds: number;
+  /**
+   * Whether the destination tells names apart by case (capabilities.caseSensitiveIdentifiers). When it does not, a
+   * cursor column renamed in the source only by case is the stored cursor's column: the table stays incremental.
+   */
+  readonly caseSensitiveIdentifiers?: boolean;
+}
+
+/** Whether the stored cursor's column is the catalog's cursor column (the same name, or renamed only by case). */
+function sameCursorColumn(stored: string, current: string, source: SourceTable, caseSensitive: boolean): boolean {
+  if (stored === current) return true;
+  return !caseSensitive && stored.toLowerCase() === current.toLowerCase() && !source.columns.some((c) => c.name === stored);
 }
 
 /**
@@ -49,7 +60,7 @@ export async function planReads(
       !input.refresh.has(t.name) &&
       input.existing.has(t.name) &&
       previous !== undefined &&
-      previous.cursorColumn === t.incremental.cursorColumn &&
+      sameCursorColumn(previous.cursorColumn, t.incremental.cursorColumn, source, input.caseSensitiveIdentifiers ?? true) &&
       previous.cursorValue !== null;
     let cursor: PackageTable['cursor'];
     let where: string | undefined;

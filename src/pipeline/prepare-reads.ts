@@ -77,7 +77,7 @@ export async function prepareReads(
   }
   // the automatic mode needs the destination to count and compare keys: without it, plain incremental reads
   const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
-  const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds }, sources, columnsByTable, emit);
+  const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds, caseSensitiveIdentifiers: destination.capabilities.caseSensitiveIdentifiers }, sources, columnsByTable, emit);
   // columns new in the source: merge tables fill them into their older rows (backfill.ts)
   return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit) };
 }

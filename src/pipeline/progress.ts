@@ -4,6 +4,10 @@ import type { EventListener, ExtractFigures } from './events.js';
 import type { TableRead } from './table-read.js';
 import type { LoadSession, TableLoadResult } from '../destination/destination.js';
 import type { PackageTable } from '../package/load-package.js';
+import { countNewlines, withHeartbeat, type Pulse, type RowsDone } from './phase-progress.js';
+
+// the stream's record count lives beside the heartbeat (phase-progress.ts); re-exported for the extract and its tests
+export { countNewlines } from './phase-progress.js';
 
 export function extractFigures(rows: number, bytes: number, ms: number, estimatedRows: number | null): ExtractFigures {
   const rowsPerSecond = ms > 0 ? Math.round((rows * 1000) / ms) : 0;
@@ -21,19 +25,6 @@ export async function estimateRead(client: pg.Client, read: TableRead): Promise<
   const table = await estimateTableRows(client, read.entry.sourceSchema, read.entry.sourceName);
   if (read.mode === 'full' || table === null) return table;
   return estimateSelectRows(client, read.select);
-}
-
-const NEWLINE = 0x0a;
-
-/**
- * CSV records in a chunk of COPY output, counted as newlines with Buffer.indexOf (memchr: a few ms per 100 MB). A
- * newline inside a quoted value counts too, so the count runs ahead on such data; the COPY's own row count replaces
- * it when the table is done.
- */
-export function countNewlines(chunk: Buffer): number {
-  let n = 0;
-  for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) n += 1;
-  return n;
 }
 
 /** How often a table's extract_progress event is emitted at most (renderers throttle further). */
@@ -57,18 +48,21 @@ export function extractProgress(emit: EventListener, table: string, estimatedRow
 }
 
 /** Loads one extracted table into an open load session, between table_load_started and table_load_finished. */
-export async function loadTimed(session: LoadSession, table: PackageTable, emit: EventListener): Promise<void> {
+export async function loadTimed(session: LoadSession, table: PackageTable, pulse: Pulse, rowsDone?: RowsDone): Promise<void> {
   const started = performance.now();
-  emit({ type: 'table_load_started', table: table.name });
-  await session.loadTable(table);
-  emit({ type: 'table_load_finished', table: table.name, ms: Math.round(performance.now() - started) });
+  pulse.emit({ type: 'table_load_started', table: table.name });
+  await withHeartbeat(pulse, 'load', table.name, rowsDone, () => session.loadTable(table));
+  pulse.emit({ type: 'table_load_finished', table: table.name, ms: Math.round(performance.now() - started) });
 }
 
-/** The destination's last step (the commit; Athena: its whole load), between commit_started and commit_finished. */
-export async function commitTimed(tables: number, loading: boolean, emit: EventListener, commit: () => Promise<TableLoadResult[]>): Promise<TableLoadResult[]> {
+/**
+ * The destination's last step (the commit; Athena: its whole load), between commit_started and commit_finished, with
+ * a heartbeat while it lasts.
+ */
+export async function commitTimed(tables: number, loading: boolean, pulse: Pulse, rowsDone: RowsDone | undefined, commit: () => Promise<TableLoadResult[]>): Promise<TableLoadResult[]> {
   const started = performance.now();
-  emit({ type: 'commit_started', tables, loading });
-  const loaded = await commit();
-  emit({ type: 'commit_finished', tables, ms: Math.round(performance.now() - started) });
+  pulse.emit({ type: 'commit_started', tables, loading });
+  const loaded = await withHeartbeat(pulse, 'commit', undefined, rowsDone, commit);
+  pulse.emit({ type: 'commit_finished', tables, ms: Math.round(performance.now() - started) });
   return loaded;
 }

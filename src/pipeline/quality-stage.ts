@@ -20,6 +20,8 @@ import { reportSourceComparison } from '../source/postgres/catalog-comparison.js
 import { introspectAll } from '../source/postgres/catalog-introspection.js';
 import { cdcCountsAtStoredLsn } from './cdc-count.js';
 import { destinationIdentity } from '../package/package-root.js';
+import { estimateTableRows } from '../source/postgres/row-estimate.js';
+import { DEFAULT_PROGRESS_INTERVAL_MS, tablePhase, withHeartbeat } from './phase-progress.js';
 
 /**
  * Source column → destination column, per table: as this run loaded them (the package's mappings), else as the
@@ -55,7 +57,8 @@ export async function gateAfterLoad(
   const counts = new Map<string, SourceCount>(extracted.flatMap((t) => (t.sourceRowCount === null ? [] : [[t.name, { rows: t.sourceRowCount }] as const])));
   const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources, extracted));
   emit({ type: 'quality_started', checks: specs.length });
-  const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
+  const pulse = { emit, intervalMs: plan.config.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS };
+  const checks = await withHeartbeat(pulse, 'quality', undefined, undefined, () => runQualityGate(specs, destination.qualityTarget(), counts));
   await destination.history.storeQualityResults(runId, plan.config.env, checks);
   const report: QualityReport = {
     runId, env: plan.config.env, dataset: plan.dataset, mode: 'after-load',
@@ -74,6 +77,7 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
   const { config } = plan;
   const started = new Date();
   const runId = newRunId(started);
+  const pulse = { emit, intervalMs: config.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS };
   const client = await connectSource(config.source, config);
   let destination: Destination | undefined;
   try {
@@ -103,18 +107,19 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
           : snapshots.has(t.name)
             ? { snapshotAt: snapshots.get(t.name)!, timezone: t.freshnessTimezone }
             : undefined;
-      // one scan per table: its rows and, if a change column applies, the rows changed since the last load
-      const { rows, changed } = await countRowsAndChanged(client, t.schema, t.name, column && columnType && since ? { column, columnType, since } : undefined).catch(
-        (cause: unknown) => {
-          throw sourceQueryError(`Counting the rows of ${t.schema}.${t.name}`, cause);
-        },
-      );
+      // one scan per table: its rows and, if a change column applies, the rows changed since the last load; a phase
+      // of its own (phase_started, a heartbeat, phase_finished with the rows)
+      const estimatedRows = await estimateTableRows(client, t.schema, t.name);
+      const count = () => countRowsAndChanged(client, t.schema, t.name, column && columnType && since ? { column, columnType, since } : undefined);
+      const { rows, changed } = await tablePhase(pulse, 'source_count', t.name, estimatedRows, count, (c) => c.rows).catch((cause: unknown) => {
+        throw sourceQueryError(`Counting the rows of ${t.schema}.${t.name}`, cause);
+      });
       counts.set(t.name, { rows, ...(changed !== undefined ? { changedSinceLoad: changed } : {}) });
     }
     await closeSource(client);
     const specs = withDestinationColumns(defineChecks(plan.catalog, tables, sources), destinationColumns(destination, sources));
     emit({ type: 'quality_started', checks: specs.length });
-    const checks = await runQualityGate(specs, destination.qualityTarget(), counts);
+    const checks = await withHeartbeat(pulse, 'quality', undefined, undefined, () => runQualityGate(specs, destination!.qualityTarget(), counts));
     const report: QualityReport = {
       runId, env: config.env, dataset: plan.dataset, mode: 'only',
       startedAt: started.toISOString(), finishedAt: new Date().toISOString(), checks,

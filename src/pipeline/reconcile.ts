@@ -9,6 +9,8 @@ import { quoteIdent, quoteLiteral } from '../sql/quote.js';
 import type { ColumnMapping } from '../normalize/column-mapping.js';
 import type { EventListener } from './events.js';
 import type { TableRead } from './table-read.js';
+import { tablePhase, type Pulse } from './phase-progress.js';
+import { estimateTableRows } from '../source/postgres/row-estimate.js';
 
 /** Keys per refetch statement: keeps each COPY's text small (a few hundred kB at most). */
 const REFETCH_BATCH = 5000;
@@ -32,8 +34,9 @@ export async function reconcileRead(
   table: PackageTable,
   packageDir: string,
   reconciler: KeyReconciler,
-  emit: EventListener,
+  pulse: Pulse,
 ): Promise<PackageTable> {
+  const { emit } = pulse;
   const cursor = table.cursor!;
   const keyColumns = table.primaryKey.map((k) => table.columns.find((c) => c.name === k)!);
   const cursorColumn = table.columns.find((c) => c.sourceName === cursor.column)!;
@@ -41,26 +44,40 @@ export async function reconcileRead(
   const base = table.file.replace(/\.csv$/, '');
   const keysFile = `${base}.keys.csv`;
   const deletesFile = `${base}.deletes.csv`;
-  const keys = await copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, compared, undefined), path.join(packageDir, keysFile));
+  // the key scan reads every row of the source table: its own phase, with the table's estimate and a heartbeat
+  const estimatedRows = await estimateTableRows(client, table.sourceSchema, table.sourceName);
+  const keys = await tablePhase(
+    pulse, 'key_scan', table.name, estimatedRows,
+    (onBytes) => copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, compared, undefined), path.join(packageDir, keysFile), onBytes),
+    (copied) => copied.rows,
+  );
   await syncFile(path.join(packageDir, keysFile));
-  const diff = await reconciler.diffKeys({
-    table: table.name,
-    keyColumns,
-    cursorColumn,
-    keysFile: path.join(packageDir, keysFile),
-    keyRows: keys.rows,
-    lowerBound: cursor.lowerBound,
-    deletesFile: path.join(packageDir, deletesFile),
-  });
-  let rows = table.rows;
-  let bytes = table.bytes;
-  for (let i = 0; i < diff.refetch.length; i += REFETCH_BATCH) {
-    const batch = diff.refetch.slice(i, i + REFETCH_BATCH);
-    const where = `${keyMatch(keyColumns, batch)}${read.where ? ` AND NOT ${read.where}` : ''}`;
-    const copied = await copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, table.columns, where), path.join(packageDir, table.file), undefined, true);
-    rows += copied.rows;
-    bytes += copied.bytes;
-  }
+  // the comparison in the destination and the re-read of the rows it returns: a phase too (rows: those re-read so far)
+  const { diff, rows, bytes } = await tablePhase(
+    pulse, 'key_diff', table.name, null,
+    async (onBytes) => {
+      const diff = await reconciler.diffKeys({
+        table: table.name,
+        keyColumns,
+        cursorColumn,
+        keysFile: path.join(packageDir, keysFile),
+        keyRows: keys.rows,
+        lowerBound: cursor.lowerBound,
+        deletesFile: path.join(packageDir, deletesFile),
+      });
+      let rows = table.rows;
+      let bytes = table.bytes;
+      for (let i = 0; i < diff.refetch.length; i += REFETCH_BATCH) {
+        const batch = diff.refetch.slice(i, i + REFETCH_BATCH);
+        const where = `${keyMatch(keyColumns, batch)}${read.where ? ` AND NOT ${read.where}` : ''}`;
+        const copied = await copyToFile(client, extractSelect(table.sourceSchema, table.sourceName, table.columns, where), path.join(packageDir, table.file), onBytes, true);
+        rows += copied.rows;
+        bytes += copied.bytes;
+      }
+      return { diff, rows, bytes };
+    },
+    (r) => r.rows - table.rows,
+  );
   if (diff.refetch.length > 0) await syncFile(path.join(packageDir, table.file));
   emit({ type: 'table_reconciled', table: table.name, sourceKeys: keys.rows, refetched: rows - table.rows, deleted: diff.deleted });
   // every key was read at the snapshot: the source's row count comes for free

@@ -115,6 +115,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     await writeManifest(packageDir, manifest);
     const { extracted, loaded } = await extractAndLoad({
       destination, manifest, packageDir, reads, emit,
+      progressIntervalMs: config.progressIntervalMs,
       readers: [client, ...run.extraClients],
       countIncremental: config.quality === 'after-load',
       releaseSnapshot: () => closeReaders(run),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { duckColumnTypes, duckQuery } from '../helpers/duckdb.js';
+import { duckColumnTypes, duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
@@ -79,6 +79,51 @@ describe('a column renamed in the source only by case', () => {
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect(warnings(again.stdout)).toEqual([]);
     expect(Object.keys(await duckColumnTypes(duckdbPath, DATASET, 'tags'))).toEqual(['id', 'Label']);
+  });
+
+  it('DuckDB: a key and a cursor column renamed only by case keep the merge incremental and the key reconciliation working (regression: "column Content_ID is missing in the destination", a full reload)', async () => {
+    await db.query(`DROP TABLE IF EXISTS media`);
+    await db.query(`CREATE TABLE media (content_id int PRIMARY KEY, title text, updated_at timestamp NOT NULL)`);
+    await db.query(`INSERT INTO media SELECT g, 't' || g, now() - interval '2 hours' FROM generate_series(1, 6) g`);
+    const catalog = path.join(dir, 'media.yaml');
+    const write = (key: string, cursor: string) =>
+      writeFileSync(catalog, ['version: 1', 'tables:', '  media:', `    primary_key: [${key}]`, '    write_disposition: merge', `    incremental: { cursor_column: ${cursor} }`, ''].join('\n'));
+    write('content_id', 'updated_at');
+    const duckdbPath = path.join(dir, 'media.duckdb');
+    const ingest = (...more: string[]) =>
+      runCli(['--env', 'local', '--catalog', catalog, '--dataset', DATASET, '--lag', '0s', '--no-schema-export', ...more], { DATABASE_URL: db.url, DUCKDB_PATH: duckdbPath });
+    expect((await ingest()).code).toBe(0);
+
+    await db.query(`ALTER TABLE media RENAME COLUMN content_id TO "Content_ID"`);
+    await db.query(`ALTER TABLE media RENAME COLUMN updated_at TO "Updated_At"`);
+    await db.query(`UPDATE media SET title = 'changed', "Updated_At" = now() WHERE "Content_ID" = 2`);
+    await db.query(`DELETE FROM media WHERE "Content_ID" = 6`);
+    // the catalog still names the old spelling: refused, saying what the source calls the columns now
+    const stale = await ingest();
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toMatch(/Table media: columns content_id, updated_at named in the catalog .* do not exist in the source \(spelled Content_ID, Updated_At there now: update the catalog\)/);
+    write('Content_ID', 'Updated_At');
+
+    const renamed = await ingest('--reconcile', 'media');
+    expect(renamed.code, renamed.stderr + renamed.stdout).toBe(0);
+    expect(warnings(renamed.stdout)).toEqual([
+      expect.stringContaining('media: column content_id is spelled Content_ID in the source now (the same column to the destination); renamed'),
+      expect.stringContaining('media: column updated_at is spelled Updated_At in the source now (the same column to the destination); renamed'),
+    ]);
+    // still incremental (the stored cursor is the same column), reconciled: the deleted key is gone
+    expect(renamed.stdout).toMatch(/^media +incremental /m);
+    expect(renamed.stdout).toMatch(/reconciled media: 5 source keys compared, 0 rows re-read .*, 1 keys deleted in the source/);
+    expect(await duckColumnTypes(duckdbPath, DATASET, 'media')).toEqual({ Content_ID: 'INTEGER', title: 'VARCHAR', Updated_At: 'TIMESTAMP' });
+    await expectTableEqualsSource(db, duckdbPath, DATASET, 'media', ['Content_ID']);
+    const [state] = await duckQuery(duckdbPath, `SELECT cursor_column FROM ${DATASET}._ingesta_state WHERE table_name = 'media'`);
+    expect(state).toEqual({ cursor_column: 'Updated_At' });
+
+    // the automatic reconciliation (a row deleted in the source) on the renamed key
+    await db.query(`DELETE FROM media WHERE "Content_ID" = 5`);
+    const auto = await ingest();
+    expect(auto.code, auto.stderr + auto.stdout).toBe(0);
+    expect(auto.stdout).toMatch(/reconciled media: 4 source keys compared, 0 rows re-read .*, 1 keys deleted in the source/);
+    await expectTableEqualsSource(db, duckdbPath, DATASET, 'media', ['Content_ID']);
   });
 
   it('Athena (names in lower case): the same column before and after, no schema change reported, values follow the source', async () => {

@@ -59,7 +59,8 @@ describe('resolveConfig: environment variables, and flags beating them', () => {
     const c = resolveConfig({ env: 'prod' }, { BUCKET_URL: 's3://lake/raw/dv/', QUERY_RESULT_BUCKET: 's3://res', REGION_NAME: 'eu-west-1', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' });
     expect(c.athena).toEqual({
       bucket: 'lake', prefix: 'raw/dv', queryResultLocation: 's3://res/', workGroup: 'primary', dataCatalog: 'AwsDataCatalog', region: 'eu-west-1', s3PathStyle: true,
-      s3Endpoint: 'http://127.0.0.1:9', lockTiming: { heartbeatMs: 30_000, staleMs: 300_000 }, keepSupersededMs: 3_600_000,
+      s3Endpoint: 'http://127.0.0.1:9', athenaEndpoint: undefined, glueEndpoint: undefined, credentials: { kind: 'profile', profile: 'default' },
+      lockTiming: { heartbeatMs: 30_000, staleMs: 300_000 }, keepSupersededMs: 3_600_000,
     });
     expect(resolveConfig({}, {}).athena).toBeUndefined();
   });

@@ -40,7 +40,7 @@ describe('describeDuckdbFailure', () => {
     expect(message).toContain(SECRET);
     expect(failedColumn(message)).toBe('n');
     const text = describeDuckdbFailure(message);
-    expect(text).toBe('Conversion Error: column n (record 1 of the extract) holds a value DuckDB cannot convert to DECIMAL (the value is not shown)');
+    expect(text).toBe('Conversion Error: column n (record 1 of the extract) holds a value that cannot be converted to DECIMAL (the value is not shown)');
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain('NaN');
   });
@@ -49,14 +49,14 @@ describe('describeDuckdbFailure', () => {
     const message = await failure(`SELECT CAST(n AS DECIMAL(38,9)) FROM (SELECT '${SECRET}' AS n)`);
     expect(message).toContain(SECRET);
     const text = describeDuckdbFailure(message);
-    expect(text).toMatch(/^Conversion Error: column n holds a value DuckDB cannot convert to DECIMAL\(38,9\)/);
+    expect(text).toMatch(/^Conversion Error: column n holds a value that cannot be converted to DECIMAL\(38,9\)/);
     expect(text).not.toContain(SECRET);
   });
 
   it('an error about a value that names no column: still no value', async () => {
     const message = await failure(`SELECT unhex('zz${SECRET}')`);
     const text = describeDuckdbFailure(message);
-    expect(text).toMatch(/^Invalid Input Error: a column holds a value DuckDB cannot convert/);
+    expect(text).toMatch(/^Invalid Input Error: a column holds a value that cannot be converted/);
     expect(text).not.toMatch(/zz|secret/);
   });
 

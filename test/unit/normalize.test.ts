@@ -113,7 +113,7 @@ describe('normalize: the typed relation of a package CSV', () => {
       ['wild', { kind: 'text', why: 'measured' }],
     ]));
     expect(relation.columns.map((c) => c.destinationType)).toEqual(['INTEGER', 'DECIMAL(38,10)', 'VARCHAR']);
-    expect(relation.notes).toEqual([expect.stringMatching(/^measured\.wild holds a number no DuckDB DECIMAL holds exactly/)]);
+    expect(relation.notes).toEqual([expect.stringMatching(/^measured\.wild holds a number no DECIMAL holds exactly/)]);
     const rows = await session.query(`SELECT CAST(amount AS VARCHAR) AS a, wild FROM ${typedSource(relation)} ORDER BY id`);
     expect(rows).toEqual([{ a: '1.5000000000', wild: 'NaN' }, { a: '123456789.1234567891', wild: '2' }, { a: null, wild: null }]);
   });
@@ -136,7 +136,7 @@ describe('normalize: typed Parquet (what the Athena destination publishes)', () 
     const out = path.join(dir, 'bc.parquet');
     const typed = await writeTypedParquet(session, table, table.file, out, (name) => `"${name}"`);
     expect(typed.columns).toEqual([['id', 'INTEGER'], ['born', 'VARCHAR'], ['blob', 'BLOB'], ['at', 'TIMESTAMP WITH TIME ZONE'], ['price', 'DECIMAL(10,2)']]);
-    expect(typed.notes).toEqual([expect.stringMatching(/^bc\.born holds a date or timestamp outside DuckDB's range .* loaded as VARCHAR/)]);
+    expect(typed.notes).toEqual([expect.stringMatching(/^bc\.born holds a date or timestamp outside the range ingesta types exactly .* loaded as VARCHAR/)]);
     expect(await parquetRows(out)).toEqual([
       { id: '1', born: '0044-03-15 BC', blob: '\\x00\\xFF\\x10', at: '2024-05-01 08:00:00.123456+00', price: '12.30' },
       { id: '2', born: '2024-02-29', blob: null, at: 'infinity', price: '-0.01' },
@@ -161,11 +161,12 @@ describe('normalize: typed Parquet (what the Athena destination publishes)', () 
     expect(rows.map((r) => String(r.body).length)).toEqual([5, long.length]);
   });
 
-  it('a value no fallback is for stops with a DataError that names table and column, never the value', async () => {
+  it('a value no fallback is for stops with a DataError that names table, column and the real destination, never the value (regression: "into DuckDB" on Athena)', async () => {
     const table = csvTable('bad', [id, col('n', 'int4')], ['1,secret-value']);
     const error = await writeTypedParquet(session, table, table.file, path.join(dir, 'bad.parquet'), (name) => `"${name}"`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataError);
-    expect((error as Error).message).toMatch(/^Loading table bad into DuckDB failed: .*column n/);
+    expect((error as Error).message).toMatch(/^Loading table bad as Parquet for Athena failed: .*column n .*holds a value that cannot be converted to INTEGER/);
+    expect((error as Error).message).not.toMatch(/DuckDB/);
     expect((error as Error).message).not.toContain('secret-value');
   });
 });

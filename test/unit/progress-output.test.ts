@@ -5,6 +5,7 @@ import { createRenderer } from '../../src/cli/output.js';
 import { progressView } from '../../src/cli/progress-line.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { countNewlines, extractFigures } from '../../src/pipeline/progress.js';
+import { withHeartbeat } from '../../src/pipeline/phase-progress.js';
 
 /** A stream that keeps what is written to it. */
 function sink(columns?: number, isTTY = false) {
@@ -95,6 +96,56 @@ describe('the live lines on a terminal', () => {
     expect(err.text.endsWith('  loading and committing 3 tables… 2 s')).toBe(true);
     view.stop();
     expect(err.text.endsWith('\r\x1b[2K')).toBe(true);
+  });
+});
+
+describe('heartbeats of the long phases (load, commit, key scan, backfill, counts)', () => {
+  it('withHeartbeat: a phase_progress every interval while the work lasts, none after; rows from the worker when it can tell', async () => {
+    vi.useFakeTimers();
+    const events: PipelineEvent[] = [];
+    let done: { rows: number | null; percent: number | null } | null = null;
+    let finish: () => void = () => undefined;
+    const work = withHeartbeat({ emit: (e) => events.push(e), intervalMs: 5000 }, 'load', 'orders', () => done, () => new Promise<void>((r) => (finish = r)));
+    vi.advanceTimersByTime(4999);
+    expect(events).toEqual([]);
+    vi.advanceTimersByTime(1);
+    done = { rows: 1234, percent: 40 };
+    vi.advanceTimersByTime(5000);
+    expect(events).toEqual([
+      { type: 'phase_progress', phase: 'load', table: 'orders', ms: 5000, rows: null, percent: null },
+      { type: 'phase_progress', phase: 'load', table: 'orders', ms: 10_000, rows: 1234, percent: 40 },
+    ]);
+    finish();
+    await work;
+    vi.advanceTimersByTime(60_000);
+    expect(events).toHaveLength(2);
+  });
+
+  it('the live lines show the rows a heartbeat told, for the load, the commit and the table phases', () => {
+    let now = 0;
+    const err = sink(120);
+    const view = progressView('live', asStream(err), () => undefined, 10_000, () => now);
+    view.event({ type: 'table_load_started', table: 'orders' });
+    view.event({ type: 'phase_started', phase: 'key_scan', table: 'items', estimatedRows: 2_000_000 });
+    now = 12_000;
+    view.event({ type: 'phase_progress', phase: 'load', table: 'orders', ms: 12_000, rows: null, percent: 41 });
+    view.event({ type: 'phase_progress', phase: 'key_scan', table: 'items', ms: 12_000, rows: 900_000, percent: null });
+    expect(err.text.split(/\r\x1b\[2K(?:\x1b\[1A\x1b\[2K)*/).pop()).toBe(
+      '  orders  loading into the destination… 12 s  41%\n  items  scanning keys (reconciliation)… 12 s  900,000 / ~2,000,000 rows',
+    );
+    view.event({ type: 'phase_finished', phase: 'key_scan', table: 'items', rows: 2_000_000, ms: 12_500 });
+    view.event({ type: 'table_load_finished', table: 'orders', ms: 12_500 });
+    view.event({ type: 'commit_started', tables: 1, loading: false });
+    now = 42_000;
+    view.event({ type: 'phase_progress', phase: 'commit', ms: 30_000, rows: null, percent: null });
+    expect(err.text.endsWith('\r\x1b[2K  committing 1 table… 30 s')).toBe(true);
+    view.event({ type: 'phase_started', phase: 'source_count', table: 'items', estimatedRows: null });
+    expect(err.text.endsWith('  items  counting source rows… 0 s')).toBe(true);
+    view.event({ type: 'phase_finished', phase: 'source_count', table: 'items', rows: 1, ms: 1 });
+    view.event({ type: 'phase_started', phase: 'key_diff', table: 'items', estimatedRows: null });
+    view.event({ type: 'phase_progress', phase: 'key_diff', table: 'items', ms: 1000, rows: 300, percent: null });
+    expect(err.text.endsWith('  items  comparing keys and re-reading rows (reconciliation)… 0 s  300 rows')).toBe(true);
+    view.stop();
   });
 });
 

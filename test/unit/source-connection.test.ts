@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeSource, resolveSourceConnection, type SourceConnection } from '../../src/config/source-connection.js';
+import { describeSource, hasSourceSetting, resolveSourceConnection, type SourceConnection } from '../../src/config/source-connection.js';
 import { configError } from '../helpers/expect-error.js';
 
 const SECRET = 'S3cr3t-pa55word-do-not-print';
@@ -396,5 +396,14 @@ describe('resolveSourceConnection: connect_timeout (regression: ignored, a silen
   });
   it('a value that is not a whole number of seconds is a configuration error naming where it came from', () => {
     expect(configError(() => resolveSourceConnection({ PGCONNECT_TIMEOUT: '5s' })).message).toMatch(/connect_timeout "5s".*PGCONNECT_TIMEOUT/);
+  });
+});
+
+describe('whether a setting says where the source is (status reads a CDC slot only then)', () => {
+  it('a URL, the DATABASE_* or PG* location variables; a password or libpq\'s defaults alone are not', () => {
+    expect(hasSourceSetting(undefined, {})).toBe(false);
+    expect(hasSourceSetting(undefined, { DATABASE_PASSWORD: 'x', PGPASSWORD: 'y', PGSERVICE: 'svc', DATABASE_URL: '' })).toBe(false);
+    expect(hasSourceSetting('postgresql://h/db', {})).toBe(true);
+    for (const v of ['DATABASE_URL', 'DATABASE_HOST', 'DATABASE_NAME', 'PGHOST', 'PGDATABASE', 'PGUSER']) expect(hasSourceSetting(undefined, { [v]: 'x' }), v).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import { DatasetLock } from './dataset-lock.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 import { GlueCatalog } from './glue-catalog.js';
 import { S3Store } from './s3-store.js';
+import { awsClientSettings } from './aws-client-settings.js';
 
 /** The AWS clients of a destination (tests pass their own). */
 export interface AthenaClients {
@@ -42,14 +43,13 @@ export class AthenaDataset {
     readonly options: { readonly readOnly?: boolean; readonly runId?: string; readonly duckdb?: DuckDBSettings } = {},
     clients?: AthenaClients,
   ) {
-    const region = config.region;
     this.keys = datasetKeys(config.prefix, dataset);
-    this.s3 = new S3Store(clients?.s3 ?? new S3Client({ region, forcePathStyle: config.s3PathStyle }), config.bucket);
+    this.s3 = new S3Store(clients?.s3 ?? new S3Client({ ...awsClientSettings(config, config.s3Endpoint), forcePathStyle: config.s3PathStyle }), config.bucket);
     this.lock = new DatasetLock(this.s3, this.keys.lock, dataset, config.lockTiming);
     this.keepSupersededMs = config.keepSupersededMs;
     const catalogId = config.dataCatalog === 'AwsDataCatalog' ? undefined : config.dataCatalog;
-    this.glue = new GlueCatalog(clients?.glue ?? new GlueClient({ region }), catalogId);
-    this.athena = new AthenaQueryRunner(clients?.athena ?? new AthenaClient({ region }), {
+    this.glue = new GlueCatalog(clients?.glue ?? new GlueClient(awsClientSettings(config, config.glueEndpoint)), catalogId);
+    this.athena = new AthenaQueryRunner(clients?.athena ?? new AthenaClient(awsClientSettings(config, config.athenaEndpoint)), {
       workGroup: config.workGroup,
       catalog: config.dataCatalog,
       outputLocation: config.queryResultLocation,

@@ -43,6 +43,8 @@ export class DuckDBFile {
       this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
       this.memoryLimitBytes = await configureSession(this.connection, this.options.settings);
+      // DuckDB tracks how far a statement is only with its progress bar on; nothing is printed (statementProgress)
+      await this.connection.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
       this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
     } catch (cause) {
@@ -109,6 +111,17 @@ export class DuckDBFile {
 
   async restoreMemoryLimit(): Promise<void> {
     await this.conn.run(memoryLimitSql(this.memoryLimitBytes)).catch(() => undefined);
+  }
+
+  /**
+   * How far the main connection's current statement is, as DuckDB estimates it (0–99 %), for the heartbeat of a long
+   * load or commit; null when no statement runs or DuckDB cannot tell yet (it starts tracking after 2 s). Its own
+   * count is not rows (a CSV read counts bytes), so no row count is derived from it.
+   */
+  statementProgress(): { percent: number } | null {
+    const p = this.connection?.progress;
+    if (!p || p.percentage < 0) return null;
+    return { percent: Math.min(99, Math.floor(p.percentage)) };
   }
 
   /** A load was committed: the file stays on close. */

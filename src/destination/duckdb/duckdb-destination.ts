@@ -113,6 +113,11 @@ export class DuckDBDestination implements Destination, CapabilityMembers<typeof 
     return state;
   }
 
+  /** How far the load transaction's current statement is (DuckDB's query progress), for a long load's heartbeat. */
+  statementProgress(): { percent: number } | null {
+    return this.db.statementProgress();
+  }
+
   interrupt(): void {
     this.db.interrupt();
   }

@@ -77,7 +77,7 @@ export async function writeTable(
       if (table.backfill) await applyBackfill(db.conn, db.ref, table, columns, path.join(path.dirname(file), table.backfill.file));
     }
   } catch (cause) {
-    throw classifyFailure(cause, table, longLines);
+    throw classifyFailure(cause, table, longLines, 'into DuckDB');
   } finally {
     // (inside a failed transaction this SET fails too: abort() restores the limit after its ROLLBACK)
     if (longLines) await db.restoreMemoryLimit();

@@ -95,12 +95,23 @@ export async function countAfterMerge(connection: DuckDBConnection, ref: Dataset
   }
 }
 
-async function columnTypes(connection: DuckDBConnection, ref: DatasetRef, table: string): Promise<Map<string, string>> {
+/**
+ * Column name → type of a committed table, looked up as DuckDB matches identifiers: without regard to case. A key or
+ * cursor column renamed in the source only by case (content_id → Content_ID) is the stored column under its old
+ * spelling until this run's load renames it; the comparison (on committed data) finds it by the new one.
+ */
+class ColumnTypes extends Map<string, string> {
+  override get(name: string): string | undefined {
+    return super.get(name.toLowerCase());
+  }
+}
+
+async function columnTypes(connection: DuckDBConnection, ref: DatasetRef, table: string): Promise<ColumnTypes> {
   const reader = await connection.runAndReadAll(
     'SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $1 AND schema_name = $2 AND table_name = $3',
     [ref.database, ref.dataset, table],
   );
-  return new Map(reader.getRowObjectsJS().map((r) => [String(r.column_name), String(r.data_type)]));
+  return new ColumnTypes(reader.getRowObjectsJS().map((r) => [String(r.column_name).toLowerCase(), String(r.data_type)]));
 }
 
 /** Deletes from `table` the keys listed in a deletes file written by diffKeys (same key columns, same types). */

@@ -28,7 +28,10 @@ export async function introspectAll(client: pg.Client, tables: readonly CatalogT
     const required = [...t.primaryKey, ...(t.incremental ? [t.incremental.cursorColumn] : []), ...t.unnest];
     const missing = required.filter((c) => !names.has(c));
     if (missing.length > 0) {
-      throw new ConfigError(`Table ${t.name}: column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} named in the catalog (primary key / cursor / unnest) do not exist in the source.`);
+      // a column renamed in the source only by case: say how the source spells it now (the catalog must follow it)
+      const spelled = missing.map((m) => source.columns.filter((c) => c.name.toLowerCase() === m.toLowerCase()).map((c) => c.name));
+      const hint = spelled.every((s) => s.length === 1) ? ` (spelled ${spelled.map((s) => s[0]).join(', ')} there now: update the catalog)` : '';
+      throw new ConfigError(`Table ${t.name}: column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} named in the catalog (primary key / cursor / unnest) do not exist in the source${hint}.`);
     }
     found.set(t.name, source);
   }
