@@ -7,17 +7,7 @@ import { quoteLiteral } from '../sql/quote.js';
 import { converterFor, type ValueConverter } from './cdc-values.js';
 import { decodeMessage, lsnValue, type TupleValue } from '../source/postgres/cdc/pgoutput-decoder.js';
 
-/**
- * The change file of one table, in the load package: one CSV line per change, in commit order —
- * `_seq` (order in the run), `_op` (I insert, U update, D delete, T truncate), `_unchanged` (|i|j|: indexes of the
- * columns the change did not send: an unchanged TOASTed value, or a column the change's relation did not have yet),
- * `_moved` (an update that changed the key: the `_seq` of the delete of its old key, whose row
- * the unsent columns come from), then the table's columns as PostgreSQL text in the form a COPY of the table writes them (cdc-values.ts). A delete
- * carries the old key (every old value with REPLICA IDENTITY FULL); an update that changes the key is written as a
- * delete of the old key and an update of the new one; without a key (REPLICA IDENTITY FULL) every update is a delete
- * of the old row and an insert of the new one.
- */
-export const CHANGE_META_COLUMNS = ['_seq', '_op', '_unchanged', '_moved'] as const;
+// the change file's layout: package/change-file.ts
 
 /** A table whose changes the run reads, and where they go. */
 export interface ChangeTarget {

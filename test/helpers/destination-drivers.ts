@@ -60,7 +60,6 @@ export function duckdbDriver(): DestinationDriver {
 /** dev/prod: S3 (s3rver) + Glue + Athena (the executing stand-in), Parquet for full tables, Iceberg for merged ones. */
 export function athenaDriver(): DestinationDriver {
   let lake: Lakehouse | undefined;
-  const saved = new Map<string, string | undefined>();
   const house = (): Lakehouse => {
     if (!lake) throw new Error('the lakehouse is not started');
     return lake;
@@ -68,20 +67,10 @@ export function athenaDriver(): DestinationDriver {
   return {
     name: 'S3 + Glue + Athena (--env dev, executing stand-in)',
     async start(d) {
+      // in-process runs (run()) get the stand-ins' AWS_* settings through run()'s env hook, as the CLI's do
       lake = await startLakehouse(d);
-      // the suite's runs are in-process (run()): the AWS SDK takes credentials and endpoints from the process's
-      // environment, not from run()'s env hook, so the stand-ins' AWS_* variables are set there for this test file
-      // (a fork of its own), and put back afterwards
-      for (const [k, v] of Object.entries(lake.env('')).filter(([name]) => name.startsWith('AWS_'))) {
-        saved.set(k, process.env[k]);
-        process.env[k] = v;
-      }
     },
     async stop() {
-      for (const [k, v] of saved) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
       await lake?.stop();
     },
     options: () => ({ env: 'dev' }),

@@ -30,7 +30,6 @@ let db: TestDatabase;
 let url: string;
 let dir: string;
 let lake: Lakehouse;
-const saved = new Map<string, string | undefined>();
 
 async function ingest(extra: Record<string, unknown> = {}): Promise<PipelineEvent[]> {
   const events: PipelineEvent[] = [];
@@ -101,18 +100,9 @@ beforeAll(async () => {
   await client.query(`INSERT INTO counters SELECT g, g FROM generate_series(1, 20) g`);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-cdc-athena-'));
   lake = await startLakehouse(dir);
-  // in-process runs: the AWS SDK reads credentials and endpoints from the process environment (as destination-drivers.ts)
-  for (const [k, v] of Object.entries(lake.env('')).filter(([name]) => name.startsWith('AWS_'))) {
-    saved.set(k, process.env[k]);
-    process.env[k] = v;
-  }
 }, 120_000);
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
   await (db?.client as pg.Client | undefined)?.end().catch(() => undefined);
   await lake?.stop();
   await cluster?.stop();

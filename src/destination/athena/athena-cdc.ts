@@ -9,6 +9,7 @@ import type { TypedParquet } from '../../normalize/typed-parquet.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';
 import { stagedFromAthena, type StagedColumn } from './athena-staging.js';
 import { athenaColumnType } from './athena-type-map.js';
+import { CHANGE_META_COLUMNS as META } from '../../package/change-file.js';
 
 /**
  * Change data capture in dev/prod. Athena has no multi-statement transaction, so a run's changes (the change file of
@@ -28,12 +29,6 @@ export const CDC_OP = '_ingesta_op';
 export const CDC_UNSENT = '_ingesta_unsent';
 export const cdcFromColumn = (key: string) => `_ingesta_from_${key}`;
 
-const META = [
-  { name: '_seq', csvType: 'BIGINT' },
-  { name: '_op', csvType: 'VARCHAR' },
-  { name: '_unchanged', csvType: 'VARCHAR' },
-  { name: '_moved', csvType: 'BIGINT' },
-] as const;
 
 /** What the reduction made of a change file. */
 export interface ReducedChanges {

@@ -9,13 +9,8 @@ import { quoteIdent } from '../../sql/quote.js';
 import type { DuckDBFile } from './duckdb-connection.js';
 import { checkFrozen, evolveColumns, type PackageFile } from './duckdb-evolution.js';
 import { childTableName, columnList, createTableSql, keyJoin } from './duckdb-sql.js';
+import { CHANGE_META_COLUMNS as META } from '../../package/change-file.js';
 
-const META = [
-  { name: '_seq', csvType: 'BIGINT' },
-  { name: '_op', csvType: 'VARCHAR' },
-  { name: '_unchanged', csvType: 'VARCHAR' },
-  { name: '_moved', csvType: 'BIGINT' },
-] as const;
 const STAGE = '"_ingesta_cdc"';
 const MERGED = '"_ingesta_merge"';
 
