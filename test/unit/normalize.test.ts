@@ -4,7 +4,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors.js';
-import { LoadAdjustments } from '../../src/normalize/adjustments.js';
+import { AdjustmentNeeded, LoadAdjustments } from '../../src/normalize/adjustments.js';
+import { classifyFailure } from '../../src/normalize/load-failure.js';
 import { mapColumn, OUT_OF_RANGE_MARKER, type ColumnMapping } from '../../src/normalize/column-mapping.js';
 import { withAdjustments } from '../../src/normalize/numeric-measure.js';
 import { NormalizeSession } from '../../src/normalize/normalize-session.js';
@@ -107,7 +108,16 @@ describe('normalize: the typed relation of a package CSV', () => {
       '2,123456789.1234567891,2',
       '3,,',
     ]);
-    const relation = await typedRelation(session, table, table.file, new Map(), new LoadAdjustments());
+    // read once first, assuming DECIMAL(38,9) and checking each value: 10 fraction digits and NaN stop the read
+    const assumed = await typedRelation(session, table, table.file, new Map(), new LoadAdjustments());
+    expect(assumed.columns.map((c) => c.destinationType)).toEqual(['INTEGER', 'DECIMAL(38,9)', 'DECIMAL(38,9)']);
+    const failure = await session.query(`SELECT * FROM ${typedSource(assumed)}`).then(() => undefined, (e: unknown) => e);
+    const adjustment = classifyFailure(failure, table, false);
+    expect(adjustment).toBeInstanceOf(AdjustmentNeeded);
+    expect((adjustment as AdjustmentNeeded).adjustment).toEqual({ kind: 'measure', table: 'measured' });
+    const found = new LoadAdjustments();
+    found.add({ kind: 'measure', table: 'measured' });
+    const relation = await typedRelation(session, table, table.file, new Map(), found);
     expect(relation.adjustments).toEqual(new Map([
       ['amount', { kind: 'decimal', scale: 10, intDigits: 9 }],
       ['wild', { kind: 'text', why: 'measured' }],

@@ -1,7 +1,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decimalColumn } from '../../src/normalize/numeric-measure.js';
-import { wideDecimalCast } from '../../src/normalize/wide-decimal.js';
+import { checkedWideDecimalCast, UNFIT_NUMERIC_MARKER, wideDecimalCast } from '../../src/normalize/wide-decimal.js';
 import type { ColumnMapping } from '../../src/normalize/column-mapping.js';
 
 // Regression: an unconstrained numeric wider than 18 digits went through DuckDB's VARCHAR → DECIMAL(38, s) cast,
@@ -53,4 +53,56 @@ describe('wide numerics are cast to DECIMAL(38, s) through a 128-bit integer, va
     // not measured (a merge batch without values): DuckDB's own, validating cast
     expect(decimalColumn(c, 9, 38).castSql).toBe('CAST("n" AS DECIMAL(38,9))');
   });
+});
+
+// Regression (#16): a full load read every package CSV twice when a table had an unconstrained numeric (a pass to
+// measure it, then the load); the single read assumes a scale and checks each value, failing only with its marker.
+describe('checked wide cast: value for value where the assumed scale fits, a marked failure where it does not', () => {
+  let instance: DuckDBInstance;
+  let query: (sql: string) => Promise<Record<string, unknown>[]>;
+  beforeAll(async () => {
+    instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    query = async (sql) => (await conn.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  });
+  afterAll(() => instance.closeSync());
+  const rowsOf = (values: (string | null)[]) => `(VALUES ${values.map((v) => (v === null ? '(NULL)' : `('${v}')`)).join(', ')}) AS v(x)`;
+
+  const fits: Record<number, (string | null)[]> = {
+    0: ['0', '-7', '99999999999999999999999999999999999999', '12.000', null],
+    3: ['-0.001', '12345678901234567890123456789012345.125', '4.50000000000000000000', null],
+    9: ['0.123456789', '-12345678901234567890123456789.123456789', '1.10000000000000000000', '00012.5', null],
+    38: ['0.12345678901234567890123456789012345678', '-0.5', '0', null],
+  };
+  for (const [scale, values] of Object.entries(fits).map(([s, v]) => [Number(s), v] as const)) {
+    it(`DECIMAL(38,${scale}): the same value and type as DuckDB's own cast`, async () => {
+      const rows = await query(`SELECT x, CAST(x AS DECIMAL(38,${scale}))::VARCHAR AS slow, (${checkedWideDecimalCast('x', scale)})::VARCHAR AS fast, typeof(${checkedWideDecimalCast('x', scale)}) AS type FROM ${rowsOf(values)}`);
+      expect(rows).toHaveLength(values.length);
+      for (const r of rows) {
+        expect(r.fast, String(r.x)).toBe(r.slow);
+        expect(r.type).toBe(`DECIMAL(38,${scale})`);
+      }
+    });
+  }
+
+  const unfit: [number, string][] = [
+    [9, '1.1234567891'],
+    [9, '123456789012345678901234567890'],
+    [9, 'NaN'],
+    [9, 'Infinity'],
+    [9, '-Infinity'],
+    [0, '0.5'],
+    [38, '1.5'],
+    [3, '-1.0001'],
+  ];
+  for (const [scale, value] of unfit) {
+    it(`DECIMAL(38,${scale}) refuses ${value} with the marker, quoting no value`, async () => {
+      const error = await query(`SELECT ${checkedWideDecimalCast('x', scale)} AS v FROM ${rowsOf(['1', value, null])}`).then(
+        () => undefined,
+        (e: unknown) => String(e),
+      );
+      expect(error).toContain(UNFIT_NUMERIC_MARKER);
+      expect(error).not.toContain(value);
+    });
+  }
 });
