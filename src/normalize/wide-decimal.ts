@@ -34,8 +34,24 @@ export const UNFIT_NUMERIC_MARKER = 'ingesta: an unconstrained numeric does not 
  */
 export function checkedWideDecimalCast(column: string, scale: number): string {
   const v = quoteIdent(column);
+  return `CASE WHEN ${v} IS NULL OR ${fitsSql(v, 38 - scale, scale)} THEN ${wideDecimalCast(column, scale)} ELSE error('${UNFIT_NUMERIC_MARKER}') END`;
+}
+
+/**
+ * The cast of a declared numeric(p, s) with 18 < p ≤ 38 (which PostgreSQL sends with at most p − s integer and
+ * exactly s fraction digits): through the 128-bit integer where the text fits, ≈ 100 × faster than DuckDB's own
+ * text → DECIMAL(p > 18) parser; anything else (NaN) goes to DuckDB's own cast, whose error names the column and the
+ * value's kind, so the text fallback (text-fallback.ts) still turns such a column into exact text.
+ */
+export function declaredWideDecimalCast(column: string, precision: number, scale: number): string {
+  const v = quoteIdent(column);
+  const type = `DECIMAL(${precision},${scale})`;
+  return `CASE WHEN ${v} IS NULL OR ${fitsSql(v, precision - scale, scale)} THEN CAST(${wideDecimalCast(column, scale)} AS ${type}) ELSE CAST(${v} AS ${type}) END`;
+}
+
+/** SQL true when the text `v` is a decimal with at most `intDigits` integer digits and `scale` fraction digits (zeros aside). */
+function fitsSql(v: string, intDigits: number, scale: number): string {
   const fraction = scale === 0 ? '(\\.0+)?' : `(\\.[0-9]{1,${scale}}0*)?`;
-  const integer = scale < 38 ? `0*[0-9]{1,${38 - scale}}` : '0+';
-  const fits = `regexp_full_match(${v}, '-?${integer}${fraction}')`;
-  return `CASE WHEN ${v} IS NULL OR ${fits} THEN ${wideDecimalCast(column, scale)} ELSE error('${UNFIT_NUMERIC_MARKER}') END`;
+  const integer = intDigits > 0 ? `0*[0-9]{1,${intDigits}}` : '0+';
+  return `regexp_full_match(${v}, '-?${integer}${fraction}')`;
 }

@@ -1,7 +1,8 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decimalColumn } from '../../src/normalize/numeric-measure.js';
-import { checkedWideDecimalCast, UNFIT_NUMERIC_MARKER, wideDecimalCast } from '../../src/normalize/wide-decimal.js';
+import { checkedWideDecimalCast, declaredWideDecimalCast, UNFIT_NUMERIC_MARKER, wideDecimalCast } from '../../src/normalize/wide-decimal.js';
+import { failedColumn } from '../../src/normalize/duckdb-errors.js';
 import type { ColumnMapping } from '../../src/normalize/column-mapping.js';
 
 // Regression: an unconstrained numeric wider than 18 digits went through DuckDB's VARCHAR → DECIMAL(38, s) cast,
@@ -105,4 +106,46 @@ describe('checked wide cast: value for value where the assumed scale fits, a mar
       expect(error).not.toContain(value);
     });
   }
+});
+
+// Regression (#16): a declared numeric(p > 18, s) went through DuckDB's own text → DECIMAL(p) parser (≈ 100–250 µs
+// per value); the 128-bit route must give the same DECIMAL(p, s) value, and NaN must still fail naming the column.
+describe('declared wide numerics are cast through a 128-bit integer, value for value, NaN still refused by DuckDB', () => {
+  let instance: DuckDBInstance;
+  let query: (sql: string) => Promise<Record<string, unknown>[]>;
+  beforeAll(async () => {
+    instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    query = async (sql) => (await conn.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  });
+  afterAll(() => instance.closeSync());
+
+  const cases: [number, number, (string | null)[]][] = [
+    [20, 2, ['0.00', '-0.01', '123456789012345678.99', '-123456789012345678.99', '7.50', null]],
+    [38, 0, ['99999999999999999999999999999999999999', '-1', '0', null]],
+    [30, 30, ['0.123456789012345678901234567890', '-0.000000000000000000000000000001', null]],
+    [25, 10, ['123456789012345.1234567890', '1.0000000000', null]],
+  ];
+  for (const [p, s, values] of cases) {
+    it(`DECIMAL(${p},${s}): the same value and type as DuckDB's own cast`, async () => {
+      const rows = await query(
+        `SELECT x, CAST(x AS DECIMAL(${p},${s}))::VARCHAR AS slow, (${declaredWideDecimalCast('x', p, s)})::VARCHAR AS fast, typeof(${declaredWideDecimalCast('x', p, s)}) AS type ` +
+          `FROM (VALUES ${values.map((v) => (v === null ? '(NULL)' : `('${v}')`)).join(', ')}) AS v(x)`,
+      );
+      expect(rows).toHaveLength(values.length);
+      for (const r of rows) {
+        expect(r.fast, String(r.x)).toBe(r.slow);
+        expect(r.type).toBe(`DECIMAL(${p},${s})`);
+      }
+    });
+  }
+
+  it('NaN fails with DuckDB\'s conversion error, naming the column (what the text fallback looks for)', async () => {
+    const error = await query(`SELECT ${declaredWideDecimalCast('price', 20, 2)} FROM (VALUES ('1.50'), ('NaN')) AS v(price)`).then(
+      () => '',
+      (e: unknown) => String(e),
+    );
+    expect(failedColumn(error)).toBe('price');
+    expect(error).toContain('"NaN"');
+  });
 });
