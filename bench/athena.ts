@@ -4,7 +4,8 @@
  * database into S3 + Athena, rows/s and MB/s from the source to Parquet in S3, CPU-seconds per process, and the
  * Parquet objects written (count, sizes, row groups per file).
  *
- *   npm run bench:athena -- [--accounts N=100000] [--pg-url URL] [--keep]
+ *   npm run bench:athena -- [--accounts N=100000] [--profile generator|hard] [--pg-url URL] [--keep]
+ *   (INGESTA_PARQUET_FILE_SIZE, INGESTA_DUCKDB_MEMORY_LIMIT and INGESTA_DUCKDB_THREADS are passed to the run)
  *
  * The stand-ins run in this process on the same cores: the figures describe ingesta plus emulators, not AWS.
  */
@@ -24,8 +25,18 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const DB = 'ingesta_bench_athena';
 const { values: argv } = parseArgs({
-  options: { accounts: { type: 'string', default: '100000' }, 'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' }, keep: { type: 'boolean', default: false } },
+  options: {
+    accounts: { type: 'string', default: '100000' },
+    profile: { type: 'string', default: 'generator' },
+    'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    keep: { type: 'boolean', default: false },
+  },
 });
+const profile = argv.profile === 'hard' ? 'hard' : 'generator';
+/** ingesta's own settings given to the bench (file size of the Parquet parts, DuckDB memory and threads) reach the run. */
+const passedSettings = Object.fromEntries(
+  ['INGESTA_PARQUET_FILE_SIZE', 'INGESTA_DUCKDB_MEMORY_LIMIT', 'INGESTA_DUCKDB_THREADS'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+);
 const accounts = Number(argv.accounts);
 const adminUrl = argv['pg-url'];
 const tmp = mkdtempSync(join(os.tmpdir(), 'ingesta-bench-athena-'));
@@ -42,14 +53,14 @@ function objects(dir: string, prefix = ''): { key: string; path: string; bytes: 
 
 async function main(): Promise<void> {
   if (runPlain('npm', ['run', 'build', '--silent'], ROOT) !== 0) throw new Error('npm run build failed');
-  log(`generating ${DB} (${accounts} accounts)…`);
-  const data = await createAndFill(adminUrl, DB, accounts, 'generator');
+  log(`generating ${DB} (${accounts} accounts, ${profile} profile)…`);
+  const data = await createAndFill(adminUrl, DB, accounts, profile);
   log(`generated ${int(data.totalRows)} rows`);
   const lake = await startLakehouse(tmp);
   try {
     const sampler = new CpuSampler(DB);
     const selfStart = process.cpuUsage();
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...lake.env(databaseUrl(adminUrl, DB)), INGESTA_LOG_FORMAT: 'json' };
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...lake.env(databaseUrl(adminUrl, DB)), ...passedSettings, INGESTA_LOG_FORMAT: 'json' };
     const r = await runMeasured(process.execPath, [CLI, '--env', 'dev', '--full-refresh', '--no-schema-export'], { cwd: tmp, env, rssFile: join(tmp, 'time.out'), sampler });
     const cpu = sampler.stop();
     const self = process.cpuUsage(selfStart);
@@ -61,11 +72,12 @@ async function main(): Promise<void> {
     const pqBytes = parquet.reduce((a, o) => a + o.bytes, 0);
     const duck = await DuckDBInstance.create(':memory:');
     const conn = await duck.connect();
-    console.log(`\n== dev/prod path on the stand-ins (s3rver + executing Athena stand-in), ${int(rows)} rows ==`);
+    console.log(`\n== dev/prod path on the stand-ins (s3rver + executing Athena stand-in), ${int(rows)} rows, ${profile} profile ==`);
+    if (Object.keys(passedSettings).length > 0) console.log(`settings ${Object.entries(passedSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     console.log(`full load wall ${secs(r.wallMs)} (machine shared: under load), peak RSS ${(((r.peakRssKb ?? 0) * 1024) / 1e6).toFixed(0)} MB`);
     console.log(`throughput ${int(rows / (r.wallMs / 1000))} rows/s; ${(csv / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of CSV extracted (${(csv / 1e6).toFixed(0)} MB), ${(pqBytes / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of Parquet written to S3 (${(pqBytes / 1e6).toFixed(0)} MB)`);
     console.log(`CPU-s: ingesta process ${secs(r.cpuMs ?? NaN)} (Node main ${secs(cpu.mainThreadMs)}, other threads ${secs(cpu.otherThreadsMs)}); PostgreSQL ${secs(cpu.postgresMs)}; the stand-ins (this process) ${secs((self.user + self.system) / 1000)}`);
-    console.log('Parquet objects (key, MB, row groups, rows, largest row group in MB):');
+    console.log(`Parquet objects: ${parquet.length} (key, MB, row groups, rows per group, largest row group in MB):`);
     for (const o of parquet) {
       const md = (await conn.runAndReadAll(`SELECT count(DISTINCT row_group_id) AS g, max(row_group_num_rows) AS r, sum(DISTINCT row_group_num_rows) AS n, max(row_group_bytes) AS b FROM parquet_metadata('${o.path.replace(/'/g, "''")}')`)).getRowObjectsJS()[0] ?? {};
       console.log(`  ${o.key}  ${(o.bytes / 1e6).toFixed(1)} MB  ${md.g} row groups  ≤ ${int(Number(md.r))} rows/group  ${((Number(md.b) || 0) / 1e6).toFixed(1)} MB/group`);

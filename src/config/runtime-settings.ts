@@ -15,11 +15,16 @@ export interface DuckDBSettings {
   readonly memoryLimit: string;
   /** INGESTA_DUCKDB_THREADS; undefined = DuckDB's default (one per core). */
   readonly threads: number | undefined;
+  /**
+   * INGESTA_PARQUET_FILE_SIZE (dev/prod): a table's Parquet is split into files of about this size (DuckDB starts a
+   * new file once a file passes it, so a file ends up to one row group larger); default 256MB.
+   */
+  readonly parquetFileSize: string;
 }
 
-export const DEFAULT_DUCKDB_SETTINGS: DuckDBSettings = Object.freeze({ memoryLimit: '128MB', threads: undefined });
+export const DEFAULT_DUCKDB_SETTINGS: DuckDBSettings = Object.freeze({ memoryLimit: '128MB', threads: undefined, parquetFileSize: '256MB' });
 
-const memoryLimit = z
+const size = z
   .string()
   .regex(/^\d+(\.\d+)?\s*(B|bytes|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 128MB, 512MiB or 2GB');
 const threads = z
@@ -39,11 +44,12 @@ function parseVariable<T>(env: Env, name: string, schema: z.ZodType<T, string>):
   return parsed.data;
 }
 
-/** INGESTA_DUCKDB_MEMORY_LIMIT and INGESTA_DUCKDB_THREADS → DuckDBSettings. */
+/** INGESTA_DUCKDB_MEMORY_LIMIT, INGESTA_DUCKDB_THREADS and INGESTA_PARQUET_FILE_SIZE → DuckDBSettings. */
 export function resolveDuckDBSettings(env: Env): DuckDBSettings {
   return Object.freeze({
-    memoryLimit: parseVariable(env, 'INGESTA_DUCKDB_MEMORY_LIMIT', memoryLimit) ?? DEFAULT_DUCKDB_SETTINGS.memoryLimit,
+    memoryLimit: parseVariable(env, 'INGESTA_DUCKDB_MEMORY_LIMIT', size) ?? DEFAULT_DUCKDB_SETTINGS.memoryLimit,
     threads: parseVariable(env, 'INGESTA_DUCKDB_THREADS', threads),
+    parquetFileSize: parseVariable(env, 'INGESTA_PARQUET_FILE_SIZE', size) ?? DEFAULT_DUCKDB_SETTINGS.parquetFileSize,
   });
 }
 

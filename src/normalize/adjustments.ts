@@ -7,27 +7,32 @@ import type { DataError } from '../errors.js';
  *   column is text already (`stored`), or because no DECIMAL holds every measured value of an unconstrained numeric
  *   (`measured`: NaN, ±Infinity, more than 38 digits);
  * - `decimal`: an unconstrained numeric measured on the package file, DECIMAL(38, scale) (`intDigits`: the largest
- *   integer part seen, which decides how the CSV reader parses it).
+ *   integer part seen, which decides how the CSV reader parses it); or, `checked`, not measured but assumed to fit
+ *   DECIMAL(38, scale) and checked value by value as the file is read once (a value that does not fit stops the read,
+ *   and the table is measured: the `measure` load adjustment).
  */
 export type ColumnAdjustment =
   | { readonly kind: 'text'; readonly why: 'refused' | 'stored' | 'measured' }
-  | { readonly kind: 'decimal'; readonly scale: number; readonly intDigits: number };
+  | { readonly kind: 'decimal'; readonly scale: number; readonly intDigits: number; readonly checked?: boolean };
 
 /** A table's columns' adjustments, by column name (names are any strings: a Map, never a joined key). */
 export type ColumnAdjustments = ReadonlyMap<string, ColumnAdjustment>;
 
 /**
  * What a package must be loaded with, found by a failed attempt: a column holding a value DuckDB refused (loaded as
- * exact text, see text-fallback.ts), or a table with records over DuckDB's default CSV line limit (read with a limit
- * and a buffer sized to its file).
+ * exact text, see text-fallback.ts), a table with records over DuckDB's default CSV line limit (read with a limit
+ * and a buffer sized to its file), or a table whose unconstrained numerics did not fit the scale assumed for them
+ * (measured on the file first: numeric-measure.ts).
  */
 export type LoadAdjustment =
   | { readonly kind: 'text'; readonly table: string; readonly column: string }
-  | { readonly kind: 'line-limit'; readonly table: string };
+  | { readonly kind: 'line-limit'; readonly table: string }
+  | { readonly kind: 'measure'; readonly table: string };
 
 /** What failed attempts found about one table. */
 interface TableFindings {
   lineLimit: boolean;
+  measure: boolean;
   /** Columns DuckDB refused a value of: read as exact text. */
   readonly refused: Set<string>;
 }
@@ -42,13 +47,15 @@ export class LoadAdjustments {
   has(adjustment: LoadAdjustment): boolean {
     const found = this.tables.get(adjustment.table);
     if (!found) return false;
-    return adjustment.kind === 'line-limit' ? found.lineLimit : found.refused.has(adjustment.column);
+    if (adjustment.kind === 'line-limit') return found.lineLimit;
+    return adjustment.kind === 'measure' ? found.measure : found.refused.has(adjustment.column);
   }
 
   add(adjustment: LoadAdjustment): void {
     let found = this.tables.get(adjustment.table);
-    if (!found) this.tables.set(adjustment.table, (found = { lineLimit: false, refused: new Set() }));
+    if (!found) this.tables.set(adjustment.table, (found = { lineLimit: false, measure: false, refused: new Set() }));
     if (adjustment.kind === 'line-limit') found.lineLimit = true;
+    else if (adjustment.kind === 'measure') found.measure = true;
     else found.refused.add(adjustment.column);
   }
 }

@@ -3,6 +3,7 @@ import { AdjustmentNeeded } from './adjustments.js';
 import type { MappedTable } from './column-mapping.js';
 import { describeDuckdbFailure } from './duckdb-errors.js';
 import { refusedColumn } from './text-fallback.js';
+import { UNFIT_NUMERIC_MARKER } from './wide-decimal.js';
 
 /** DuckDB read fewer rows from a package file than were extracted into it. */
 export class ShortRead extends Error {}
@@ -20,6 +21,13 @@ export function expectAllRowsRead(table: { readonly name: string; readonly rows:
  */
 export function classifyFailure(cause: unknown, table: MappedTable & { readonly bytes: number }, longLines: boolean, into: string): Error {
   if (cause instanceof DataError) return cause;
+  // an unconstrained numeric read without measuring held a value its assumed scale does not: measured, then read again
+  if (messageOf(cause).includes(UNFIT_NUMERIC_MARKER)) {
+    return new AdjustmentNeeded(
+      { kind: 'measure', table: table.name },
+      new DataError(`Table ${table.name}: an unconstrained numeric column could not be typed after measuring it.`, { cause }),
+    );
+  }
   if (cause instanceof ShortRead && longLines) {
     return new DataError(`${cause.message}. Nothing was committed; the previous data and state are intact.`, { cause });
   }

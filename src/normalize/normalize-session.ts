@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { DuckDBSettings } from '../config/runtime-settings.js';
+import { DEFAULT_DUCKDB_SETTINGS, type DuckDBSettings } from '../config/runtime-settings.js';
 import { quoteLiteral } from '../sql/quote.js';
 import { configureSession, memoryLimitSql } from './duckdb-settings.js';
 import type { TypingSession } from './typed-relation.js';
@@ -16,6 +16,8 @@ export class NormalizeSession implements TypingSession {
     private readonly connection: DuckDBConnection,
     private readonly memoryLimitBytes: number,
     private readonly tempDirectory: string,
+    /** The size a table's Parquet files are split at (INGESTA_PARQUET_FILE_SIZE, as DuckDB spells a size). */
+    readonly parquetFileSize: string,
   ) {}
 
   static async open(tempDirectory: string, settings?: DuckDBSettings): Promise<NormalizeSession> {
@@ -25,7 +27,7 @@ export class NormalizeSession implements TypingSession {
       const connection = await instance.connect();
       const memoryLimitBytes = await configureSession(connection, settings);
       await connection.run(`SET temp_directory = ${quoteLiteral(tempDirectory)}`);
-      return new NormalizeSession(instance, connection, memoryLimitBytes, tempDirectory);
+      return new NormalizeSession(instance, connection, memoryLimitBytes, tempDirectory, settings?.parquetFileSize ?? DEFAULT_DUCKDB_SETTINGS.parquetFileSize);
     } catch (error) {
       instance.closeSync();
       rmSync(tempDirectory, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import type { ColumnMapping, MappedTable } from './column-mapping.js';
 import { quoteIdent } from '../sql/quote.js';
-import { wideDecimalCast } from './wide-decimal.js';
+import { checkedWideDecimalCast, wideDecimalCast } from './wide-decimal.js';
 import type { ColumnAdjustment, ColumnAdjustments } from './adjustments.js';
 import { asText } from './text-fallback.js';
 
@@ -15,11 +15,15 @@ export type Query = (sql: string) => Promise<Record<string, unknown>[]>;
 export const DIGITS = 38;
 export const MIN_SCALE = 9;
 
-/** What a load measured of an unconstrained numeric column: largest integer and fraction digits; NaN/±Infinity seen. */
+/**
+ * What a load measured of an unconstrained numeric column: largest integer and fraction digits; NaN/±Infinity seen.
+ * `checked`: not measured, but every value is checked to be within these digits as the file is read (assumeNumerics).
+ */
 export interface NumericStats {
   readonly intDigits: number;
   readonly fracDigits: number;
   readonly special: boolean;
+  readonly checked?: boolean;
 }
 
 export const intDigitsSql = (v: string) => `length(regexp_extract(${v}, '^-?0*([0-9]*)', 1))`;
@@ -57,6 +61,36 @@ export function decimalColumn(column: ColumnMapping, scale: number, intDigits: n
   return { ...column, destinationType: type, csvType: 'VARCHAR', castSql };
 }
 
+/** An unconstrained numeric column assumed to fit DECIMAL(38, scale), read as text and checked value by value. */
+export function checkedDecimalColumn(column: ColumnMapping, scale: number): ColumnMapping {
+  return { ...column, destinationType: `DECIMAL(38,${scale})`, csvType: 'VARCHAR', castSql: checkedWideDecimalCast(column.name, scale) };
+}
+
+/**
+ * The unconstrained numerics of a table read without measuring them first (one CSV parse instead of two): each is
+ * assumed to fit the scale measuring would choose when it does — a merge table's stored scale, else MIN_SCALE — and
+ * checked as it is read (checkedDecimalColumn); a value that does not fit stops the read and the table is measured
+ * (the `measure` load adjustment), so the result is the measured one either way. Returns undefined, to measure at
+ * once, when a full load's stored column says the assumption failed before (a scale above MIN_SCALE, or text).
+ */
+export function assumeNumerics(
+  table: Pick<MappedTable, 'columns' | 'replaceAll'>,
+  existing: ReadonlyMap<string, string>,
+): { columns: ColumnMapping[]; adjustments: Map<string, ColumnAdjustment>; stats: Map<string, NumericStats> } | undefined {
+  const adjustments = new Map<string, ColumnAdjustment>();
+  const stats = new Map<string, NumericStats>();
+  for (const c of table.columns) {
+    if (c.guard !== 'unconstrained_numeric' || c.destinationType === 'VARCHAR') continue;
+    const current = existing.get(c.name);
+    const stored = current === undefined ? undefined : /^DECIMAL\(38,(\d+)\)$/.exec(current)?.[1];
+    if (table.replaceAll && current !== undefined && (stored === undefined || Number(stored) > MIN_SCALE)) return undefined;
+    const scale = !table.replaceAll && stored !== undefined ? Number(stored) : MIN_SCALE;
+    adjustments.set(c.name, { kind: 'decimal', scale, intDigits: DIGITS - scale, checked: true });
+    stats.set(c.name, { intDigits: DIGITS - scale, fracDigits: scale, special: false, checked: true });
+  }
+  return { columns: withAdjustments(table.columns, adjustments), adjustments, stats };
+}
+
 /**
  * Columns of `numeric` without declared precision, measured over `from` (their text, in one pass): each becomes
  * DECIMAL(38, s) with s = max(9, the largest scale present) when a DECIMAL holds every value exactly, else VARCHAR
@@ -83,7 +117,8 @@ export function withAdjustments(columns: readonly ColumnMapping[], adjustments: 
   return columns.map((c) => {
     const a = adjustments.get(c.name);
     if (!a) return c;
-    return a.kind === 'text' ? asText(c) : decimalColumn(c, a.scale, a.intDigits);
+    if (a.kind === 'text') return asText(c);
+    return a.checked ? checkedDecimalColumn(c, a.scale) : decimalColumn(c, a.scale, a.intDigits);
   });
 }
 

@@ -2,7 +2,7 @@ import { quoteIdent } from '../sql/quote.js';
 import type { ColumnAdjustment, LoadAdjustments } from './adjustments.js';
 import type { ColumnMapping, MappedTable } from './column-mapping.js';
 import { lineLimitFor, readCsvSql } from './csv-read.js';
-import { measureNumerics, type NumericStats } from './numeric-measure.js';
+import { assumeNumerics, measureNumerics, type NumericStats } from './numeric-measure.js';
 import { asText, textFallbacks, textNote } from './text-fallback.js';
 
 /**
@@ -46,8 +46,9 @@ export interface TypedRelation {
 /**
  * Types a package table read from `file`: text fallbacks (`found` by failed attempts, or `existing`: the stored table's
  * column types), a line limit sized to the file when an earlier attempt met an over-long record (the memory limit is
- * raised with it: reading such a record needs about four buffers of it), then the unconstrained numerics measured on
- * the CSV itself (one pass over those columns only).
+ * raised with it: reading such a record needs about four buffers of it), then the unconstrained numerics: assumed to
+ * fit and checked as the file is read once (assumeNumerics), or, once that failed (`found`) or when the stored table
+ * says it would, measured on the CSV itself first (one more pass over the file).
  */
 export async function typedRelation(session: TypingSession, table: CsvTable, file: string, existing: ReadonlyMap<string, string>, found: LoadAdjustments): Promise<TypedRelation> {
   const lineLimit = found.has({ kind: 'line-limit', table: table.name }) ? lineLimitFor(table.bytes) : undefined;
@@ -56,7 +57,8 @@ export async function typedRelation(session: TypingSession, table: CsvTable, fil
   const fallbacks = textFallbacks(table, existing, found);
   const declared = table.columns.map((c) => (fallbacks.has(c.name) ? asText(c) : c));
   if (table.rows === 0) return { columns: declared, adjustments: fallbacks, stats: new Map(), lineLimit, read, notes: [] };
-  const measured = await measureNumerics((sql) => session.query(sql), { columns: declared }, read(declared)!);
+  const assumed = found.has({ kind: 'measure', table: table.name }) ? undefined : assumeNumerics({ columns: declared, replaceAll: table.replaceAll }, existing);
+  const measured = assumed ?? (await measureNumerics((sql) => session.query(sql), { columns: declared }, read(declared)!));
   // a full load notes a column that became text (a merge table's is noted where the stored column changes)
   const notes = measured.columns
     .filter((c) => c.guard === 'unconstrained_numeric' && c.destinationType === 'VARCHAR' && measured.stats.has(c.name) && table.replaceAll)

@@ -64,7 +64,7 @@ describe('the column policy of an Iceberg table', () => {
     const file = path.join(dir, 'fits.parquet');
     await duck((run) => run(`COPY (SELECT * FROM (VALUES (1, 1.5000::DECIMAL(38,4)), (2, NULL)) v(id, v)) TO '${file}' (FORMAT parquet)`));
     const plan = planIcebergColumns([{ name: 'id', type: 'int' }, { name: 'v', type: 'decimal(38,4)' }], [{ name: 'id', type: 'int' }, { name: 'v', type: 'decimal(38,2)' }]);
-    await castBatchFile('content_attributes', file, plan, ['id']);
+    await castBatchFile('content_attributes', [file], plan, ['id']);
     const rows = await duck((run) => run(`SELECT id, CAST(v AS VARCHAR) AS v, typeof(v) AS t FROM '${file}' ORDER BY id`));
     expect(rows).toEqual([{ id: 1, v: '1.50', t: 'DECIMAL(38,2)' }, { id: 2, v: null, t: 'DECIMAL(38,2)' }]);
   });
@@ -73,7 +73,7 @@ describe('the column policy of an Iceberg table', () => {
     const file = path.join(dir, 'misfit.parquet');
     await duck((run) => run(`COPY (SELECT * FROM (VALUES (1, '1.25'), (7, '3.14159'), (8, 'NaN')) v(id, v)) TO '${file}' (FORMAT parquet)`));
     const plan = planIcebergColumns([{ name: 'id', type: 'int' }, { name: 'v', type: 'string' }], [{ name: 'id', type: 'int' }, { name: 'v', type: 'decimal(38,2)' }]);
-    const error = await rejection(castBatchFile('content_attributes', file, plan, ['id']));
+    const error = await rejection(castBatchFile('content_attributes', [file], plan, ['id']));
     expect(error).toBeInstanceOf(DataError);
     const message = (error as Error).message;
     expect(message).toMatch(/Table content_attributes, column v: the row with key \((7|8)\)/);

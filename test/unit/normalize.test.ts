@@ -4,7 +4,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors.js';
-import { LoadAdjustments } from '../../src/normalize/adjustments.js';
+import { AdjustmentNeeded, LoadAdjustments } from '../../src/normalize/adjustments.js';
+import { classifyFailure } from '../../src/normalize/load-failure.js';
 import { mapColumn, OUT_OF_RANGE_MARKER, type ColumnMapping } from '../../src/normalize/column-mapping.js';
 import { withAdjustments } from '../../src/normalize/numeric-measure.js';
 import { NormalizeSession } from '../../src/normalize/normalize-session.js';
@@ -107,7 +108,16 @@ describe('normalize: the typed relation of a package CSV', () => {
       '2,123456789.1234567891,2',
       '3,,',
     ]);
-    const relation = await typedRelation(session, table, table.file, new Map(), new LoadAdjustments());
+    // read once first, assuming DECIMAL(38,9) and checking each value: 10 fraction digits and NaN stop the read
+    const assumed = await typedRelation(session, table, table.file, new Map(), new LoadAdjustments());
+    expect(assumed.columns.map((c) => c.destinationType)).toEqual(['INTEGER', 'DECIMAL(38,9)', 'DECIMAL(38,9)']);
+    const failure = await session.query(`SELECT * FROM ${typedSource(assumed)}`).then(() => undefined, (e: unknown) => e);
+    const adjustment = classifyFailure(failure, table, false, 'into DuckDB');
+    expect(adjustment).toBeInstanceOf(AdjustmentNeeded);
+    expect((adjustment as AdjustmentNeeded).adjustment).toEqual({ kind: 'measure', table: 'measured' });
+    const found = new LoadAdjustments();
+    found.add({ kind: 'measure', table: 'measured' });
+    const relation = await typedRelation(session, table, table.file, new Map(), found);
     expect(relation.adjustments).toEqual(new Map([
       ['amount', { kind: 'decimal', scale: 10, intDigits: 9 }],
       ['wild', { kind: 'text', why: 'measured' }],
@@ -137,7 +147,7 @@ describe('normalize: typed Parquet (what the Athena destination publishes)', () 
     const typed = await writeTypedParquet(session, table, table.file, out, (name) => `"${name}"`);
     expect(typed.columns).toEqual([['id', 'INTEGER'], ['born', 'VARCHAR'], ['blob', 'BLOB'], ['at', 'TIMESTAMP WITH TIME ZONE'], ['price', 'DECIMAL(10,2)']]);
     expect(typed.notes).toEqual([expect.stringMatching(/^bc\.born holds a date or timestamp outside the range ingesta types exactly .* loaded as VARCHAR/)]);
-    expect(await parquetRows(out)).toEqual([
+    expect(await parquetRows(`${out}/*.parquet`)).toEqual([
       { id: '1', born: '0044-03-15 BC', blob: '\\x00\\xFF\\x10', at: '2024-05-01 08:00:00.123456+00', price: '12.30' },
       { id: '2', born: '2024-02-29', blob: null, at: 'infinity', price: '-0.01' },
     ]);
@@ -148,7 +158,7 @@ describe('normalize: typed Parquet (what the Athena destination publishes)', () 
     const out = path.join(dir, 'nan.parquet');
     const typed = await writeTypedParquet(session, table, table.file, out, (name, type) => (type === 'INTEGER' ? `CAST("${name}" AS BIGINT)` : `"${name}"`));
     expect(typed.columns).toEqual([['id', 'INTEGER'], ['price', 'VARCHAR']]);
-    expect(await parquetRows(out)).toEqual([{ id: '1', price: 'NaN' }, { id: '2', price: '1.25' }]);
+    expect(await parquetRows(`${out}/*.parquet`)).toEqual([{ id: '1', price: 'NaN' }, { id: '2', price: '1.25' }]);
   });
 
   it('a record over DuckDB\'s default CSV line limit is read again with a limit sized to the file, every character kept', async () => {

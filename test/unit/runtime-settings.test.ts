@@ -27,7 +27,7 @@ describe('settings from the environment, carried by RunConfig', () => {
 
   it('INGESTA_DUCKDB_MEMORY_LIMIT and INGESTA_DUCKDB_THREADS given through env reach the DuckDB session', async () => {
     const config = resolveConfig({ env: 'local', duckdbPath: path.join(dir, 'x.duckdb') }, { INGESTA_DUCKDB_MEMORY_LIMIT: '300MB', INGESTA_DUCKDB_THREADS: '1' });
-    expect(config.duckdb).toEqual({ memoryLimit: '300MB', threads: 1 });
+    expect(config.duckdb).toEqual({ memoryLimit: '300MB', threads: 1, parquetFileSize: '256MB' });
     expect(Object.isFrozen(config.duckdb)).toBe(true);
     const destination = await createDestination(config, 'ds');
     await destination.open();
@@ -43,7 +43,7 @@ describe('settings from the environment, carried by RunConfig', () => {
   });
 
   it('defaults when unset: 128MB, DuckDB\'s own thread count', () => {
-    expect(resolveConfig({ env: 'local' }, {}).duckdb).toEqual({ memoryLimit: '128MB', threads: undefined });
+    expect(resolveConfig({ env: 'local' }, {}).duckdb).toEqual({ memoryLimit: '128MB', threads: undefined, parquetFileSize: '256MB' });
   });
 
   it('run() refuses an invalid INGESTA_DUCKDB_MEMORY_LIMIT from its env with a ConfigError naming it, before opening anything', async () => {

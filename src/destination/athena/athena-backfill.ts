@@ -55,18 +55,18 @@ export async function applyBackfillOnAthena(
 ): Promise<number> {
   const backfill = table.backfill;
   if (!backfill || backfill.rows === 0 || !typedFile) return 0;
-  const { file, columns: typed } = typedFile;
+  const { files, columns: typed } = typedFile;
   const plan = planIcebergColumns(
     typed.map(([name, type]) => ({ name, type: athenaColumnType(name, type, 'iceberg').athenaType })),
     columns,
   );
-  await castBatchFile(table.name, file, plan, table.primaryKey);
+  await castBatchFile(table.name, files, plan, table.primaryKey);
   const glue = glueName(table.name);
   const folder = ctx.keys.batchFolder(table.name, `${manifest.runId}-backfill`);
   const stage = stagingTableName(`${glue}__backfill`);
   const staged = plan.columns.map(stagedFromAthena);
   await ctx.fence(`uploading ${ctx.s3.url(folder)}`);
-  await ctx.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
+  await ctx.s3.uploadParquetParts(folder, files);
   await ctx.fence(`creating the staging table ${ctx.dataset}.${stage}`);
   await ctx.glue.putParquetTable(ctx.dataset, stage, staged.map((c) => ({ name: c.name, type: c.stageType })), ctx.s3.url(folder), { ingesta_run_id: manifest.runId });
   await ctx.fence(`the backfill MERGE into ${ctx.dataset}.${glue}`);

@@ -98,17 +98,17 @@ export function duckTypeOf(athenaType: string): string | undefined {
 }
 
 /**
- * Casts the batch file's columns to the table's types (plan.casts), in place. First every cast column is checked:
+ * Casts the batch files' columns to the table's types (plan.casts), in place, file by file. First every cast column is checked:
  * a value that does not convert exactly (out of range, more decimals than the column's scale, NaN or text in a
  * number column) throws a DataError naming the table, the column and the row's key. Nothing is written before.
  */
-export async function castBatchFile(table: string, file: string, plan: IcebergColumnPlan, primaryKey: readonly string[]): Promise<void> {
+export async function castBatchFile(table: string, files: readonly string[], plan: IcebergColumnPlan, primaryKey: readonly string[]): Promise<void> {
   if (plan.casts.size === 0) return;
   const instance = await DuckDBInstance.create(':memory:');
   const c = await instance.connect();
   try {
     await c.run("SET TimeZone = 'UTC'");
-    const source = `read_parquet(${quoteLiteral(file)})`;
+    const source = `read_parquet([${files.map(quoteLiteral).join(', ')}])`;
     const types = new Map(
       (await c.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS().map((r) => [String(r.column_name), String(r.column_type)]),
     );
@@ -135,9 +135,11 @@ export async function castBatchFile(table: string, file: string, plan: IcebergCo
       // (a timestamp is staged as its exact text, see athena-staging.ts)
       select.push(`${stagedParquetSql(`CAST(${q} AS ${to})`, athenaType)} AS ${q}`);
     }
-    const next = `${file}.cast`;
-    await c.run(`COPY (SELECT ${select.join(', ')} FROM ${source}) TO ${quoteLiteral(next)} (FORMAT parquet, COMPRESSION zstd)`);
-    renameSync(next, file);
+    for (const file of files) {
+      const next = `${file}.cast`;
+      await c.run(`COPY (SELECT ${select.join(', ')} FROM read_parquet(${quoteLiteral(file)})) TO ${quoteLiteral(next)} (FORMAT parquet, COMPRESSION zstd)`);
+      renameSync(next, file);
+    }
   } finally {
     c.closeSync();
     instance.closeSync();

@@ -15,12 +15,12 @@ export interface PublishedTable {
   readonly rows: number | undefined;
 }
 
-/** Full table: new files in a new folder, then the Glue table is created or repointed there (atomic for readers). */
-export async function replaceParquet(ds: AthenaDataset, manifest: Manifest, table: PackageTable, file: string, columns: GlueColumn[]): Promise<PublishedTable> {
+/** Full table: new files in a new folder (the staging table of a merge, too, reads every file of its folder), then the Glue table is created or repointed there (atomic for readers). */
+export async function replaceParquet(ds: AthenaDataset, manifest: Manifest, table: PackageTable, files: readonly string[], columns: GlueColumn[]): Promise<PublishedTable> {
   const folder = ds.keys.dataFolder(table.name, manifest.runId);
   ds.assertLockHeld();
   await ds.fence(`uploading ${ds.s3.url(folder)}`);
-  await ds.s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
+  await ds.s3.uploadParquetParts(folder, files);
   const location = ds.s3.url(folder);
   await ds.fence(`repointing the Glue table ${ds.dataset}.${glueName(table.name)}`);
   await ds.glue.putParquetTable(ds.dataset, glueName(table.name), columns, location, { ingesta_run_id: manifest.runId });
@@ -36,7 +36,7 @@ export async function mergeIceberg(
   ds: AthenaDataset,
   manifest: Manifest,
   table: PackageTable,
-  file: string,
+  files: readonly string[],
   plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean },
   deletesFile?: string,
   changes?: CdcBatch,
@@ -74,7 +74,7 @@ export async function mergeIceberg(
   }
   if (rows > 0) {
     await ds.fence(`uploading ${s3.url(folder)}`);
-    await s3.uploadFile(`${folder}part-00000.zstd.parquet`, file);
+    await s3.uploadParquetParts(folder, files);
     await ds.fence(`creating the staging table ${dataset}.${stage}`);
     await catalog.putParquetTable(dataset, stage, staged.map((c) => ({ name: c.name, type: c.stageType })), s3.url(folder), { ingesta_run_id: manifest.runId });
     await ds.fence(`the MERGE into ${name}`);

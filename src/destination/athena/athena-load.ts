@@ -47,10 +47,10 @@ export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest,
   const cleanup = await ds.cleanUp(manifest.runId);
   await ds.fence('creating the Glue database');
   await ds.glue.ensureDatabase(ds.dataset, 'raw layer loaded by ingesta');
-  for (const [i, { table, file, columns, plan }] of prepared.entries()) {
+  for (const [i, { table, files, columns, plan }] of prepared.entries()) {
     const next = plan
-      ? await mergeIceberg(ds, manifest, table, file, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined, changes[i])
-      : await replaceParquet(ds, manifest, table, file, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
+      ? await mergeIceberg(ds, manifest, table, files, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined, changes[i])
+      : await replaceParquet(ds, manifest, table, files, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
     if (plan && table.backfill) await applyBackfillOnAthena(ds.reconcileContext(manifest.runId), backfills[i], manifest, table, plan.columns);
     tables[table.name] = {
       kind: next.kind,

@@ -9,21 +9,21 @@ import { stagedParquetSql } from './athena-staging.js';
 import { glueName } from './athena-state.js';
 import type { GlueCatalog, GlueColumn } from './glue-catalog.js';
 
-/** One table of a package, ready to publish: its Parquet file, the columns state records, and (merge) its column plan. */
+/** One table of a package, ready to publish: its Parquet files, the columns state records, and (merge) its column plan. */
 export interface PreparedTable {
   readonly table: PackageTable;
-  readonly file: string;
+  readonly files: string[];
   /** Column name and DuckDB type, as state.json records them. */
   readonly columns: [string, string][];
   /** Merge tables: how the batch meets the Iceberg table; `rebuild` when a full load recreates it with new types. */
   readonly plan: (IcebergColumnPlan & { readonly exists: boolean; readonly rebuild: boolean }) | undefined;
 }
 
-/** The Parquet file a table's batch is written as. */
+/** The Parquet format a table's batch is written for. */
 const formatOf = (table: PackageTable) => (table.writeDisposition === 'merge' ? 'iceberg' : 'parquet');
 
 /**
- * Writes one table's batch as Parquet, typed by normalize (typed-parquet.ts: declared types, measured numerics, text
+ * Writes one table's batch as Parquet files (the folder <table>.parquet of the package), typed by normalize (typed-parquet.ts: declared types, measured numerics, text
  * fallbacks) and mapped to Athena's types (the Iceberg mapping for merge tables, whose batch is the staging table's
  * file: its timestamps as exact text, athena-staging.ts). Every table is typed as a full load (the warnings say
  * "loaded as"): the Iceberg column policy decides later how a batch meets a merge table.
@@ -43,16 +43,16 @@ export function writeBatchFile(session: NormalizeSession, table: PackageTable, p
  * batch's types instead.
  */
 export async function prepareTable(glue: GlueCatalog, dataset: string, typed: TypedParquet, table: PackageTable): Promise<PreparedTable> {
-  const { file, columns: batch } = typed;
+  const { files, columns: batch } = typed;
   const format = formatOf(table);
-  if (format === 'parquet') return { table, file, columns: batch, plan: undefined };
+  if (format === 'parquet') return { table, files, columns: batch, plan: undefined };
   const glueColumns: GlueColumn[] = batch.map(([name, type]) => ({ name, type: athenaColumnType(name, type, format).athenaType }));
   const existing = await glue.getTable(dataset, glueName(table.name));
   let plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean } = {
     ...planIcebergColumns(glueColumns, existing ? glueColumnsOf(existing) : undefined), exists: !!existing, rebuild: false,
   };
   try {
-    await castBatchFile(table.name, file, plan, table.primaryKey);
+    await castBatchFile(table.name, files, plan, table.primaryKey);
   } catch (error) {
     if (!(error instanceof DataError) || !table.replaceAll) throw error;
     plan = { ...planIcebergColumns(glueColumns, undefined), exists: true, rebuild: true };
@@ -63,5 +63,5 @@ export async function prepareTable(glue: GlueCatalog, dataset: string, typed: Ty
     const athenaType = changed.get(name);
     return [name, athenaType === undefined ? type : (duckTypeOf(athenaType) ?? type)];
   });
-  return { table, file, columns, plan };
+  return { table, files, columns, plan };
 }

@@ -48,6 +48,18 @@ export class S3Store {
     });
   }
 
+  /**
+   * Uploads a table's Parquet files into `folder` as part-00000.zstd.parquet, part-00001…, in their order, two files
+   * at a time (each a multipart upload of its own).
+   */
+  async uploadParquetParts(folder: string, files: readonly string[]): Promise<void> {
+    const queue = files.map((file, i) => ({ file, key: `${folder}part-${String(i).padStart(5, '0')}.zstd.parquet` }));
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) await this.uploadFile(next.key, next.file);
+    };
+    await Promise.all([worker(), worker()]);
+  }
+
   async getJson<T>(key: string): Promise<VersionedJson<T> | undefined> {
     try {
       const read = await this.getText(key);

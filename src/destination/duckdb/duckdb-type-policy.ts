@@ -1,7 +1,7 @@
 import { DataError } from '../../errors.js';
 import type { PackageTable } from '../../package/load-package.js';
 import type { ColumnMapping } from '../../normalize/column-mapping.js';
-import { DIGITS, decimalColumn, fittingScale, fracDigitsSql, intDigitsSql, measure, notDecimalSql, type NumericStats, type Query } from '../../normalize/numeric-measure.js';
+import { DIGITS, checkedDecimalColumn, decimalColumn, fittingScale, fracDigitsSql, intDigitsSql, measure, notDecimalSql, type NumericStats, type Query } from '../../normalize/numeric-measure.js';
 import { asText } from '../../normalize/text-fallback.js';
 import { quoteIdent } from '../../sql/quote.js';
 
@@ -33,7 +33,9 @@ export async function mergeNumeric(query: Query, target: string, column: ColumnM
   const stored = Number(/^DECIMAL\(38,(\d+)\)$/.exec(current)![1]);
   if (!batch) return { kind: 'keep', column: decimalColumn(column, stored, DIGITS) };
   if (batch.special) return { kind: 'text', column: asText(column) };
-  if (batch.fracDigits <= stored && batch.intDigits <= DIGITS - stored) return { kind: 'keep', column: decimalColumn(column, stored, batch.intDigits) };
+  if (batch.fracDigits <= stored && batch.intDigits <= DIGITS - stored) {
+    return { kind: 'keep', column: batch.checked ? checkedDecimalColumn(column, stored) : decimalColumn(column, stored, batch.intDigits) };
+  }
   const [old] = await measure(query, [`CAST(${quoteIdent(column.name)} AS VARCHAR)`], target);
   const scale = fittingScale([batch, old!], stored);
   if (scale === undefined) return { kind: 'text', column: asText(column) };
