@@ -21,18 +21,24 @@ export type ColumnAdjustments = ReadonlyMap<string, ColumnAdjustment>;
 /**
  * What a package must be loaded with, found by a failed attempt: a column holding a value DuckDB refused (loaded as
  * exact text, see text-fallback.ts), a table with records over DuckDB's default CSV line limit (read with a limit
- * and a buffer sized to its file), or a table whose unconstrained numerics did not fit the scale assumed for them
- * (measured on the file first: numeric-measure.ts).
+ * and a buffer sized to its file), a table whose unconstrained numerics did not fit the scale assumed for them
+ * (measured on the file first: numeric-measure.ts), or a table DuckDB ran out of memory on (read again with
+ * MEMORY_RETRY_FACTOR times the memory limit).
  */
 export type LoadAdjustment =
   | { readonly kind: 'text'; readonly table: string; readonly column: string }
   | { readonly kind: 'line-limit'; readonly table: string }
-  | { readonly kind: 'measure'; readonly table: string };
+  | { readonly kind: 'measure'; readonly table: string }
+  | { readonly kind: 'memory'; readonly table: string };
+
+/** How many times the configured memory limit a table is read with after DuckDB ran out of memory on it. */
+export const MEMORY_RETRY_FACTOR = 4;
 
 /** What failed attempts found about one table. */
 interface TableFindings {
   lineLimit: boolean;
   measure: boolean;
+  memory: boolean;
   /** Columns DuckDB refused a value of: read as exact text. */
   readonly refused: Set<string>;
 }
@@ -48,13 +54,15 @@ export class LoadAdjustments {
     const found = this.tables.get(adjustment.table);
     if (!found) return false;
     if (adjustment.kind === 'line-limit') return found.lineLimit;
+    if (adjustment.kind === 'memory') return found.memory;
     return adjustment.kind === 'measure' ? found.measure : found.refused.has(adjustment.column);
   }
 
   add(adjustment: LoadAdjustment): void {
     let found = this.tables.get(adjustment.table);
-    if (!found) this.tables.set(adjustment.table, (found = { lineLimit: false, measure: false, refused: new Set() }));
+    if (!found) this.tables.set(adjustment.table, (found = { lineLimit: false, measure: false, memory: false, refused: new Set() }));
     if (adjustment.kind === 'line-limit') found.lineLimit = true;
+    else if (adjustment.kind === 'memory') found.memory = true;
     else if (adjustment.kind === 'measure') found.measure = true;
     else found.refused.add(adjustment.column);
   }

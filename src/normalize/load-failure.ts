@@ -1,5 +1,5 @@
 import { DataError, messageOf } from '../errors.js';
-import { AdjustmentNeeded } from './adjustments.js';
+import { AdjustmentNeeded, MEMORY_RETRY_FACTOR } from './adjustments.js';
 import type { MappedTable } from './column-mapping.js';
 import { describeDuckdbFailure } from './duckdb-errors.js';
 import { refusedColumn } from './text-fallback.js';
@@ -40,6 +40,18 @@ export function classifyFailure(cause: unknown, table: MappedTable & { readonly 
       new DataError(`Table ${table.name}: a record is too long to load: ${describeDuckdbFailure(messageOf(cause))}`, { cause }),
     );
   }
+  // DuckDB ran out of memory reading the table (its CSV reader's buffers at a small limit, a wide row): the package is
+  // loaded again with a larger limit for this table, once
+  if (/out of memory/i.test(messageOf(cause))) {
+    return new AdjustmentNeeded(
+      { kind: 'memory', table: table.name },
+      new DataError(
+        `Loading table ${table.name} ${into} failed: ${describeDuckdbFailure(messageOf(cause))}, even with ${MEMORY_RETRY_FACTOR} times the memory limit. ` +
+          'Raise INGESTA_DUCKDB_MEMORY_LIMIT. Nothing was committed; the previous data and state are intact.',
+        { cause },
+      ),
+    );
+  }
   // a value DuckDB refuses (a BC date, a timestamp past its range, NaN in numeric(p,s)): the column becomes text
   const column = refusedColumn(messageOf(cause), table);
   if (column) {
@@ -51,7 +63,6 @@ export function classifyFailure(cause: unknown, table: MappedTable & { readonly 
   // DuckDB's message quotes the value (and the CSV record): only what failed and where is kept
   return new DataError(
     `Loading table ${table.name} ${into} failed: ${describeDuckdbFailure(messageOf(cause))}. ` +
-      (/out of memory/i.test(messageOf(cause)) ? 'Raise INGESTA_DUCKDB_MEMORY_LIMIT. ' : '') +
       'Nothing was committed; the previous data and state are intact.',
     { cause },
   );

@@ -14,7 +14,7 @@ export class NormalizeSession implements TypingSession {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
-    private readonly memoryLimitBytes: number,
+    readonly memoryLimitBytes: number,
     private readonly tempDirectory: string,
     /** The size a table's Parquet files are split at (INGESTA_PARQUET_FILE_SIZE, as DuckDB spells a size). */
     readonly parquetFileSize: string,

@@ -36,13 +36,14 @@ export async function writeTypedParquet(
   const none = new Map<string, string>();
   for (;;) {
     const longLines = found.has({ kind: 'line-limit', table: table.name });
+    const moreMemory = found.has({ kind: 'memory', table: table.name });
     try {
       const relation = await typedRelation(session, table, csvFile, none, found);
       const source = typedSource(relation);
       const described = await session.query(`DESCRIBE SELECT * FROM ${source}`);
       const columns = described.map((r): [string, string] => [String(r.column_name), String(r.column_type)]);
       const select = columns.map(([name, type]) => `${columnSql(name, type)} AS ${quoteIdent(name)}`);
-      const { rows, files } = await writeParquetParts(session, `SELECT ${select.join(', ')} FROM ${source}`, parquetDir, session.parquetFileSize);
+      const { rows, files } = await writeParquetParts(session, `SELECT ${select.join(', ')} FROM ${source}`, parquetDir, session.parquetFileSize, session.memoryLimitBytes);
       if (table.rows > 0) expectAllRowsRead(table, rows);
       return { files, columns, notes: [...relation.notes, ...refusedNotes(table, none, found)] };
     } catch (cause) {
@@ -50,7 +51,7 @@ export async function writeTypedParquet(
       if (!(error instanceof AdjustmentNeeded) || found.has(error.adjustment)) throw error instanceof AdjustmentNeeded ? error.cause : error;
       found.add(error.adjustment);
     } finally {
-      if (longLines) await session.restoreMemoryLimit();
+      if (longLines || moreMemory) await session.restoreMemoryLimit();
     }
   }
 }

@@ -1,5 +1,6 @@
 import { quoteIdent } from '../sql/quote.js';
 import type { ColumnAdjustment, LoadAdjustments } from './adjustments.js';
+import { MEMORY_RETRY_FACTOR } from './adjustments.js';
 import type { ColumnMapping, MappedTable } from './column-mapping.js';
 import { lineLimitFor, readCsvSql } from './csv-read.js';
 import { assumeNumerics, measureNumerics, type NumericStats } from './numeric-measure.js';
@@ -26,6 +27,8 @@ export interface TypingSession {
   query(sql: string): Promise<Record<string, unknown>[]>;
   /** Raises the session's memory limit to at least `bytes` for this table's read; the caller restores it. */
   raiseMemoryLimit(bytes: number): Promise<void>;
+  /** The configured memory limit (INGESTA_DUCKDB_MEMORY_LIMIT) in bytes, as DuckDB applies it. */
+  readonly memoryLimitBytes: number;
 }
 
 export interface TypedRelation {
@@ -53,17 +56,28 @@ export interface TypedRelation {
 export async function typedRelation(session: TypingSession, table: CsvTable, file: string, existing: ReadonlyMap<string, string>, found: LoadAdjustments): Promise<TypedRelation> {
   const lineLimit = found.has({ kind: 'line-limit', table: table.name }) ? lineLimitFor(table.bytes) : undefined;
   const read = (columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => (table.rows > 0 ? readCsvSql(file, columns, lineLimit) : undefined);
-  if (lineLimit) await session.raiseMemoryLimit(4 * (lineLimit + 2 ** 20));
+  const memory = found.has({ kind: 'memory', table: table.name });
+  if (lineLimit || memory) await session.raiseMemoryLimit(Math.max(lineLimit ? 4 * (lineLimit + 2 ** 20) : 0, memory ? MEMORY_RETRY_FACTOR * session.memoryLimitBytes : 0));
+  const memoryNotes = memory ? [memoryNote(session.memoryLimitBytes)] : [];
   const fallbacks = textFallbacks(table, existing, found);
   const declared = table.columns.map((c) => (fallbacks.has(c.name) ? asText(c) : c));
-  if (table.rows === 0) return { columns: declared, adjustments: fallbacks, stats: new Map(), lineLimit, read, notes: [] };
+  if (table.rows === 0) return { columns: declared, adjustments: fallbacks, stats: new Map(), lineLimit, read, notes: memoryNotes };
   const assumed = found.has({ kind: 'measure', table: table.name }) ? undefined : assumeNumerics({ columns: declared, replaceAll: table.replaceAll }, existing);
   const measured = assumed ?? (await measureNumerics((sql) => session.query(sql), { columns: declared }, read(declared)!));
   // a full load notes a column that became text (a merge table's is noted where the stored column changes)
   const notes = measured.columns
     .filter((c) => c.guard === 'unconstrained_numeric' && c.destinationType === 'VARCHAR' && measured.stats.has(c.name) && table.replaceAll)
     .map((c) => textNote(table.name, c, false));
-  return { columns: measured.columns, adjustments: new Map([...fallbacks, ...measured.adjustments]), stats: measured.stats, lineLimit, read, notes };
+  return { columns: measured.columns, adjustments: new Map([...fallbacks, ...measured.adjustments]), stats: measured.stats, lineLimit, read, notes: [...memoryNotes, ...notes] };
+}
+
+/** What a run says when a table was read again with a raised memory limit. */
+function memoryNote(limitBytes: number): string {
+  const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+  return (
+    `DuckDB ran out of memory within the ${mb(limitBytes)} memory limit; the load was started over with ${mb(MEMORY_RETRY_FACTOR * limitBytes)} for this table. ` +
+    `Raise INGESTA_DUCKDB_MEMORY_LIMIT to spare the second read.`
+  );
 }
 
 /** The SELECT list that casts the CSV columns to their destination types, each column named as in the destination. */

@@ -171,6 +171,22 @@ describe('normalize: typed Parquet (what the Athena destination publishes)', () 
     expect(rows.map((r) => String(r.body).length)).toEqual([5, long.length]);
   });
 
+  it('a table DuckDB runs out of memory on is typed again with 4 times the memory limit, with a note (regression: exit 4 in 2 of 10 hard-data loads at the default limit)', async () => {
+    const small = await NormalizeSession.open(path.join(dir, 'spill-small'), { memoryLimit: '24MB', threads: undefined, parquetFileSize: '256MB' });
+    try {
+      const body = col('body', 'text');
+      const lines = Array.from({ length: 60_000 }, (_, i) => `${i + 1},${'abcdef0123456789'.repeat(100)}${i}`);
+      const table = csvTable('roomy', [id, body], lines);
+      const typed = await writeTypedParquet(small, table, table.file, path.join(dir, 'roomy.parquet'), (name) => `"${name}"`);
+      expect(typed.notes).toEqual([expect.stringMatching(/^DuckDB ran out of memory within the 23 MiB memory limit; the load was started over with 9[12] MiB for this table\. Raise INGESTA_DUCKDB_MEMORY_LIMIT/)]);
+      expect(await small.query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${path.join(dir, 'roomy.parquet')}/*.parquet')`)).toEqual([{ n: 60_000 }]);
+      // the session's limit is back to the configured one
+      expect(await small.query("SELECT current_setting('memory_limit') AS m")).toEqual([{ m: expect.stringMatching(/^2[23]\.\d+ MiB$/) }]);
+    } finally {
+      small.close();
+    }
+  });
+
   it('a value no fallback is for stops with a DataError that names table, column and the real destination, never the value (regression: "into DuckDB" on Athena)', async () => {
     const table = csvTable('bad', [id, col('n', 'int4')], ['1,secret-value']);
     const error = await writeTypedParquet(session, table, table.file, path.join(dir, 'bad.parquet'), (name) => `"${name}"`).catch((e: unknown) => e);

@@ -24,7 +24,8 @@ export class DuckDBFile {
   private createdFile = false;
   private committed = false;
   /** The session's memory limit, in bytes (restored after a table read with a raised one). */
-  private memoryLimitBytes = 128 * 2 ** 20;
+  /** The configured memory limit in bytes, as DuckDB applies it (read back when the session is set up). */
+  memoryLimitBytes = 128 * 2 ** 20;
 
   constructor(
     readonly file: string,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { LoadAdjustments } from '../../normalize/adjustments.js';
+import { MEMORY_RETRY_FACTOR, type LoadAdjustments } from '../../normalize/adjustments.js';
 import { castList, lineLimitFor } from '../../normalize/csv-read.js';
 import { classifyFailure, expectAllRowsRead } from '../../normalize/load-failure.js';
 import { withTextFallbacks } from '../../normalize/text-fallback.js';
@@ -33,8 +33,10 @@ export async function writeTable(
   const table = withTextFallbacks(packaged, existing, adjustments);
   const target = db.ref.table(table.name);
   const longLines = adjustments.has({ kind: 'line-limit', table: table.name });
+  const moreMemory = adjustments.has({ kind: 'memory', table: table.name });
   try {
     if (packaged.cdc) {
+      if (moreMemory) await db.raiseMemoryLimit(MEMORY_RETRY_FACTOR * db.memoryLimitBytes);
       await applyChanges(db, table, existing, file, notes, longLines ? lineLimitFor(table.bytes) : undefined);
       return table;
     }
@@ -80,7 +82,7 @@ export async function writeTable(
     throw classifyFailure(cause, table, longLines, 'into DuckDB');
   } finally {
     // (inside a failed transaction this SET fails too: abort() restores the limit after its ROLLBACK)
-    if (longLines) await db.restoreMemoryLimit();
+    if (longLines || moreMemory) await db.restoreMemoryLimit();
   }
   return table;
 }
