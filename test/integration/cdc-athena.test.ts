@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dryRun, run, validate } from '../../src/pipeline/run.js';
+import { IngestError } from '../../src/errors.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { runCli } from '../helpers/cli.js';
@@ -91,7 +92,7 @@ beforeAll(async () => {
   db = { name: 'shop', url, client, query: async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows, drop: async () => undefined } as unknown as TestDatabase;
   await client.query(`CREATE TABLE orders (id int PRIMARY KEY, status text, amount numeric(10,2), updated_at timestamptz NOT NULL, doc text)`);
   await client.query(`ALTER TABLE orders ALTER COLUMN doc SET STORAGE EXTERNAL`);
-  await client.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text, payload text)`);
+  await client.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind varchar(16), payload text)`);
   await client.query(`CREATE TABLE counters (id int PRIMARY KEY, n int)`);
   await client.query(
     `INSERT INTO orders SELECT g, 'new', g * 1.25, TIMESTAMPTZ '2024-01-01 00:00:00.123456+00' + g * INTERVAL '1 minute', CASE WHEN g % 10 = 0 THEN repeat('d', 4000) || g ELSE 'short ' || g END FROM generate_series(1, 200) g`,
@@ -299,4 +300,36 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     expect(lsn(await storedLsn()) > lsn(before)).toBe(true);
     expect(lsn(await confirmedLsn()) <= lsn(await storedLsn())).toBe(true);
   }, 60_000);
+
+  it('schema changes as relation messages: a column added with a DEFAULT is backfilled, int → bigint, varchar(n) → text and numeric precision up are widened, later changes carry the new column', async () => {
+    // a change sent with the old relation (before the ALTERs): the new columns are not in it
+    await db.query(`UPDATE orders SET status = 'before the alter' WHERE id = (SELECT min(id) FROM orders WHERE id > 3)`);
+    // a DEFAULT writes no row change for the existing rows: they are backfilled from the run's snapshot
+    await db.query(`ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu'`);
+    await db.query(`ALTER TABLE orders ADD COLUMN qty int`);
+    await db.query(`INSERT INTO orders VALUES (6000, 'new columns', 1, now(), 'n', 'us', 7)`);
+    await db.query(`ALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2)`);
+    await db.query(`UPDATE orders SET amount = 123456789012.34 WHERE id = 6000`);
+    await db.query(`ALTER TABLE counters ALTER COLUMN n TYPE bigint`);
+    await db.query(`INSERT INTO counters VALUES (60, 9000000000)`);
+    await db.query(`ALTER TABLE events ALTER COLUMN kind TYPE text`);
+    await db.query(`INSERT INTO events VALUES (6000, repeat('k', 40), 'longer than varchar(16)')`);
+    const events = await ingest();
+    expect(events.some((e) => e.type === 'table_backfilled' && e.table === 'orders' && e.columns.includes('region'))).toBe(true);
+    expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['incremental', 'incremental', 'incremental']);
+    await expectAllEqual('after the schema changes');
+    const [unfilled] = await lake.athenaQuery(`SELECT count(*) AS n FROM "${DATASET}"."orders" WHERE "region" IS NULL`);
+    expect(Number(unfilled!.n)).toBe(0);
+    const typeOf = (table: string, column: string) => lake.aws.tables.get(`${DATASET}.${table}`)!.columns.find((c) => c.name === column)?.type;
+    expect([typeOf('orders', 'amount'), typeOf('orders', 'qty'), typeOf('counters', 'n'), typeOf('events', 'kind')]).toEqual(['decimal(14,2)', 'int', 'bigint', 'string']);
+    expect(lake.aws.statements.some((s) => /^ALTER TABLE .*orders.* ADD COLUMNS \(.*region.* string, .*qty.* int\)/.test(s))).toBe(true);
+    expect(lake.aws.statements.some((s) => /^ALTER TABLE .*counters.* CHANGE COLUMN .*n.* bigint/.test(s))).toBe(true);
+
+    // later changes carry the new columns
+    await db.query(`UPDATE orders SET region = 'apac', qty = 3 WHERE id = 6000`);
+    await db.query(`INSERT INTO orders VALUES (6001, 'later', 2, now(), 'l', NULL, 8)`);
+    await db.query(`UPDATE counters SET n = n + 1 WHERE id = 60`);
+    await ingest();
+    await expectAllEqual('changes after the schema changes');
+  }, 30_000);
 });
