@@ -329,7 +329,70 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     await db.query(`UPDATE orders SET region = 'apac', qty = 3 WHERE id = 6000`);
     await db.query(`INSERT INTO orders VALUES (6001, 'later', 2, now(), 'l', NULL, 8)`);
     await db.query(`UPDATE counters SET n = n + 1 WHERE id = 60`);
+    // a DEFAULT column on a table with no change in the run: added and backfilled all the same
+    await db.query(`ALTER TABLE events ADD COLUMN origin text DEFAULT 'pg'`);
     await ingest();
     await expectAllEqual('changes after the schema changes');
+    const [origins] = await lake.athenaQuery(`SELECT count(*) AS n FROM "${DATASET}"."events" WHERE "origin" = 'pg'`);
+    expect(Number(origins!.n)).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('a type change CDC cannot follow is refused as on a non-CDC merge table (same message, same exit code); --full-refresh of a CDC table recreates the slot with a new snapshot and reloads every CDC table in full', async () => {
+    // the same change on a cursor-based merge table of another dataset: what dev/prod says today
+    await db.query(`CREATE TABLE gauges (id int PRIMARY KEY, n bigint, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await db.query(`INSERT INTO gauges SELECT g, g FROM generate_series(55, 60) g`);
+    const catalog = path.join(dir, 'gauges.yaml');
+    writeFileSync(catalog, `version: 1\ntables:\n  gauges:\n    primary_key: [id]\n    write_disposition: merge\n    incremental: { cursor_column: updated_at }\n`);
+    const cursorRun = () => run({ env: 'dev', dataset: 'raw_cursor_dev', sourceUrl: url, catalog, tables: ['gauges'], schemaExport: false }, { env: lake.env(url) });
+    await cursorRun();
+    await db.query(`ALTER TABLE gauges ALTER COLUMN n TYPE text`);
+    await db.query(`UPDATE gauges SET n = 'many', updated_at = now() WHERE id = 60`);
+    await db.query(`ALTER TABLE counters ALTER COLUMN n TYPE text`);
+    await db.query(`UPDATE counters SET n = 'many' WHERE id = 60`);
+    const refused = async (go: () => Promise<unknown>) => {
+      const error = await go().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(IngestError);
+      return error as IngestError;
+    };
+    const cursorError = await refused(cursorRun);
+    const [stored, confirmed] = [await storedLsn(), await confirmedLsn()];
+    const cdcError = await refused(() => ingest());
+    expect(cdcError.message).toMatch(/^Table counters, column n: the row with key \(60\) holds a value that does not fit the column's type bigint .*--full-refresh counters\.$/);
+    expect({ name: cdcError.name, exitCode: cdcError.exitCode, message: cdcError.message.replaceAll('counters', 'gauges') }).toEqual({
+      name: cursorError.name, exitCode: cursorError.exitCode, message: cursorError.message,
+    });
+    // nothing written: state and slot where they were, the row as it was
+    expect([await storedLsn(), await confirmedLsn()]).toEqual([stored, confirmed]);
+    const [kept] = await lake.athenaQuery(`SELECT "n" FROM "${DATASET}"."counters" WHERE "id" = 60`);
+    expect(kept!.n).toBe('9000000001');
+
+    // --full-refresh of counters: the slot is recreated, every CDC table reloaded in full from its snapshot (a row the
+    // destination lost comes back: nothing is streamed from a stale position), counters rebuilt with the new type
+    await lake.athenaQuery(`DELETE FROM "${DATASET}"."events" WHERE "id" = 6000`);
+    await db.query(`UPDATE orders SET status = 'refreshed' WHERE id = 6001`);
+    const events = await ingest({ fullRefresh: ['counters'] });
+    expect(events.some((e) => e.type === 'warning' && /--full-refresh of counters; replication slot ingesta_raw_cdc_dev_[0-9a-f]{12} is \(re\)created and orders, events, counters load in full/.test(e.message))).toBe(true);
+    expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['full', 'full', 'full']);
+    expect(lake.aws.tables.get(`${DATASET}.counters`)!.columns.find((c) => c.name === 'n')!.type).toBe('string');
+    await expectAllEqual('after --full-refresh counters');
+    expect(lsn(await storedLsn()) > lsn(stored)).toBe(true);
+    expect(await confirmedLsn()).toBe(await storedLsn());
+  }, 30_000);
+
+  it('a lost state (state.json deleted) recreates the slot with a new snapshot and reloads in full, never a silent skip; the run after streams again', async () => {
+    const stored = await storedLsn();
+    await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `raw/${DATASET}/_ingesta/state.json` }));
+    await lake.athenaQuery(`DELETE FROM "${DATASET}"."orders" WHERE "id" = 6000`);
+    await db.query(`UPDATE orders SET status = 'while the state was gone' WHERE id = 6001`);
+    const events = await ingest();
+    expect(events.some((e) => e.type === 'warning' && /holds no change data capture state for orders .*\(re\)created and orders, events, counters load in full/.test(e.message))).toBe(true);
+    expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['full', 'full', 'full']);
+    await expectAllEqual('after the lost state');
+    expect(lsn(await storedLsn()) > lsn(stored)).toBe(true);
+    await db.query(`DELETE FROM orders WHERE id = 6001`);
+    await db.query(`UPDATE counters SET n = 'again' WHERE id = 60`);
+    const next = await ingest();
+    expect(next.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['incremental', 'incremental', 'incremental']);
+    await expectAllEqual('streaming after the lost state');
   }, 30_000);
 });
