@@ -357,6 +357,7 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     const cursorError = await refused(cursorRun);
     const [stored, confirmed] = [await storedLsn(), await confirmedLsn()];
     const cdcError = await refused(() => ingest());
+    expect(cdcError.exitCode).toBe(4);
     expect(cdcError.message).toMatch(/^Table counters, column n: the row with key \(60\) holds a value that does not fit the column's type bigint .*--full-refresh counters\.$/);
     expect({ name: cdcError.name, exitCode: cdcError.exitCode, message: cdcError.message.replaceAll('counters', 'gauges') }).toEqual({
       name: cursorError.name, exitCode: cursorError.exitCode, message: cursorError.message,
