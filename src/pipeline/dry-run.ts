@@ -30,7 +30,7 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
     const dest = destination;
     // change data capture: the slot and the stored LSN, read before the snapshot (as a run reads its end point)
     const cdc = await planCdc(client, config, tables, refresh, dest, { destination: destinationIdentity(config, dataset), dataset });
-    const { reads } = await prepareReads(client, plan, tables, refresh, dest, emit);
+    const { reads } = await prepareReads(client, plan, tables, refresh, dest, emit, undefined, cdc && { changesOnly: cdc.reason ? new Set() : cdc.tables });
     const result: DryRunPlan = {
       runId,
       env: config.env,

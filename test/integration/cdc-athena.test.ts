@@ -396,4 +396,38 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     expect(next.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['incremental', 'incremental', 'incremental']);
     await expectAllEqual('streaming after the lost state');
   }, 30_000);
+
+  it('an incompatible type change of a CDC table (text → integer) is refused by the schema check as a merge table\'s (regression: warned "rebuilt with the new type", then merged into the old column); its --full-refresh rebuilds the column as int (regression: the values fitted the old string column, which stayed)', async () => {
+    const catalog = path.join(dir, 'gauges.yaml');
+    const cursorRun = (extra: Record<string, unknown> = {}) =>
+      run({ env: 'dev', dataset: 'raw_cursor_dev', sourceUrl: url, catalog, tables: ['gauges'], schemaExport: false, ...extra }, { env: lake.env(url) });
+    // the cursor table follows its text column first (it was refused above), as counters did
+    await cursorRun({ fullRefresh: ['gauges'] });
+    await db.query(`ALTER TABLE gauges ALTER COLUMN n TYPE int USING length(n)`);
+    await db.query(`UPDATE gauges SET n = 1, updated_at = now() WHERE id = 60`);
+    await db.query(`ALTER TABLE counters ALTER COLUMN n TYPE int USING length(n)`);
+    await db.query(`UPDATE counters SET n = 1 WHERE id = 60`);
+    const refused = async (go: () => Promise<unknown>) => {
+      const error = await go().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(IngestError);
+      return error as IngestError;
+    };
+    const cursorError = await refused(() => cursorRun());
+    const [stored, confirmed] = [await storedLsn(), await confirmedLsn()];
+    const cdcError = await refused(() => ingest());
+    expect({ exitCode: cdcError.exitCode, message: cdcError.message }).toEqual({
+      exitCode: 4,
+      message: 'Incompatible schema change: counters: column n changes from VARCHAR to INTEGER, which cannot hold every old value: run with --full-refresh counters. Nothing was written.',
+    });
+    expect({ name: cdcError.name, exitCode: cdcError.exitCode, message: cdcError.message.replaceAll('counters', 'gauges') }).toEqual({
+      name: cursorError.name, exitCode: cursorError.exitCode, message: cursorError.message,
+    });
+    expect([await storedLsn(), await confirmedLsn()]).toEqual([stored, confirmed]);
+    expect(lake.aws.tables.get(`${DATASET}.counters`)!.columns.find((c) => c.name === 'n')!.type).toBe('string');
+
+    // what the message says: --full-refresh counters rebuilds it with the new type (every CDC table reloads in full)
+    await ingest({ fullRefresh: ['counters'] });
+    expect(lake.aws.tables.get(`${DATASET}.counters`)!.columns.find((c) => c.name === 'n')!.type).toBe('int');
+    await expectAllEqual('after --full-refresh counters');
+  }, 30_000);
 });
