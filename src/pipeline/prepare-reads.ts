@@ -40,7 +40,7 @@ export async function prepareReads(
   emit: EventListener,
   afterSnapshot?: (locked: readonly RelationName[]) => Promise<void>,
   cdc?: CdcHooks,
-): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[] }> {
+): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[]; added: ReadonlyMap<string, readonly string[]> }> {
   const [state, existing] = [await destination.readState(), await destination.existingTables()];
   // every table of the run is locked (ACCESS SHARE) before the snapshot's first query: a TRUNCATE or a rewriting
   // ALTER TABLE then waits for the run instead of making a table not yet read look empty (table-locks.ts)
@@ -88,5 +88,5 @@ export async function prepareReads(
   const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
   const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds, caseSensitiveIdentifiers: destination.capabilities.caseSensitiveIdentifiers }, sources, columnsByTable, emit);
   // columns new in the source: merge tables fill them into their older rows (backfill.ts)
-  return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit) };
+  return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit), added: addedColumns };
 }

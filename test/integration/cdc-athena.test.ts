@@ -301,7 +301,7 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     expect(lsn(await confirmedLsn()) <= lsn(await storedLsn())).toBe(true);
   }, 60_000);
 
-  it('schema changes as relation messages: a column added with a DEFAULT is backfilled, int → bigint, varchar(n) → text and numeric precision up are widened, later changes carry the new column', async () => {
+  it('schema changes as relation messages: a column added with a DEFAULT is backfilled, int → bigint, varchar(n) → text and numeric precision up are widened, later changes carry the new column; --dry-run lists the backfill (regression: missing from a CDC table\'s steps)', async () => {
     // a change sent with the old relation (before the ALTERs): the new columns are not in it
     await db.query(`UPDATE orders SET status = 'before the alter' WHERE id = (SELECT min(id) FROM orders WHERE id > 3)`);
     // a DEFAULT writes no row change for the existing rows: they are backfilled from the run's snapshot
@@ -314,6 +314,9 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     await db.query(`INSERT INTO counters VALUES (60, 9000000000)`);
     await db.query(`ALTER TABLE events ALTER COLUMN kind TYPE text`);
     await db.query(`INSERT INTO events VALUES (6000, repeat('k', 40), 'longer than varchar(16)')`);
+    // --dry-run says so (regression: a CDC table's backfill of new columns was missing from its steps)
+    const planned = (await dryRun({ env: 'dev', dataset: DATASET, sourceUrl: url, tables: TABLES, cdc: true }, { env: lake.env(url) })).tables.find((t) => t.table === 'orders')!;
+    expect(planned.steps.join('\n')).toMatch(/bytes of WAL to decode.*\nbackfill: COPY id with region, qty \(new in the source\) .*\n[\s\S]*MERGE INTO "raw_cdc_dev"\."orders"/);
     const events = await ingest();
     expect(events.some((e) => e.type === 'table_backfilled' && e.table === 'orders' && e.columns.includes('region'))).toBe(true);
     expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['incremental', 'incremental', 'incremental']);
