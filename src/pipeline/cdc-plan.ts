@@ -57,7 +57,7 @@ export async function planCdc(
 }
 
 /** A CDC table as the dry run shows it: a full load from a new slot's snapshot, or the changes since the stored LSN. */
-export function cdcDryRunTable(plan: CdcPlan, read: TableRead, destination: Destination, runId: string): DryRunTable {
+export function cdcDryRunTable(plan: CdcPlan, read: TableRead, destination: Destination, runId: string, added: readonly string[] = []): DryRunTable {
   const column = cdcCursorColumn(plan.slot);
   const cdc = { slot: plan.slot, storedLsn: plan.storedLsn, confirmedLsn: plan.confirmedLsn, endPoint: plan.endPoint, pendingWalBytes: plan.pendingWalBytes, reason: plan.reason ?? null };
   if (plan.reason) {
@@ -74,6 +74,7 @@ export function cdcDryRunTable(plan: CdcPlan, read: TableRead, destination: Dest
     };
   }
   const cursor = { column, columnType: 'pg_lsn', previous: plan.storedLsn, lowerBound: plan.storedLsn, next: plan.endPoint };
+  const backfilled = added.filter((c) => !read.entry.primaryKey.includes(c));
   return {
     table: read.entry.name, mode: 'incremental', cdc,
     select: peekSql(plan.slot, plan.slot, plan.endPoint),
@@ -81,6 +82,10 @@ export function cdcDryRunTable(plan: CdcPlan, read: TableRead, destination: Dest
     steps: [
       `change data capture: the committed changes from ${plan.storedLsn} to the WAL position at the run's start (${plan.endPoint} now; ` +
         `${plan.pendingWalBytes ?? '?'} bytes of WAL to decode, every table's; slot ${plan.slot} confirmed up to ${plan.confirmedLsn ?? '?'}), nothing consumed`,
+      // columns new in the source: the run backfills them (cdc-stage.ts; a DEFAULT writes no change to the WAL)
+      ...(backfilled.length > 0 && read.entry.primaryKey.length > 0
+        ? [`backfill: COPY ${read.entry.primaryKey.join(', ')} with ${backfilled.join(', ')} (new in the source) of every source row that has a value; merged into the older rows`]
+        : []),
       ...destination.plannedSteps({ ...read.entry, writeDisposition: 'merge', replaceAll: false, cursor, cdc: { transactions: 0, truncated: false } }, runId),
       `after the commit: slot ${plan.slot} confirmed up to that position`,
     ],

@@ -34,6 +34,8 @@ export interface CdcStage {
   readonly slot: string;
   /** prepareReads' hook between LOCK and the snapshot's first query: a new slot's snapshot is joined here. */
   readonly afterLock: (client: pg.Client) => Promise<void>;
+  /** The CDC tables read as changes (held to a merge table's schema rules); none when the slot is (re)created. */
+  readonly changesOnly: ReadonlySet<string>;
   /** The reads left to COPY: CDC tables load in full from the slot's snapshot (first run) or leave them (changes). */
   adjustReads(reads: readonly TableRead[]): TableRead[];
   /** Later runs: the changes since the stored position into the package, inside the snapshot (for a backfill). */
@@ -84,6 +86,7 @@ export async function startCdc(
   let committedPosition: string | undefined;
   return {
     slot,
+    changesOnly: reason ? new Set() : names,
     afterLock: async (c) => {
       if (!reason) return;
       newSlot = await createSlot(config.source, slot, (connection) => (replication = connection));

@@ -30,13 +30,13 @@ export async function dryRun(plan: RunPlan, emit: EventListener = () => undefine
     const dest = destination;
     // change data capture: the slot and the stored LSN, read before the snapshot (as a run reads its end point)
     const cdc = await planCdc(client, config, tables, refresh, dest, { destination: destinationIdentity(config, dataset), dataset });
-    const { reads } = await prepareReads(client, plan, tables, refresh, dest, emit);
+    const { reads, added } = await prepareReads(client, plan, tables, refresh, dest, emit, undefined, cdc && { changesOnly: cdc.reason ? new Set() : cdc.tables });
     const result: DryRunPlan = {
       runId,
       env: config.env,
       dataset,
       destination: destinationLabel(config),
-      tables: reads.map((r) => cdc?.tables.has(r.entry.name) ? cdcDryRunTable(cdc, r, dest, runId) : ({
+      tables: reads.map((r) => cdc?.tables.has(r.entry.name) ? cdcDryRunTable(cdc, r, dest, runId, added.get(r.entry.name)) : ({
         table: r.entry.name,
         mode: r.mode,
         cursor: r.entry.cursor ? { column: r.entry.cursor.column, from: r.entry.cursor.lowerBound, to: r.entry.cursor.next ?? r.entry.cursor.previous } : undefined,

@@ -17,6 +17,14 @@ import type { ReconcileMode } from '../catalog/reconcile-mode.js';
 import { reconciledTables, selectedTables } from './resolve-tables.js';
 import { ConfigError } from '../errors.js';
 
+/** What change data capture tells the reads (cdc-stage.ts; cdc-plan.ts for a dry run). */
+export interface CdcHooks {
+  /** Between LOCK and the snapshot's first query: a new slot's snapshot is joined here. */
+  readonly afterLock?: (client: pg.Client) => Promise<void>;
+  /** The CDC tables read as changes this run (none when the slot is recreated: they load in full). */
+  readonly changesOnly: ReadonlySet<string>;
+}
+
 /**
  * What a run and a dry run share: read the destination's state, open the source snapshot with every table locked
  * (ACCESS SHARE; `afterSnapshot` then lets other readers join it), introspect every table,
@@ -31,12 +39,12 @@ export async function prepareReads(
   destination: Destination,
   emit: EventListener,
   afterSnapshot?: (locked: readonly RelationName[]) => Promise<void>,
-  afterLock?: (client: pg.Client) => Promise<void>,
-): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[] }> {
+  cdc?: CdcHooks,
+): Promise<{ snapshotAt: string; sources: Map<string, SourceTable>; reads: TableRead[]; added: ReadonlyMap<string, readonly string[]> }> {
   const [state, existing] = [await destination.readState(), await destination.existingTables()];
   // every table of the run is locked (ACCESS SHARE) before the snapshot's first query: a TRUNCATE or a rewriting
   // ALTER TABLE then waits for the run instead of making a table not yet read look empty (table-locks.ts)
-  const locked = await beginLockedSnapshot(client, tables, afterLock);
+  const locked = await beginLockedSnapshot(client, tables, cdc?.afterLock);
   const snapshotAt = (
     await client.query<{ now: string }>('SELECT now()::text AS now').catch((cause: unknown) => {
       throw sourceQueryError('Starting the source snapshot', cause);
@@ -56,6 +64,7 @@ export async function prepareReads(
       naming: { caseSensitive: destination.capabilities.caseSensitiveIdentifiers, lowerCase: destination.capabilities.lowerCaseIdentifiers },
       describe: (table) => destination.describeTable(table),
       addedColumns,
+      changesOnly: cdc?.changesOnly,
     },
     emit,
   );
@@ -79,5 +88,5 @@ export async function prepareReads(
   const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
   const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds, caseSensitiveIdentifiers: destination.capabilities.caseSensitiveIdentifiers }, sources, columnsByTable, emit);
   // columns new in the source: merge tables fill them into their older rows (backfill.ts)
-  return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit) };
+  return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit), added: addedColumns };
 }

@@ -107,7 +107,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
 
     const joinReaders = (locked: readonly RelationName[]) => openReaders(run, config, locked);
     const cdc = (run.cdc = await startCdc(client, config, tables, refresh, destination, { destination: destinationIdentity(config, dataset), dataset }, emit));
-    const prepared = await prepareReads(client, plan, tables, refresh, destination, emit, joinReaders, cdc?.afterLock);
+    const prepared = await prepareReads(client, plan, tables, refresh, destination, emit, joinReaders, cdc);
     const { snapshotAt, sources } = prepared;
     const reads = cdc ? cdc.adjustReads(prepared.reads) : prepared.reads;
     const manifest = newManifest(plan, runId, startedAt, snapshotAt);

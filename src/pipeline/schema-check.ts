@@ -15,6 +15,12 @@ export interface SchemaCheckInput {
   describe(table: string): Promise<Map<string, string>>;
   /** Filled with the columns each existing table lacks (destination names), for the backfill of merge tables. */
   readonly addedColumns?: Map<string, string[]>;
+  /**
+   * Tables this run reads as changes (change data capture from the stored position): merged into the destination
+   * whatever their write_disposition, so held to a merge table's rules (regression: an incompatible type change of
+   * such a table was warned as "rebuilt with the new type" and then merged without any rebuild).
+   */
+  readonly changesOnly?: ReadonlySet<string>;
 }
 
 /**
@@ -39,8 +45,9 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
     if (changes.length === 0) continue;
     if (t.schemaContract === 'freeze') throw schemaFrozenError(t.name, changes);
     const rebuilt = input.refresh.has(t.name);
+    const merged = t.writeDisposition === 'merge' || input.changesOnly?.has(t.name) === true;
     for (const change of changes) {
-      if (change.kind === 'incompatible' && t.writeDisposition === 'merge' && !rebuilt) {
+      if (change.kind === 'incompatible' && merged && !rebuilt) {
         problems.push(`${describeChange(t.name, change)}: run with --full-refresh ${t.name}`);
       } else if (change.kind === 'dropped' && rebuilt) {
         emit({ type: 'warning', table: t.name, message: `column ${change.column} no longer exists in the source; removed by the full refresh` });
@@ -55,7 +62,7 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
     const added = changes.filter((c) => c.kind === 'added').map((c) => c.column);
     if (added.length > 0) input.addedColumns?.set(t.name, added);
     const dropped = changes.filter((c) => c.kind === 'dropped').map((c) => c.column);
-    if (t.writeDisposition === 'merge' && !rebuilt && added.length > 0 && dropped.length > 0) {
+    if (merged && !rebuilt && added.length > 0 && dropped.length > 0) {
       emit({
         type: 'warning',
         table: t.name,

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dryRun, run, validate } from '../../src/pipeline/run.js';
+import { IngestError } from '../../src/errors.js';
 import type { PipelineEvent } from '../../src/pipeline/events.js';
 import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { runCli } from '../helpers/cli.js';
@@ -91,7 +92,7 @@ beforeAll(async () => {
   db = { name: 'shop', url, client, query: async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows, drop: async () => undefined } as unknown as TestDatabase;
   await client.query(`CREATE TABLE orders (id int PRIMARY KEY, status text, amount numeric(10,2), updated_at timestamptz NOT NULL, doc text)`);
   await client.query(`ALTER TABLE orders ALTER COLUMN doc SET STORAGE EXTERNAL`);
-  await client.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind text, payload text)`);
+  await client.query(`CREATE TABLE events (id bigint PRIMARY KEY, kind varchar(16), payload text)`);
   await client.query(`CREATE TABLE counters (id int PRIMARY KEY, n int)`);
   await client.query(
     `INSERT INTO orders SELECT g, 'new', g * 1.25, TIMESTAMPTZ '2024-01-01 00:00:00.123456+00' + g * INTERVAL '1 minute', CASE WHEN g % 10 = 0 THEN repeat('d', 4000) || g ELSE 'short ' || g END FROM generate_series(1, 200) g`,
@@ -299,4 +300,137 @@ describe('change data capture on --env dev: MERGE with deletes into Iceberg, sta
     expect(lsn(await storedLsn()) > lsn(before)).toBe(true);
     expect(lsn(await confirmedLsn()) <= lsn(await storedLsn())).toBe(true);
   }, 60_000);
+
+  it('schema changes as relation messages: a column added with a DEFAULT is backfilled, int → bigint, varchar(n) → text and numeric precision up are widened, later changes carry the new column; --dry-run lists the backfill (regression: missing from a CDC table\'s steps)', async () => {
+    // a change sent with the old relation (before the ALTERs): the new columns are not in it
+    await db.query(`UPDATE orders SET status = 'before the alter' WHERE id = (SELECT min(id) FROM orders WHERE id > 3)`);
+    // a DEFAULT writes no row change for the existing rows: they are backfilled from the run's snapshot
+    await db.query(`ALTER TABLE orders ADD COLUMN region text DEFAULT 'eu'`);
+    await db.query(`ALTER TABLE orders ADD COLUMN qty int`);
+    await db.query(`INSERT INTO orders VALUES (6000, 'new columns', 1, now(), 'n', 'us', 7)`);
+    await db.query(`ALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2)`);
+    await db.query(`UPDATE orders SET amount = 123456789012.34 WHERE id = 6000`);
+    await db.query(`ALTER TABLE counters ALTER COLUMN n TYPE bigint`);
+    await db.query(`INSERT INTO counters VALUES (60, 9000000000)`);
+    await db.query(`ALTER TABLE events ALTER COLUMN kind TYPE text`);
+    await db.query(`INSERT INTO events VALUES (6000, repeat('k', 40), 'longer than varchar(16)')`);
+    // --dry-run says so (regression: a CDC table's backfill of new columns was missing from its steps)
+    const planned = (await dryRun({ env: 'dev', dataset: DATASET, sourceUrl: url, tables: TABLES, cdc: true }, { env: lake.env(url) })).tables.find((t) => t.table === 'orders')!;
+    expect(planned.steps.join('\n')).toMatch(/bytes of WAL to decode.*\nbackfill: COPY id with region, qty \(new in the source\) .*\n[\s\S]*MERGE INTO "raw_cdc_dev"\."orders"/);
+    const events = await ingest();
+    expect(events.some((e) => e.type === 'table_backfilled' && e.table === 'orders' && e.columns.includes('region'))).toBe(true);
+    expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['incremental', 'incremental', 'incremental']);
+    await expectAllEqual('after the schema changes');
+    const [unfilled] = await lake.athenaQuery(`SELECT count(*) AS n FROM "${DATASET}"."orders" WHERE "region" IS NULL`);
+    expect(Number(unfilled!.n)).toBe(0);
+    const typeOf = (table: string, column: string) => lake.aws.tables.get(`${DATASET}.${table}`)!.columns.find((c) => c.name === column)?.type;
+    expect([typeOf('orders', 'amount'), typeOf('orders', 'qty'), typeOf('counters', 'n'), typeOf('events', 'kind')]).toEqual(['decimal(14,2)', 'int', 'bigint', 'string']);
+    expect(lake.aws.statements.some((s) => /^ALTER TABLE .*orders.* ADD COLUMNS \(.*region.* string, .*qty.* int\)/.test(s))).toBe(true);
+    expect(lake.aws.statements.some((s) => /^ALTER TABLE .*counters.* CHANGE COLUMN .*n.* bigint/.test(s))).toBe(true);
+
+    // later changes carry the new columns
+    await db.query(`UPDATE orders SET region = 'apac', qty = 3 WHERE id = 6000`);
+    await db.query(`INSERT INTO orders VALUES (6001, 'later', 2, now(), 'l', NULL, 8)`);
+    await db.query(`UPDATE counters SET n = n + 1 WHERE id = 60`);
+    // a DEFAULT column on a table with no change in the run: added and backfilled all the same
+    await db.query(`ALTER TABLE events ADD COLUMN origin text DEFAULT 'pg'`);
+    await ingest();
+    await expectAllEqual('changes after the schema changes');
+    const [origins] = await lake.athenaQuery(`SELECT count(*) AS n FROM "${DATASET}"."events" WHERE "origin" = 'pg'`);
+    expect(Number(origins!.n)).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('a type change CDC cannot follow is refused as on a non-CDC merge table (same message, same exit code); --full-refresh of a CDC table recreates the slot with a new snapshot and reloads every CDC table in full', async () => {
+    // the same change on a cursor-based merge table of another dataset: what dev/prod says today
+    await db.query(`CREATE TABLE gauges (id int PRIMARY KEY, n bigint, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await db.query(`INSERT INTO gauges SELECT g, g FROM generate_series(55, 60) g`);
+    const catalog = path.join(dir, 'gauges.yaml');
+    writeFileSync(catalog, `version: 1\ntables:\n  gauges:\n    primary_key: [id]\n    write_disposition: merge\n    incremental: { cursor_column: updated_at }\n`);
+    const cursorRun = () => run({ env: 'dev', dataset: 'raw_cursor_dev', sourceUrl: url, catalog, tables: ['gauges'], schemaExport: false }, { env: lake.env(url) });
+    await cursorRun();
+    await db.query(`ALTER TABLE gauges ALTER COLUMN n TYPE text`);
+    await db.query(`UPDATE gauges SET n = 'many', updated_at = now() WHERE id = 60`);
+    await db.query(`ALTER TABLE counters ALTER COLUMN n TYPE text`);
+    await db.query(`UPDATE counters SET n = 'many' WHERE id = 60`);
+    const refused = async (go: () => Promise<unknown>) => {
+      const error = await go().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(IngestError);
+      return error as IngestError;
+    };
+    const cursorError = await refused(cursorRun);
+    const [stored, confirmed] = [await storedLsn(), await confirmedLsn()];
+    const cdcError = await refused(() => ingest());
+    expect(cdcError.exitCode).toBe(4);
+    expect(cdcError.message).toMatch(/^Table counters, column n: the row with key \(60\) holds a value that does not fit the column's type bigint .*--full-refresh counters\.$/);
+    expect({ name: cdcError.name, exitCode: cdcError.exitCode, message: cdcError.message.replaceAll('counters', 'gauges') }).toEqual({
+      name: cursorError.name, exitCode: cursorError.exitCode, message: cursorError.message,
+    });
+    // nothing written: state and slot where they were, the row as it was
+    expect([await storedLsn(), await confirmedLsn()]).toEqual([stored, confirmed]);
+    const [kept] = await lake.athenaQuery(`SELECT "n" FROM "${DATASET}"."counters" WHERE "id" = 60`);
+    expect(kept!.n).toBe('9000000001');
+
+    // --full-refresh of counters: the slot is recreated, every CDC table reloaded in full from its snapshot (a row the
+    // destination lost comes back: nothing is streamed from a stale position), counters rebuilt with the new type
+    await lake.athenaQuery(`DELETE FROM "${DATASET}"."events" WHERE "id" = 6000`);
+    await db.query(`UPDATE orders SET status = 'refreshed' WHERE id = 6001`);
+    const events = await ingest({ fullRefresh: ['counters'] });
+    expect(events.some((e) => e.type === 'warning' && /--full-refresh of counters; replication slot ingesta_raw_cdc_dev_[0-9a-f]{12} is \(re\)created and orders, events, counters load in full/.test(e.message))).toBe(true);
+    expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['full', 'full', 'full']);
+    expect(lake.aws.tables.get(`${DATASET}.counters`)!.columns.find((c) => c.name === 'n')!.type).toBe('string');
+    await expectAllEqual('after --full-refresh counters');
+    expect(lsn(await storedLsn()) > lsn(stored)).toBe(true);
+    expect(await confirmedLsn()).toBe(await storedLsn());
+  }, 30_000);
+
+  it('a lost state (state.json deleted) recreates the slot with a new snapshot and reloads in full, never a silent skip; the run after streams again', async () => {
+    const stored = await storedLsn();
+    await lake.s3.send(new DeleteObjectCommand({ Bucket: 'lake', Key: `raw/${DATASET}/_ingesta/state.json` }));
+    await lake.athenaQuery(`DELETE FROM "${DATASET}"."orders" WHERE "id" = 6000`);
+    await db.query(`UPDATE orders SET status = 'while the state was gone' WHERE id = 6001`);
+    const events = await ingest();
+    expect(events.some((e) => e.type === 'warning' && /holds no change data capture state for orders .*\(re\)created and orders, events, counters load in full/.test(e.message))).toBe(true);
+    expect(events.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['full', 'full', 'full']);
+    await expectAllEqual('after the lost state');
+    expect(lsn(await storedLsn()) > lsn(stored)).toBe(true);
+    await db.query(`DELETE FROM orders WHERE id = 6001`);
+    await db.query(`UPDATE counters SET n = 'again' WHERE id = 60`);
+    const next = await ingest();
+    expect(next.filter((e) => e.type === 'table_loaded').map((e) => e.type === 'table_loaded' && e.mode)).toEqual(['incremental', 'incremental', 'incremental']);
+    await expectAllEqual('streaming after the lost state');
+  }, 30_000);
+
+  it('an incompatible type change of a CDC table (text → integer) is refused by the schema check as a merge table\'s (regression: warned "rebuilt with the new type", then merged into the old column); its --full-refresh rebuilds the column as int (regression: the values fitted the old string column, which stayed)', async () => {
+    const catalog = path.join(dir, 'gauges.yaml');
+    const cursorRun = (extra: Record<string, unknown> = {}) =>
+      run({ env: 'dev', dataset: 'raw_cursor_dev', sourceUrl: url, catalog, tables: ['gauges'], schemaExport: false, ...extra }, { env: lake.env(url) });
+    // the cursor table follows its text column first (it was refused above), as counters did
+    await cursorRun({ fullRefresh: ['gauges'] });
+    await db.query(`ALTER TABLE gauges ALTER COLUMN n TYPE int USING length(n)`);
+    await db.query(`UPDATE gauges SET n = 1, updated_at = now() WHERE id = 60`);
+    await db.query(`ALTER TABLE counters ALTER COLUMN n TYPE int USING length(n)`);
+    await db.query(`UPDATE counters SET n = 1 WHERE id = 60`);
+    const refused = async (go: () => Promise<unknown>) => {
+      const error = await go().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(IngestError);
+      return error as IngestError;
+    };
+    const cursorError = await refused(() => cursorRun());
+    const [stored, confirmed] = [await storedLsn(), await confirmedLsn()];
+    const cdcError = await refused(() => ingest());
+    expect({ exitCode: cdcError.exitCode, message: cdcError.message }).toEqual({
+      exitCode: 4,
+      message: 'Incompatible schema change: counters: column n changes from VARCHAR to INTEGER, which cannot hold every old value: run with --full-refresh counters. Nothing was written.',
+    });
+    expect({ name: cdcError.name, exitCode: cdcError.exitCode, message: cdcError.message.replaceAll('counters', 'gauges') }).toEqual({
+      name: cursorError.name, exitCode: cursorError.exitCode, message: cursorError.message,
+    });
+    expect([await storedLsn(), await confirmedLsn()]).toEqual([stored, confirmed]);
+    expect(lake.aws.tables.get(`${DATASET}.counters`)!.columns.find((c) => c.name === 'n')!.type).toBe('string');
+
+    // what the message says: --full-refresh counters rebuilds it with the new type (every CDC table reloads in full)
+    await ingest({ fullRefresh: ['counters'] });
+    expect(lake.aws.tables.get(`${DATASET}.counters`)!.columns.find((c) => c.name === 'n')!.type).toBe('int');
+    await expectAllEqual('after --full-refresh counters');
+  }, 30_000);
 });

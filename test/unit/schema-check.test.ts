@@ -32,6 +32,8 @@ interface Setup {
   destination?: Record<string, [string, string][]>;
   refresh?: string[];
   naming?: { caseSensitive: boolean; lowerCase: boolean };
+  /** Tables read as changes this run (CDC from the stored position). */
+  changesOnly?: string[];
 }
 
 async function check(setup: Setup) {
@@ -45,6 +47,7 @@ async function check(setup: Setup) {
       naming: setup.naming ?? DUCKDB_NAMING,
       describe: async (table) => new Map(setup.destination?.[table] ?? []),
       addedColumns,
+      changesOnly: new Set(setup.changesOnly ?? []),
     },
     (e) => events.push(e),
   );
@@ -179,6 +182,21 @@ describe('checkSchemas: per change kind, per write disposition and contract', ()
       'Incompatible schema change: a: column x changes from TIMESTAMP to DATE, which cannot hold every old value: run with --full-refresh a; ' +
         'b: column id changes from BIGINT to SMALLINT, which cannot hold every old value: run with --full-refresh b. Nothing was written.',
     );
+  });
+});
+
+describe('checkSchemas: a CDC table read as changes is a merge table to the schema rules, whatever its write_disposition', () => {
+  const setup = { tables: [catalogTable('t', { writeDisposition: 'replace', incremental: undefined })], sources: { t: [['id', 'int4'], ['name', 'int4']] as [string, string][] }, destination: { t: [['id', 'INTEGER'], ['name', 'VARCHAR']] as [string, string][] } };
+
+  it('an incompatible change stops the run (regression: warned "rebuilt with the new type", then merged into the old column)', async () => {
+    const e = await rejection(check({ ...setup, changesOnly: ['t'] }));
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toBe('Incompatible schema change: t: column name changes from VARCHAR to INTEGER, which cannot hold every old value: run with --full-refresh t. Nothing was written.');
+  });
+
+  it('reloaded in full (new slot, --full-refresh): rebuilt with the new type, as before', async () => {
+    expect((await check({ ...setup })).warnings).toEqual(['t: column name changes from VARCHAR to INTEGER, which cannot hold every old value; the table is rebuilt with the new type']);
+    expect((await check({ ...setup, changesOnly: ['t'], refresh: ['t'] })).warnings).toEqual(['t: column name changes from VARCHAR to INTEGER, which cannot hold every old value; the table is rebuilt with the new type']);
   });
 });
 

@@ -19,6 +19,15 @@ export interface PreparedTable {
   readonly plan: (IcebergColumnPlan & { readonly exists: boolean; readonly rebuild: boolean }) | undefined;
 }
 
+/** An Athena type's kind: integers, decimals and floats each one kind whatever their width; any other type itself. */
+function typeKind(type: string): string {
+  const t = type.toLowerCase().replace(/\s+/g, '');
+  if (/^(tinyint|smallint|int|integer|bigint)$/.test(t)) return 'integer';
+  if (t.startsWith('decimal(')) return 'decimal';
+  if (/^(float|real|double)$/.test(t)) return 'float';
+  return t;
+}
+
 /** The Parquet format a table's batch is written for. */
 const formatOf = (table: PackageTable) => (table.writeDisposition === 'merge' ? 'iceberg' : 'parquet');
 
@@ -39,8 +48,9 @@ export function writeBatchFile(session: NormalizeSession, table: PackageTable, p
 /**
  * One table's typed batch file, ready to publish: for a merge table, its columns planned against the Iceberg
  * table's as Glue has them (not as state.json remembers them: a run that died after creating the table left state
- * behind) and the batch cast to them. A full load of a merge table whose values no longer fit is rebuilt with the
- * batch's types instead.
+ * behind) and the batch cast to them. A full load of a merge table whose values no longer fit, or one of whose
+ * columns changed kind (text → integer: the values may well fit the old string column), is rebuilt with the batch's
+ * types instead.
  */
 export async function prepareTable(glue: GlueCatalog, dataset: string, typed: TypedParquet, table: PackageTable): Promise<PreparedTable> {
   const { files, columns: batch } = typed;
@@ -51,11 +61,16 @@ export async function prepareTable(glue: GlueCatalog, dataset: string, typed: Ty
   let plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean } = {
     ...planIcebergColumns(glueColumns, existing ? glueColumnsOf(existing) : undefined), exists: !!existing, rebuild: false,
   };
+  const rebuild = () => ({ ...planIcebergColumns(glueColumns, undefined), exists: true, rebuild: true });
+  // a full load whose column changed kind in the source (text → integer, …) takes the new type, as the schema check
+  // reports (regression: the values fitted the old type, so the table kept it: an integer column stayed string)
+  const batchType = new Map(glueColumns.map((c) => [c.name, c.type]));
+  if (table.replaceAll && [...plan.casts].some(([name, type]) => typeKind(type) !== typeKind(batchType.get(name) ?? type))) plan = rebuild();
   try {
     await castBatchFile(table.name, files, plan, table.primaryKey);
   } catch (error) {
     if (!(error instanceof DataError) || !table.replaceAll) throw error;
-    plan = { ...planIcebergColumns(glueColumns, undefined), exists: true, rebuild: true };
+    plan = rebuild();
   }
   // what state records: the batch's DuckDB type, or the table's where the batch was cast or the column widened
   const changed = new Map([...plan.widened, ...[...plan.casts].map(([name, type]) => ({ name, type }))].map((c) => [c.name, c.type]));
