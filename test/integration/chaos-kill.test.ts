@@ -8,7 +8,7 @@ import {
   recoveredBy, runAndKill, runToEnd, tablesOf, tally, withReplayInfo, writeReliabilitySummary, type ChangeCounts, type KilledRun, type RunRecord,
 } from '../helpers/chaos.js';
 import { KEYS } from '../helpers/datavision.js';
-import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, expectTablesEqualSource } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { localPackageRoot } from '../helpers/packages.js';
 
@@ -156,7 +156,7 @@ describe('SIGKILL at random moments (--env local): nothing is lost, nothing dupl
           expect(run.code, `run ${i} completed with exit ${run.code}: ${run.stderr}`).toBe(0);
           expect(leftoverPackages(), `run ${i} completed but left packages`).toEqual([]);
           // the source did not change during the run: every table it loaded equals the source now
-          for (const t of tablesOf(run)) rowsCompared += await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+          rowsCompared += await expectTablesEqualSource(db, duckdbPath, DATASET, tablesOf(run).map((t) => [t, [KEYS[t]!]]));
         } else if (record.runId && (await loadedRuns()).has(record.runId)) {
           killedAfterCommit.push(record.runId);
         }
@@ -175,7 +175,7 @@ describe('SIGKILL at random moments (--env local): nothing is lost, nothing dupl
 
       // every table equals the source, value for value
       let finalRows = 0;
-      for (const t of DATAVISION_TABLES) finalRows += await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+      finalRows += await expectTablesEqualSource(db, duckdbPath, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
       rowsCompared += finalRows;
       await checkInvariants('after the final run');
       const stateRows = await duckQuery(duckdbPath, `SELECT table_name FROM ${DATASET}._ingesta_state ORDER BY 1`);

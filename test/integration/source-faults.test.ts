@@ -10,7 +10,7 @@ import type { TableRead } from '../../src/pipeline/table-read.js';
 import type { PackageTable } from '../../src/package/load-package.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { KEYS } from '../helpers/datavision.js';
-import { duckColumnTypes, duckQuery, duckTable, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckColumnTypes, duckQuery, duckTable, expectTablesEqualSource } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { localPackageRoot } from '../helpers/packages.js';
@@ -53,7 +53,7 @@ async function digests(): Promise<Record<string, string>> {
 }
 
 async function expectEqualsSource(): Promise<void> {
-  for (const t of DATAVISION_TABLES) await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+  await expectTablesEqualSource(db, duckdbPath, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
 }
 
 /** Some inserts, updates and deletes, so a failed run had something to change (and must not have changed it). */
