@@ -26,6 +26,8 @@ let scram: PgCluster;
 let asciiDb: string | undefined;
 const mounts: string[] = [];
 let n = 0;
+/** DataVision accounts seeded: a full load's package (~1.4 kB of COPY text per account) must overflow the 128 kB tmpfs of the full-disk tests several times over. */
+const ACCOUNTS = 400;
 
 /** A fresh folder with a DuckDB path in it (not created). */
 function fresh(name = 'bad'): string {
@@ -102,7 +104,7 @@ function unmountAll(): void {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await seedDataVision(db, 1500);
+  await seedDataVision(db, ACCOUNTS);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-bad-input-'));
   scram = await startPgCluster({ hba: ['host all all 127.0.0.1/32 scram-sha-256'] });
   await scram.exec([`CREATE ROLE ingest LOGIN PASSWORD '${TEST_SECRETS.badInputPassword}'`, 'CREATE DATABASE dv']);
@@ -262,7 +264,7 @@ describe('identifiers crafted for SQL injection', () => {
   });
 
   const sourceIntact = async () => {
-    expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM accounts'))[0]!.n).toBe('1500');
+    expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM accounts'))[0]!.n).toBe(String(ACCOUNTS));
   };
 
   it(`a table name with a quote outside quotes is a usage error: --tables 'x"; DROP TABLE accounts; --'`, async () => {
