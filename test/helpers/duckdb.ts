@@ -17,14 +17,21 @@ export async function duckQuery(file: string, sql: string): Promise<Record<strin
 
 /** Runs several queries on one read-only open of a DuckDB file (an open costs more than a small query). */
 export async function duckQueries(file: string, sqls: readonly string[]): Promise<Record<string, unknown>[][]> {
+  return withDuckDb(file, async (query) => {
+    const out: Record<string, unknown>[][] = [];
+    for (const sql of sqls) out.push(await query(sql));
+    return out;
+  });
+}
+
+/** Opens a DuckDB file read-only for `use`, which may run queries that depend on each other; closed afterwards. */
+export async function withDuckDb<T>(file: string, use: (query: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
   try {
     const connection = await instance.connect();
     try {
       await connection.run("SET TimeZone = 'UTC'");
-      const out: Record<string, unknown>[][] = [];
-      for (const sql of sqls) out.push((await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[]);
-      return out;
+      return await use(async (sql) => (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[]);
     } finally {
       connection.closeSync();
     }
