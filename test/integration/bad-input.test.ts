@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/index.js';
 import { runCli, runCliMeasured, type CliResult } from '../helpers/cli.js';
-import { duckQuery, duckTable, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, duckTable, expectTableEqualsSource, withDuckDb } from '../helpers/duckdb.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { ADMIN_URL, connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { TEST_SECRETS, leakedSecrets } from '../helpers/secrets.js';
@@ -57,14 +57,16 @@ function expectNothingCreated(file: string): void {
 /** Every table of the dataset (data, state, loads, schema versions) but the run history, as digests. */
 async function contentDigest(file: string): Promise<Record<string, string>> {
   const base = path.basename(file).replace(/\.[^.]*$/, '');
-  const tables = await duckQuery(file, `SELECT table_name AS t FROM duckdb_tables() WHERE database_name = '${base}' AND schema_name = '${DATASET}' ORDER BY 1`);
-  const out: Record<string, string> = {};
-  for (const { t } of tables) {
-    if (t === '_ingesta_runs') continue;
-    const [row] = await duckQuery(file, `SELECT count(*)::VARCHAR || ':' || coalesce(md5(string_agg(CAST(x AS VARCHAR), chr(10) ORDER BY CAST(x AS VARCHAR))), '') AS d FROM ${duckTable(file, DATASET, String(t))} x`);
-    out[String(t)] = String(row!.d);
-  }
-  return out;
+  return withDuckDb(file, async (query) => {
+    const tables = await query(`SELECT table_name AS t FROM duckdb_tables() WHERE database_name = '${base}' AND schema_name = '${DATASET}' ORDER BY 1`);
+    const out: Record<string, string> = {};
+    for (const { t } of tables) {
+      if (t === '_ingesta_runs') continue;
+      const [row] = await query(`SELECT count(*)::VARCHAR || ':' || coalesce(md5(string_agg(CAST(x AS VARCHAR), chr(10) ORDER BY CAST(x AS VARCHAR))), '') AS d FROM ${duckTable(file, DATASET, String(t))} x`);
+      out[String(t)] = String(row!.d);
+    }
+    return out;
+  });
 }
 
 /** A DuckDB file holding a first load of accounts, and its content digest. */
