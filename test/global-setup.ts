@@ -1,7 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ALL_TEST_SECRETS, leakedSecrets } from './helpers/secrets.js';
+import { SCRATCH_DIR_ENV } from './helpers/scratch.js';
 
 /** Where test/helpers/cli.ts's runCli appends every stdout/stderr it sees (one file per test process). */
 export const CAPTURE_DIR_ENV = 'INGESTA_TEST_CAPTURE_DIR';
@@ -10,13 +11,18 @@ export const CAPTURE_DIR_ENV = 'INGESTA_TEST_CAPTURE_DIR';
  * Suite-wide secret scan: before the tests, a capture folder (inherited by the test processes through the
  * environment); after them, every captured output is searched for each secret of test/helpers/secrets.ts. A hit fails
  * the run (exit code 1) naming the capture file and the test that produced it. The folder is removed unless a leak
- * was found (to inspect it) or it was given from outside.
+ * was found (to inspect it) or it was given from outside. Also the run's scratch folder (test/helpers/scratch.ts),
+ * readable by the `postgres` OS user (the test clusters run as it), removed after the run.
  */
 export default function setup(): () => void {
   const given = process.env[CAPTURE_DIR_ENV];
   const dir = given || mkdtempSync(path.join(tmpdir(), 'ingesta-capture-'));
   process.env[CAPTURE_DIR_ENV] = dir;
+  const scratch = mkdtempSync(path.join(tmpdir(), 'ingesta-scratch-'));
+  chmodSync(scratch, 0o755);
+  process.env[SCRATCH_DIR_ENV] = scratch;
   return () => {
+    rmSync(scratch, { recursive: true, force: true });
     const leaks: string[] = [];
     let files: string[] = [];
     try {

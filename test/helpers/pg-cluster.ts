@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, renameSync, rmSync, writeFileSync, appendFileSync, readFileSync, existsSync } from 'node:fs';
+import { SCRATCH_DIR_ENV } from './scratch.js';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,6 +125,40 @@ export function makeTlsFiles(dir: string, owner: { uid: number; gid: number }): 
   };
 }
 
+const initdb = (dataDir: string, cwd: string) =>
+  asPostgres([`${BIN}/initdb`, '-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], cwd);
+
+/**
+ * A fresh data folder: a copy of one initdb per test run (kept in the run's scratch folder, test/global-setup.ts),
+ * which costs a fraction of an initdb; without a scratch folder (a helper used outside vitest's global setup), initdb.
+ * The first process to need it runs initdb into a staging folder and renames it into place, so two workers racing
+ * both end up copying a complete one.
+ */
+function initDataDir(dataDir: string, root: string, owner: { uid: number; gid: number }): void {
+  const scratch = process.env[SCRATCH_DIR_ENV];
+  if (!scratch || !existsSync(scratch)) {
+    initdb(dataDir, root);
+    return;
+  }
+  const template = path.join(scratch, `initdb-pg${path.basename(path.dirname(BIN))}`);
+  if (!existsSync(template)) {
+    const staging = mkdtempSync(path.join(scratch, 'initdb-staging-'));
+    try {
+      chownSync(staging, owner.uid, owner.gid);
+      chmodSync(staging, 0o755);
+      initdb(path.join(staging, 'data'), staging);
+      try {
+        renameSync(path.join(staging, 'data'), template);
+      } catch {
+        /* another worker put its copy in place first */
+      }
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  execFileSync('cp', ['-a', template, dataDir]);
+}
+
 /** initdb + start, on a free port; retried on another port if the first one was taken meanwhile. */
 export async function startPgCluster(options: PgClusterOptions): Promise<PgCluster> {
   const owner = postgresIds();
@@ -136,7 +171,7 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
   running.add(entry);
   let tls: TlsFiles | undefined;
   try {
-    asPostgres([`${BIN}/initdb`, '-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], root);
+    initDataDir(dataDir, root, owner);
     if (options.tls) tls = makeTlsFiles(root, owner);
     writeFileSync(
       path.join(dataDir, 'pg_hba.conf'),

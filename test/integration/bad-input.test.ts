@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/index.js';
 import { runCli, runCliMeasured, type CliResult } from '../helpers/cli.js';
-import { duckQuery, duckTable, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, duckTable, expectTableEqualsSource, withDuckDb } from '../helpers/duckdb.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { ADMIN_URL, connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { TEST_SECRETS, leakedSecrets } from '../helpers/secrets.js';
@@ -26,6 +26,8 @@ let scram: PgCluster;
 let asciiDb: string | undefined;
 const mounts: string[] = [];
 let n = 0;
+/** DataVision accounts seeded: a full load's package (~1.4 kB of COPY text per account) must overflow the 128 kB tmpfs of the full-disk tests several times over. */
+const ACCOUNTS = 400;
 
 /** A fresh folder with a DuckDB path in it (not created). */
 function fresh(name = 'bad'): string {
@@ -55,14 +57,16 @@ function expectNothingCreated(file: string): void {
 /** Every table of the dataset (data, state, loads, schema versions) but the run history, as digests. */
 async function contentDigest(file: string): Promise<Record<string, string>> {
   const base = path.basename(file).replace(/\.[^.]*$/, '');
-  const tables = await duckQuery(file, `SELECT table_name AS t FROM duckdb_tables() WHERE database_name = '${base}' AND schema_name = '${DATASET}' ORDER BY 1`);
-  const out: Record<string, string> = {};
-  for (const { t } of tables) {
-    if (t === '_ingesta_runs') continue;
-    const [row] = await duckQuery(file, `SELECT count(*)::VARCHAR || ':' || coalesce(md5(string_agg(CAST(x AS VARCHAR), chr(10) ORDER BY CAST(x AS VARCHAR))), '') AS d FROM ${duckTable(file, DATASET, String(t))} x`);
-    out[String(t)] = String(row!.d);
-  }
-  return out;
+  return withDuckDb(file, async (query) => {
+    const tables = await query(`SELECT table_name AS t FROM duckdb_tables() WHERE database_name = '${base}' AND schema_name = '${DATASET}' ORDER BY 1`);
+    const out: Record<string, string> = {};
+    for (const { t } of tables) {
+      if (t === '_ingesta_runs') continue;
+      const [row] = await query(`SELECT count(*)::VARCHAR || ':' || coalesce(md5(string_agg(CAST(x AS VARCHAR), chr(10) ORDER BY CAST(x AS VARCHAR))), '') AS d FROM ${duckTable(file, DATASET, String(t))} x`);
+      out[String(t)] = String(row!.d);
+    }
+    return out;
+  });
 }
 
 /** A DuckDB file holding a first load of accounts, and its content digest. */
@@ -102,7 +106,7 @@ function unmountAll(): void {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await seedDataVision(db, 1500);
+  await seedDataVision(db, ACCOUNTS);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-bad-input-'));
   scram = await startPgCluster({ hba: ['host all all 127.0.0.1/32 scram-sha-256'] });
   await scram.exec([`CREATE ROLE ingest LOGIN PASSWORD '${TEST_SECRETS.badInputPassword}'`, 'CREATE DATABASE dv']);
@@ -262,7 +266,7 @@ describe('identifiers crafted for SQL injection', () => {
   });
 
   const sourceIntact = async () => {
-    expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM accounts'))[0]!.n).toBe('1500');
+    expect((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM accounts'))[0]!.n).toBe(String(ACCOUNTS));
   };
 
   it(`a table name with a quote outside quotes is a usage error: --tables 'x"; DROP TABLE accounts; --'`, async () => {

@@ -8,7 +8,7 @@ import {
   recoveredBy, runAndKill, runToEnd, tablesOf, tally, withReplayInfo, writeReliabilitySummary, type ChangeCounts, type KilledRun, type RunRecord,
 } from '../helpers/chaos.js';
 import { KEYS } from '../helpers/datavision.js';
-import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, expectTablesEqualSource, withDuckDb } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { localPackageRoot } from '../helpers/packages.js';
 
@@ -36,10 +36,9 @@ function leftoverPackages(): string[] {
   return existsSync(packages) ? readdirSync(packages) : [];
 }
 
-/** The dataset's tables in the DuckDB file (none before the first commit; the file may not even exist). */
-async function datasetTables(): Promise<string[]> {
-  if (!existsSync(duckdbPath)) return [];
-  return (await duckQuery(duckdbPath, `SELECT table_name FROM duckdb_tables() WHERE schema_name = '${DATASET}' ORDER BY 1`)).map((r) => String(r.table_name));
+/** The dataset's tables in an open DuckDB file (none before the first commit). */
+async function datasetTables(query: (sql: string) => Promise<Record<string, unknown>[]>): Promise<string[]> {
+  return (await query(`SELECT table_name FROM duckdb_tables() WHERE schema_name = '${DATASET}' ORDER BY 1`)).map((r) => String(r.table_name));
 }
 
 /**
@@ -47,18 +46,21 @@ async function datasetTables(): Promise<string[]> {
  * per incremental table, its cursor ≤ max(updated_at) in the destination table; no merge/staging table left.
  */
 async function checkInvariants(label: string): Promise<void> {
-  const present = new Set(await datasetTables());
+  if (!existsSync(duckdbPath)) return; // nothing committed yet
+  await withDuckDb(duckdbPath, (query) => checkInvariantsOn(query, label));
+}
+
+async function checkInvariantsOn(query: (sql: string) => Promise<Record<string, unknown>[]>, label: string): Promise<void> {
+  const present = new Set(await datasetTables(query));
   if (!present.has('_ingesta_state')) return; // nothing committed yet
   const loaded = DATAVISION_TABLES.filter((t) => present.has(t));
   if (loaded.length > 0) {
-    const dupes = await duckQuery(
-      duckdbPath,
+    const dupes = await query(
       loaded.map((t) => `SELECT '${t}' AS t, count(*) - count(DISTINCT ${KEYS[t]}) AS d FROM ${DATASET}.${t}`).join(' UNION ALL '),
     );
     for (const row of dupes) expect(Number(row.d), `${label}: duplicate keys in ${String(row.t)}`).toBe(0);
   }
-  const state = await duckQuery(
-    duckdbPath,
+  const state = await query(
     `SELECT table_name, count(*) AS n, max(cursor_value) AS cursor_value FROM ${DATASET}._ingesta_state GROUP BY 1 ORDER BY 1`,
   );
   for (const row of state) {
@@ -66,14 +68,12 @@ async function checkInvariants(label: string): Promise<void> {
     expect(INCREMENTAL, `${label}: state row for ${table}`).toContain(table);
     expect(Number(row.n), `${label}: state rows of ${table}`).toBe(1);
     expect(present.has(table), `${label}: state for ${table}, which the destination does not have`).toBe(true);
-    const [check] = await duckQuery(
-      duckdbPath,
+    const [check] = await query(
       `SELECT CAST('${String(row.cursor_value)}' AS TIMESTAMP) <= max(updated_at) AS ok, CAST(max(updated_at) AS VARCHAR) AS m FROM ${DATASET}.${table}`,
     );
     expect(check!.ok, `${label}: cursor ${String(row.cursor_value)} of ${table} is ahead of max(updated_at) ${String(check!.m)} in the destination`).toBe(true);
   }
-  const scratch = await duckQuery(
-    duckdbPath,
+  const scratch = await query(
     `SELECT schema_name, table_name FROM duckdb_tables()
      WHERE table_name IN ('_ingesta_merge', '_ingesta_stage') OR table_name LIKE '%\\_\\_ingesta\\_stage' ESCAPE '\\'`,
   );
@@ -110,8 +110,12 @@ describe('SIGKILL at random moments (--env local): nothing is lost, nothing dupl
       changes.deleted += c.deleted;
     };
     const loadedRuns = async () =>
-      (await datasetTables()).includes('_ingesta_runs')
-        ? new Set((await duckQuery(duckdbPath, `SELECT run_id FROM ${DATASET}._ingesta_runs WHERE status = 'loaded'`)).map((r) => String(r.run_id)))
+      existsSync(duckdbPath)
+        ? withDuckDb(duckdbPath, async (query) =>
+            (await datasetTables(query)).includes('_ingesta_runs')
+              ? new Set((await query(`SELECT run_id FROM ${DATASET}._ingesta_runs WHERE status = 'loaded'`)).map((r) => String(r.run_id)))
+              : new Set<string>(),
+          )
         : new Set<string>();
     const killedAfterCommit: string[] = [];
     const recoveries: { runId: string; action: string; reason: string }[] = [];
@@ -156,7 +160,7 @@ describe('SIGKILL at random moments (--env local): nothing is lost, nothing dupl
           expect(run.code, `run ${i} completed with exit ${run.code}: ${run.stderr}`).toBe(0);
           expect(leftoverPackages(), `run ${i} completed but left packages`).toEqual([]);
           // the source did not change during the run: every table it loaded equals the source now
-          for (const t of tablesOf(run)) rowsCompared += await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+          rowsCompared += await expectTablesEqualSource(db, duckdbPath, DATASET, tablesOf(run).map((t) => [t, [KEYS[t]!]]));
         } else if (record.runId && (await loadedRuns()).has(record.runId)) {
           killedAfterCommit.push(record.runId);
         }
@@ -175,7 +179,7 @@ describe('SIGKILL at random moments (--env local): nothing is lost, nothing dupl
 
       // every table equals the source, value for value
       let finalRows = 0;
-      for (const t of DATAVISION_TABLES) finalRows += await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+      finalRows += await expectTablesEqualSource(db, duckdbPath, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
       rowsCompared += finalRows;
       await checkInvariants('after the final run');
       const stateRows = await duckQuery(duckdbPath, `SELECT table_name FROM ${DATASET}._ingesta_state ORDER BY 1`);
@@ -188,7 +192,7 @@ describe('SIGKILL at random moments (--env local): nothing is lost, nothing dupl
       }
       // nothing left behind: no package, no extra table in the dataset
       expect(leftoverPackages(), 'leftover load packages').toEqual([]);
-      const tables = await datasetTables();
+      const tables = existsSync(duckdbPath) ? await withDuckDb(duckdbPath, datasetTables) : [];
       expect(tables.filter((t) => !t.startsWith('_ingesta_')).sort()).toEqual([...DATAVISION_TABLES].sort());
       // the run history agrees with what the runs said: completed or removed packages were loaded, discarded ones not
       const loaded = await loadedRuns();

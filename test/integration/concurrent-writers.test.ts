@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { KEYS, RELATIONSHIPS } from '../helpers/datavision.js';
-import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, expectTablesEqualSource } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { localPackageRoot } from '../helpers/packages.js';
@@ -177,7 +177,7 @@ async function snapshotSequence(): Promise<number> {
 async function expectDestinationAtSnapshot(): Promise<number> {
   const m = await snapshotSequence();
   await replayUpTo(m);
-  for (const t of TABLES) await expectTableEqualsSource(replay, duckdbPath, DATASET, t, [KEY[t]!]);
+  await expectTablesEqualSource(replay, duckdbPath, DATASET, TABLES.map((t) => [t, [KEY[t]!]]));
   for (const [child, fk, parent, pk] of RELATIONSHIPS) {
     const r = await duckQuery(duckdbPath, `SELECT count(*) AS n FROM ${DATASET}.${child} c WHERE NOT EXISTS (SELECT 1 FROM ${DATASET}.${parent} p WHERE p.${pk} = c.${fk})`);
     expect(Number(r[0]!.n), `orphans ${child}.${fk} → ${parent}`).toBe(0);
@@ -246,7 +246,7 @@ describe('writers insert, update and delete across related tables during the run
     const r = await ingest(db.url, '--full-refresh', 'contents', 'content_attributes');
     expect(r.code, r.stderr).toBe(0);
     await replayUpTo(writer.committed);
-    for (const t of ['contents', 'content_attributes']) await expectTableEqualsSource(replay, duckdbPath, DATASET, t, [KEY[t]!]);
+    await expectTablesEqualSource(replay, duckdbPath, DATASET, ['contents', 'content_attributes'].map((t) => [t, [KEY[t]!]]));
   });
 
   it('incremental run while the writers go on: every table equals the source at its snapshot', async () => {

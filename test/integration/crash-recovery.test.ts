@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli } from '../helpers/cli.js';
-import { duckQuery, duckTableDigest, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, duckTableDigest, expectTablesEqualSource } from '../helpers/duckdb.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { KEYS } from '../helpers/datavision.js';
 import { localPackageRoot } from '../helpers/packages.js';
@@ -28,7 +28,7 @@ async function digests(): Promise<Record<string, string>> {
 }
 
 async function expectEqualsSource(): Promise<void> {
-  for (const t of DATAVISION_TABLES) await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+  await expectTablesEqualSource(db, duckdbPath, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
 }
 
 async function changeSource(round: number): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
 import { runCli } from '../helpers/cli.js';
-import { duckColumnTypes, duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckColumnTypes, duckQuery, expectTableEqualsSource, expectTablesEqualSource } from '../helpers/duckdb.js';
 import { KEYS, RELATIONSHIPS } from '../helpers/datavision.js';
 import { useDataVisionFixture } from '../helpers/fixture.js';
 
@@ -12,7 +12,7 @@ const fx = useDataVisionFixture(300, 'local', 'datavision.duckdb');
 const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path', fx.duckdbPath, ...args], { DATABASE_URL: fx.db.url });
 
 async function expectAllTablesEqualSource(): Promise<void> {
-  for (const table of DATAVISION_TABLES) await expectTableEqualsSource(fx.db, fx.duckdbPath, DATASET, table, [KEYS[table]!]);
+  await expectTablesEqualSource(fx.db, fx.duckdbPath, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
 }
 
 async function lastLoads(): Promise<Record<string, { mode: string; rows: number }>> {

@@ -10,7 +10,7 @@ import type { TableRead } from '../../src/pipeline/table-read.js';
 import type { PackageTable } from '../../src/package/load-package.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { KEYS } from '../helpers/datavision.js';
-import { duckColumnTypes, duckQuery, duckTable, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckColumnTypes, duckQuery, duckTable, expectTablesEqualSource, withDuckDb } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { localPackageRoot } from '../helpers/packages.js';
@@ -42,18 +42,19 @@ const ingest = (...args: string[]) => runCli(['--env', 'local', '--duckdb-path',
  * A digest of every table and of the cursors (as duckTableDigest computes it), and the number of load records:
  * one DuckDB open for all of them.
  */
-async function digests(): Promise<Record<string, string>> {
+async function digests(query?: (sql: string) => Promise<Record<string, unknown>[]>): Promise<Record<string, string>> {
+  if (!query) return withDuckDb(duckdbPath, digests);
   const parts = [...DATAVISION_TABLES, '_ingesta_state'].map((t) => {
     const order = t === '_ingesta_state' ? 'table_name' : KEYS[t]!;
     return `SELECT '${t}' AS t, count(*)::VARCHAR || ':' || md5(coalesce(string_agg(CAST(x AS VARCHAR), chr(10) ORDER BY "${order}"), '')) AS d FROM ${duckTable(duckdbPath, DATASET, t)} x`;
   });
   parts.push(`SELECT '_ingesta_loads' AS t, count(*)::VARCHAR AS d FROM ${duckTable(duckdbPath, DATASET, '_ingesta_loads')}`);
-  const rows = await duckQuery(duckdbPath, parts.join(' UNION ALL '));
+  const rows = await query(parts.join(' UNION ALL '));
   return Object.fromEntries(rows.map((r) => [String(r.t), String(r.d)]));
 }
 
 async function expectEqualsSource(): Promise<void> {
-  for (const t of DATAVISION_TABLES) await expectTableEqualsSource(db, duckdbPath, DATASET, t, [KEYS[t]!]);
+  await expectTablesEqualSource(db, duckdbPath, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
 }
 
 /** Some inserts, updates and deletes, so a failed run had something to change (and must not have changed it). */
@@ -94,14 +95,16 @@ async function fault(
   injected += 1;
   proxy.disarm();
   expectFailure(failed, code, ...patterns);
-  expect(await digests()).toEqual(before);
-  expect(leftoverPackages()).toEqual([]);
-  if (recorded && /^ingesta run /m.test(failed.stdout)) {
-    // the destination was opened: the run is recorded as failed, with the message it printed
-    const last = await duckQuery(duckdbPath, `SELECT status, message FROM ${DATASET}._ingesta_runs ORDER BY finished_at DESC LIMIT 1`);
-    expect(last[0]!.status).toBe('failed');
-    expect(failed.stderr).toContain(String(last[0]!.message));
-  }
+  await withDuckDb(duckdbPath, async (query) => {
+    expect(await digests(query)).toEqual(before);
+    expect(leftoverPackages()).toEqual([]);
+    if (recorded && /^ingesta run /m.test(failed.stdout)) {
+      // the destination was opened: the run is recorded as failed, with the message it printed
+      const last = await query(`SELECT status, message FROM ${DATASET}._ingesta_runs ORDER BY finished_at DESC LIMIT 1`);
+      expect(last[0]!.status).toBe('failed');
+      expect(failed.stderr).toContain(String(last[0]!.message));
+    }
+  });
   // the remedy (a --full-refresh of some tables loads only those), then a plain run
   for (const args of recover.length > 0 ? [recover, []] : [[]]) {
     const next = await ingest(...args);

@@ -7,7 +7,7 @@ import { resolveSourceConnection } from '../../src/config/source-connection.js';
 import { DATAVISION_TABLES, datavisionSql } from '../../src/demo/datavision-generator.js';
 import { tlsSettings, transports } from '../../src/source/postgres/postgres-connection.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
+import { duckQuery, expectTablesEqualSource } from '../helpers/duckdb.js';
 import { KEYS } from '../helpers/datavision.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import type { TestDatabase } from '../helpers/postgres.js';
@@ -94,7 +94,7 @@ describe('TLS to PostgreSQL, as libpq does it (server: TLS only, SCRAM passwords
     const r = await runCli(['--env', 'local', '--duckdb-path', duckdb], { DATABASE_URL: url(), PGSSLMODE: 'require' });
     await expectLoaded(r, duckdb, DATAVISION_TABLES);
     const db = { query: async (sql: string, params?: unknown[]) => (await seeded.query(sql, params)).rows } as unknown as TestDatabase;
-    for (const t of DATAVISION_TABLES) await expectTableEqualsSource(db, duckdb, DATASET, t, [KEYS[t]!]);
+    await expectTablesEqualSource(db, duckdb, DATASET, DATAVISION_TABLES.map((t) => [t, [KEYS[t]!]]));
   });
 
   it('verify-full with PGSSLROOTCERT = the CA works', async () => {
