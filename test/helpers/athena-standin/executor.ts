@@ -113,24 +113,38 @@ export class Engine {
     this.views.clear();
     for (const t of parquet) {
       const name = `${q(t.database)}.${q(t.name)}`;
-      const files = objectFiles(this.folderOf(t.location));
-      let select: string;
-      if (files.length === 0) {
-        select = `SELECT ${t.columns.map((c) => `CAST(NULL AS ${duckType(c.type, 'parquet')}) AS ${q(c.name)}`).join(', ')} WHERE false`;
-      } else {
-        const source = `read_parquet([${files.map(lit).join(', ')}], union_by_name = true)`;
-        const present = new Set(
-          (await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS().map((r) => String(r.column_name).toLowerCase()),
-        );
-        const cols = t.columns.map((c) =>
-          present.has(c.name) ? `CAST(${q(c.name)} AS ${duckType(c.type, 'parquet')}) AS ${q(c.name)}` : `CAST(NULL AS ${duckType(c.type, 'parquet')}) AS ${q(c.name)}`,
-        );
-        select = `SELECT ${cols.join(', ')} FROM ${source}`;
+      try {
+        await this.defineView(t, name);
+      } catch (error) {
+        // the table's files were deleted after they were listed (a staging table being dropped by a concurrent step:
+        // its files go right after it): like Athena, a query that does not read that table is not affected; one that
+        // does fails, the table being undefined here
+        if (!/No files found/i.test(String(error))) throw error;
+        await this.conn.run(`DROP VIEW IF EXISTS ${name}`);
+        continue;
       }
-      await this.conn.run(`CREATE SCHEMA IF NOT EXISTS ${q(t.database)}`);
-      await this.conn.run(`CREATE OR REPLACE VIEW ${name} AS ${select}`);
       this.views.add(name);
     }
+  }
+
+  /** The view of one Glue Parquet table over the files at its location now. */
+  private async defineView(t: GlueTable, name: string): Promise<void> {
+    const files = objectFiles(this.folderOf(t.location));
+    let select: string;
+    if (files.length === 0) {
+      select = `SELECT ${t.columns.map((c) => `CAST(NULL AS ${duckType(c.type, 'parquet')}) AS ${q(c.name)}`).join(', ')} WHERE false`;
+    } else {
+      const source = `read_parquet([${files.map(lit).join(', ')}], union_by_name = true)`;
+      const present = new Set(
+        (await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS().map((r) => String(r.column_name).toLowerCase()),
+      );
+      const cols = t.columns.map((c) =>
+        present.has(c.name) ? `CAST(${q(c.name)} AS ${duckType(c.type, 'parquet')}) AS ${q(c.name)}` : `CAST(NULL AS ${duckType(c.type, 'parquet')}) AS ${q(c.name)}`,
+      );
+      select = `SELECT ${cols.join(', ')} FROM ${source}`;
+    }
+    await this.conn.run(`CREATE SCHEMA IF NOT EXISTS ${q(t.database)}`);
+    await this.conn.run(`CREATE OR REPLACE VIEW ${name} AS ${select}`);
   }
 
   /**
