@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { ADMIN_URL, connect, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { pacedReader, type PacedReader } from '../helpers/paced-reader.js';
+import { connect, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /**
  * Issue #14: the phases that were silent for minutes on a big table. A load or a commit emits a heartbeat
@@ -14,29 +14,21 @@ import { ADMIN_URL, connect, createTestDatabase, type TestDatabase } from '../he
  */
 let db: TestDatabase;
 let dir: string;
-let role: string;
+let reader: PacedReader | undefined;
 let url: string;
 let catalog: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  role = `ingesta_phase_${randomBytes(4).toString('hex')}`;
-  await db.query(`CREATE ROLE ${role} LOGIN`);
   await db.query(`
-    CREATE FUNCTION pause_every(id bigint) RETURNS boolean LANGUAGE plpgsql AS $$
-      BEGIN IF id % 5000 = 0 THEN PERFORM pg_sleep(0.05); END IF; RETURN true; END $$;
     CREATE TABLE slow (id bigint PRIMARY KEY, name text, updated_at timestamptz NOT NULL);
     INSERT INTO slow SELECT g, 'name ' || g, now() - interval '2 days' FROM generate_series(1, 40000) g;
     ANALYZE slow;
     CREATE TABLE bulk (id bigint PRIMARY KEY, a text, b text, c numeric(14,2));
     INSERT INTO bulk SELECT g, md5(g::text), repeat('x', 40) || g, g * 1.25 FROM generate_series(1, 250000) g;
-    ANALYZE bulk;
-    ALTER TABLE slow ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY slow_read ON slow FOR SELECT USING (pause_every(id));
-    GRANT SELECT ON slow, bulk TO ${role};`);
-  const u = new URL(db.url);
-  u.username = role;
-  url = u.toString();
+    ANALYZE bulk;`);
+  reader = await pacedReader(db, 'ingesta_phase', { paced: ['slow'], plain: ['bulk'], every: 5000, seconds: 0.05 });
+  url = reader.url;
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-phase-'));
   catalog = path.join(dir, 'c.yaml');
   writeFileSync(
@@ -57,11 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.drop();
-  if (role) {
-    const admin = await connect(ADMIN_URL);
-    await admin.query(`DROP ROLE IF EXISTS ${role}`);
-    await admin.end();
-  }
+  await reader?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.js';
+import { pacedReader, type PacedReader } from '../helpers/paced-reader.js';
 import { startLakehouse } from '../helpers/lakehouse.js';
-import { ADMIN_URL, connect, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /**
  * Progress a person can watch (issue #14): a live line per table on a terminal, JSON progress events, plain lines in
@@ -15,39 +15,25 @@ import { ADMIN_URL, connect, createTestDatabase, type TestDatabase } from '../he
  */
 let db: TestDatabase;
 let dir: string;
-let role: string;
+let reader: PacedReader | undefined;
 let url: string;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  role = `ingesta_progress_${randomBytes(4).toString('hex')}`;
-  await db.query(`CREATE ROLE ${role} LOGIN`);
   await db.query(`
-    CREATE FUNCTION pause_every(id bigint) RETURNS boolean LANGUAGE plpgsql AS $$
-      BEGIN IF id % 25000 = 0 THEN PERFORM pg_sleep(0.25); END IF; RETURN true; END $$;
     CREATE TABLE paced (id bigint PRIMARY KEY, name text, amount numeric(12,2), note text);
     INSERT INTO paced SELECT g, 'name ' || g, g * 1.5, CASE WHEN g % 1000 = 0 THEN E'two\\nlines' ELSE 'x' END FROM generate_series(1, 200000) g;
     ANALYZE paced;
     CREATE TABLE unanalyzed (id bigint PRIMARY KEY, name text) WITH (autovacuum_enabled = false);
-    INSERT INTO unanalyzed SELECT g, 'name ' || g FROM generate_series(1, 150000) g;
-    ALTER TABLE paced ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE unanalyzed ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY paced_read ON paced FOR SELECT USING (pause_every(id));
-    CREATE POLICY unanalyzed_read ON unanalyzed FOR SELECT USING (pause_every(id));
-    GRANT SELECT ON paced, unanalyzed TO ${role};`);
-  const u = new URL(db.url);
-  u.username = role;
-  url = u.toString();
+    INSERT INTO unanalyzed SELECT g, 'name ' || g FROM generate_series(1, 150000) g;`);
+  reader = await pacedReader(db, 'ingesta_progress', { paced: ['paced', 'unanalyzed'], every: 25000, seconds: 0.25 });
+  url = reader.url;
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-progress-'));
 }, 120_000);
 
 afterAll(async () => {
   await db?.drop();
-  if (role) {
-    const admin = await connect(ADMIN_URL);
-    await admin.query(`DROP ROLE IF EXISTS ${role}`);
-    await admin.end();
-  }
+  await reader?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
