@@ -13,6 +13,7 @@ import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
 import type { PgCluster } from '../helpers/pg-cluster.js';
 import type { TestDatabase } from '../helpers/postgres.js';
+import { lsnValue as lsn } from '../../src/source/postgres/cdc/pgoutput-decoder.js';
 
 /**
  * Change data capture on dev/prod (S3 + Glue + Iceberg through the executing Athena stand-in), from a private
@@ -72,11 +73,6 @@ async function storedLsn(): Promise<string> {
   expect(state.tables.orders!.cursor!.column).toMatch(/^cdc:ingesta_raw_cdc_dev_[0-9a-f]{12}$/);
   return [...positions][0]!;
 }
-
-const lsn = (text: string) => {
-  const [h, l] = text.split('/');
-  return (BigInt(`0x${h}`) << 32n) | BigInt(`0x${l}`);
-};
 
 async function confirmedLsn(): Promise<string> {
   return (await db.query(`SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots`))[0]!.c!;

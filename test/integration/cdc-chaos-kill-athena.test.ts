@@ -11,6 +11,7 @@ import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
 import type { PgCluster } from '../helpers/pg-cluster.js';
 import type { TestDatabase } from '../helpers/postgres.js';
+import { lsnValue as lsn } from '../../src/source/postgres/cdc/pgoutput-decoder.js';
 
 /**
  * The SIGKILL harness in CDC mode on dev/prod (S3 via s3rver, Glue/Athena via the executing stand-in): runs killed
@@ -34,11 +35,6 @@ let client: pg.Client;
 let db: TestDatabase;
 let dir: string;
 let lake: Lakehouse;
-
-const lsn = (text: string) => {
-  const [h, l] = text.split('/');
-  return (BigInt(`0x${h}`) << 32n) | BigInt(`0x${l}`);
-};
 
 // runs follow each other: a killed run's lock is stale after 1 s (the minimum) (no other run is alive to be taken over)
 const ingest = (env: Record<string, string> = {}) =>

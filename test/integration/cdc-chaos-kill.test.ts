@@ -4,11 +4,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { chaosRuns } from '../helpers/chaos.js';
+import { chaosRuns, chaosSeed, makeRng } from '../helpers/chaos.js';
 import { duckQuery, expectTableEqualsSource } from '../helpers/duckdb.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
 import type { PgCluster } from '../helpers/pg-cluster.js';
 import type { TestDatabase } from '../helpers/postgres.js';
+import { lsnValue as lsn } from '../../src/source/postgres/cdc/pgoutput-decoder.js';
 
 /**
  * The SIGKILL harness in CDC mode: runs killed at random crash points (while the changes are read, after the package
@@ -16,7 +17,7 @@ import type { TestDatabase } from '../helpers/postgres.js';
  * changes between them; after every run no key is duplicated and the slot is never confirmed past the position the
  * destination committed; a final run leaves every table equal to the source. Seed: INGESTA_CHAOS_SEED.
  */
-const SEED = Number(process.env.INGESTA_CHAOS_SEED ?? Date.now() % 1_000_000_007);
+const SEED = chaosSeed();
 // INGESTA_CHAOS_RUNS kills: 20 in `npm run test:reliability`, 6 inside `npm test` (test/helpers/chaos.ts)
 const KILLS = chaosRuns();
 const DATASET = 'raw_cdc_chaos';
@@ -28,21 +29,6 @@ let client: pg.Client;
 let db: TestDatabase;
 let dir: string;
 let duckdbPath: string;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
-
-const lsn = (text: string) => {
-  const [h, l] = text.split('/');
-  return (BigInt(`0x${h}`) << 32n) | BigInt(`0x${l}`);
-};
 
 const ingest = (env: Record<string, string> = {}) =>
   runCli(['--env', 'local', '--duckdb-path', duckdbPath, '--dataset', DATASET, '--tables', 'wallets', 'ledger', '--cdc', '--no-schema-export'], { DATABASE_URL: db.url, ...env });
@@ -87,7 +73,7 @@ afterAll(async () => {
 
 describe(`CDC under SIGKILL (seed ${SEED})`, () => {
   it(`${KILLS} random kills: nothing lost, nothing duplicated, the slot never confirmed past committed data`, async () => {
-    const random = rng(SEED);
+    const random = makeRng(SEED).next;
     let nextEvent = 10_000;
     const kills: string[] = [];
     // runs until KILLS runs were killed (a few more without a kill between them), at most 3 × KILLS runs: a fixed

@@ -8,6 +8,7 @@ import { duckQuery } from '../helpers/duckdb.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
 import type { PgCluster } from '../helpers/pg-cluster.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { lsnValue as lsn } from '../../src/source/postgres/cdc/pgoutput-decoder.js';
 
 const DATASET = 'raw_cdc_cli';
 const raw = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
@@ -34,11 +35,6 @@ async function source(): Promise<{ rows: number; sum: string }> {
   const { rows } = await client.query(`SELECT count(*)::int AS n, sum(qty)::text AS s FROM orders`);
   return { rows: Number(rows[0].n), sum: String(rows[0].s) };
 }
-
-const lsn = (text: string) => {
-  const [h, l] = text.split('/');
-  return (BigInt(`0x${h}`) << 32n) | BigInt(`0x${l}`);
-};
 
 beforeAll(async () => {
   cluster = await startLogicalCluster();
