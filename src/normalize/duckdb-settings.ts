@@ -13,9 +13,8 @@ export function duckdbSettings({ memoryLimit, threads }: DuckDBSettings = DEFAUL
     `SET memory_limit = ${quoteLiteral(memoryLimit)}`,
     // raw tables have no row order: letting DuckDB write them in parallel without keeping the file's order is faster
     'SET preserve_insertion_order = false',
-    // memory DuckDB frees in bulk (a finished table's buffers) goes back to the OS above 16 MB instead of DuckDB's
-    // 512 MB: a full load of 5.25 M rows peaked at 453 → 341 MB RSS (median of 3 pairs), CPU unchanged (bench/paired.ts)
-    `SET allocator_bulk_deallocation_flush_threshold = '16MB'`,
+    // (no allocator_bulk_deallocation_flush_threshold below DuckDB's 512 MB: 16 MB cut the peak RSS of 5.25 M rows
+    // from ≈ 450 to 340 MB but cost 25–35 % more CPU in munmap/page faults on a quiet machine — bench/README.md)
     ...(threads ? [`SET threads = ${threads}`] : []),
   ];
 }
