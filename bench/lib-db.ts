@@ -74,6 +74,8 @@ export interface ChangeRound {
   readonly contents: number;
   readonly contentAttributes: number;
   readonly ms: number;
+  /** PostgreSQL's now() just before the change (text): `updated_at >= since` selects exactly the rows it changed. */
+  readonly since: string;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function changeOnePercent(url: string, round: number, modulus = 100
       await c.query(`UPDATE public.contents SET updated_at = updated_at - interval '1 day' WHERE content_id % ${modulus} = ${prev}`);
       await c.query(`UPDATE public.content_attributes SET updated_at = updated_at - interval '1 day' WHERE attribute_id % ${modulus} = ${prev}`);
     }
+    const since = String((await c.query<{ now: string }>('SELECT now()::timestamp::text AS now')).rows[0]!.now);
     const a = await c.query(
       `UPDATE public.contents SET updated_at = now(), title = left(title || ' r${round}', 300) WHERE content_id % ${modulus} = ${r}`,
     );
@@ -101,7 +104,7 @@ export async function changeOnePercent(url: string, round: number, modulus = 100
        WHERE attribute_id % ${modulus} = ${r}`,
     );
     await c.query('VACUUM ANALYZE public.contents, public.content_attributes');
-    return { round, contents: a.rowCount ?? 0, contentAttributes: b.rowCount ?? 0, ms: performance.now() - t0 };
+    return { round, contents: a.rowCount ?? 0, contentAttributes: b.rowCount ?? 0, ms: performance.now() - t0, since };
   });
 }
 

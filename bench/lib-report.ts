@@ -1,7 +1,8 @@
 /** The benchmark's result shape, the printed report and the summary stored in bench/results/latest.json. */
 import type { ChangeRound, Generated, Machine } from './lib-db.js';
 import type { CpuBreakdown } from './lib-cpu.js';
-import { printProfiles, type ProfileResult } from './lib-profiles.js';
+import type { DiskUse } from './lib-disk.js';
+import { printProfiles, type BareRun, type ProfileResult } from './lib-profiles.js';
 import { printSameChange, type SameChangeRun } from './lib-incremental.js';
 import { int, mb, measureTable, pct, ratio, secs, stats, targetTable, textTable, verdict, type Measure, type Target } from './lib-stats.js';
 
@@ -22,12 +23,16 @@ export interface IngestaRun {
   readonly quality: Record<string, number> | null;
   /** CPU-seconds per stage (/proc), when measured. */
   readonly cpu?: CpuBreakdown;
+  /** The load package's peak and leftover size and the DuckDB file's size (lib-disk.ts). */
+  readonly disk?: DiskUse;
 }
 
 export interface IncRound {
   readonly change: ChangeRound;
   readonly inc: IngestaRun;
   readonly full2: IngestaRun;
+  /** The bare COPY of the changed rows (updated_at >= the change's start), one psql per table. */
+  readonly filtered: BareRun;
   readonly order: string[];
 }
 
@@ -46,6 +51,8 @@ export interface Results {
   readonly runs: {
     psqlStartup: number[];
     cliStartup: number[];
+    /** `node -e 0`: Node's own start-up, without ingesta's modules. */
+    nodeStartup: number[];
     bare: number[];
     full: IngestaRun[];
     soloValidate: IngestaRun[];
@@ -58,9 +65,12 @@ export interface Results {
 
 const med = (xs: readonly number[]): number | undefined => stats(xs)?.median;
 const div = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+const sum = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a + b);
 const rss = (runs: readonly IngestaRun[]): number[] => runs.flatMap((r) => (r.peakRssKb === null ? [] : [r.peakRssKb]));
 const cpu = (runs: readonly IngestaRun[]): number[] => runs.flatMap((r) => (r.cpuMs === null ? [] : [r.cpuMs]));
 const wall = (runs: readonly IngestaRun[]): number[] => runs.map((r) => r.wallMs);
+const disk = (runs: readonly IngestaRun[], k: keyof DiskUse): number[] => runs.flatMap((r) => (r.disk ? [r.disk[k]] : []));
+const mbytes = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
 
 /** Prints the report; returns the summary (medians, derived figures, targets with verdicts) for the JSON file. */
 export function printReport(r: Results): Record<string, unknown> {
@@ -96,17 +106,21 @@ export function printReport(r: Results): Record<string, unknown> {
   const measures: Measure[] = [
     { key: 'psqlSelect1Ms', name: '   psql -c "SELECT 1" (one connection, fixed cost)', values: runs.psqlStartup, format: secs },
     { key: 'cliVersionMs', name: '   node dist/cli/main.js --version (fixed cost)', values: runs.cliStartup, format: secs },
+    { key: 'nodeStartupMs', name: '   node -e 0 (Node\'s own start-up)', values: runs.nodeStartup, format: secs },
     { key: 'bareCopyMs', name: 'a. bare psql COPY, 8 tables, 1 connection each (wall)', values: runs.bare, format: secs },
     { key: 'fullLoadMs', name: 'a. ingesta full load, 8 tables (wall)', values: wall(runs.full), format: secs },
     { key: 'fullLoadInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(runs.full), format: secs },
     { key: 'fullLoadExtractMs', name: '   … of which extract (Σ extract_finished ms)', values: runs.full.map((x) => x.extractMs), format: secs },
     { key: 'fullLoadCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(runs.full), format: secs },
     { key: 'fullLoadPeakRssKb', name: '   … peak RSS', values: rss(runs.full), format: mb },
+    { key: 'fullLoadPackagePeakBytes', name: '   … load package on disk, peak (MB)', values: disk(runs.full, 'packagePeakBytes'), format: mbytes },
+    { key: 'fullLoadDuckdbBytes', name: '   … DuckDB file after the load (MB)', values: disk(runs.full, 'duckdbBytes'), format: mbytes },
     { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables, --no-reconcile (wall)', values: wall(inc), format: secs },
     { key: 'incrementalInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(inc), format: secs },
     { key: 'incrementalCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(inc), format: secs },
     { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
     { key: 'incrementalPeakRssKb', name: '   … peak RSS', values: rss(inc), format: mb },
+    { key: 'filteredCopyMs', name: 'b. bare COPY of the changed rows (updated_at filter, 1 connection per table)', values: runs.incremental.map((x) => x.filtered.wallMs), format: secs },
     { key: 'fullTwoTablesMs', name: 'b. full load of the same 2 tables (wall)', values: wall(full2), format: secs },
     { key: 'fullTwoTablesInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(full2), format: secs },
     { key: 'fullTwoTablesCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(full2), format: secs },
@@ -130,6 +144,8 @@ export function printReport(r: Results): Record<string, unknown> {
   const rssN = rss(runs.full);
   const rssMaxN = rssN.length ? Math.max(...rssN) : undefined;
   const rssRatio = div(med(rssN), med(rss(runs.smallFull)));
+  const smallRows = runs.smallFull[0]?.rows ?? 0;
+  const perRowRatio = fullMed !== undefined && fullRows > 0 && smallRows > 0 ? div(fullMed / fullRows, div(med(wall(runs.smallFull)), smallRows)) : undefined;
   const gateOverhead = fullMed === undefined ? undefined : (med(wall(runs.fullValidate)) ?? NaN) - fullMed;
 
   if (fullMed !== undefined) {
@@ -138,18 +154,23 @@ export function printReport(r: Results): Record<string, unknown> {
   }
   if (bareMed !== undefined && data.big) print(`bare COPY throughput (median wall):  ${int(data.big.totalRows / (bareMed / 1000))} rows/s, ${(fullBytes / 1e6 / (bareMed / 1000)).toFixed(1)} MB/s (same CSV)`);
   if (gateOverhead !== undefined && runs.fullValidate.length) print(`gate after a load (--validar-calidad-datos) adds ${secs(gateOverhead)} to the median full load (${pct(gateOverhead / (fullMed ?? NaN))})`);
+  const pkg = med(disk(runs.full, 'packagePeakBytes'));
+  if (pkg !== undefined && fullBytes > 0) {
+    const left = Math.max(0, ...disk([...runs.full, ...inc, ...full2], 'packageLeftBytes'));
+    print(`load package on disk: peak ${mbytes(pkg)} = ${ratio(pkg / fullBytes)} the CSV extracted (the package holds every table's CSV until the commit); left after a run: ${mbytes(left)}`);
+  }
   const gate = runs.soloValidate[0]?.quality;
   if (gate) print(`quality gate checks: ${Object.entries(gate).map(([s, n]) => `${n} ${s}`).join(', ')}`);
   print();
 
   print('b. per change round (1 % of contents and content_attributes, key % 100 = round):');
   print(textTable(
-    ['round', 'rows changed', 'incremental', 'rows read', 'full 2 tables', 'inc / full', 'order'],
+    ['round', 'rows changed', 'incremental', 'rows read', 'filtered COPY', 'full 2 tables', 'inc / full', 'order'],
     runs.incremental.map((x) => [
       String(x.change.round), int(x.change.contents + x.change.contentAttributes), secs(x.inc.wallMs), int(x.inc.rows),
-      secs(x.full2.wallMs), pct(x.inc.wallMs / x.full2.wallMs), x.order.join(' → '),
+      secs(x.filtered.wallMs), secs(x.full2.wallMs), pct(x.inc.wallMs / x.full2.wallMs), x.order.join(' → '),
     ]),
-    new Set([1, 2, 3, 4, 5]),
+    new Set([1, 2, 3, 4, 5, 6]),
   ));
   print();
 
@@ -158,6 +179,8 @@ export function printReport(r: Results): Record<string, unknown> {
 
   const targets: Target[] = [
     ...profileSummary.targets,
+    { name: 'incremental after 1 % ≤ 2 × (bare filtered COPY + node -e 0)', value: div(med(wall(inc)), sum(med(runs.incremental.map((x) => x.filtered.wallMs)), med(runs.nodeStartup))), limit: 2, comparison: '<=', format: ratio, note: 'median inc / (median filtered COPY + median node -e 0)' },
+    { name: 'full load time per row at N / at N/10 ≤ 1.2', value: perRowRatio, limit: 1.2, comparison: '<=', format: ratio, note: '(median wall / rows) at N over the same at N/10' },
     { name: 'incremental after 1 % ≤ 10 % of full (2 tables)', value: div(med(wall(inc)), med(wall(full2))), limit: 0.1, comparison: '<=', format: pct, note: 'median inc / median full of the 2 tables' },
     { name: 'quality gate < 10 % of a full load', value: div(med(wall(runs.soloValidate)), fullMed), limit: 0.1, comparison: '<', format: pct, note: 'median --solo-validar / median full' },
     { name: 'peak RSS < 450 MB', value: rssMaxN === undefined ? undefined : (rssMaxN * 1024) / 1e6, limit: 450, comparison: '<', format: (v) => `${v.toFixed(0)} MB`, note: 'max over the full loads at N' },

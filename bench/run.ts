@@ -2,7 +2,7 @@
  * ingesta benchmark: bare psql COPY vs ingesta's full load, incremental after a 1 % change, the quality gate and
  * peak RSS scaling, on a fresh database filled with the project's own DataVision generator.
  *
- *   npm run bench -- [--accounts N] [--repeat K] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]
+ *   npm run bench -- [--scale K] [--accounts N] [--repeat K] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]
  *
  * See bench/README.md. Results: printed, and written to bench/results/latest.json.
  */
@@ -10,10 +10,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { changeOnePercent, createAndFill, databaseUrl, describeMachine, dropDatabase, TABLES, type ChangeRound, type Generated } from './lib-db.js';
 import { CpuSampler } from './lib-cpu.js';
-import { PROFILES, type Profile } from './lib-hard.js';
+import { benchOptions } from './lib-options.js';
+import { DiskSampler } from './lib-disk.js';
 import { killAll, parseEvents, rssMethod, runMeasured, runPlain, type IngestaEvents, type ProcResult } from './lib-proc.js';
 import { printReport, type Results, type IngestaRun, type IncRound } from './lib-report.js';
 import type { BareRun, ProfileResult } from './lib-profiles.js';
@@ -27,42 +27,8 @@ const SMALL_DB = 'ingesta_bench_small';
 const INC_TABLES = ['contents', 'content_attributes'];
 const RUN_TIMEOUT_MS = 60 * 60 * 1000;
 
-const { values: argv } = parseArgs({
-  options: {
-    accounts: { type: 'string', default: '300000' },
-    repeat: { type: 'string', default: '3' },
-    'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    keep: { type: 'boolean', default: false },
-    'skip-rss-scaling': { type: 'boolean', default: false },
-    lag: { type: 'string' },
-    profiles: { type: 'string', default: PROFILES.join(',') },
-    'hard-accounts': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
-});
-
-if (argv.help) {
-  console.log('usage: npm run bench -- [--accounts N=300000] [--repeat K=3] [--profiles generator,hard] [--hard-accounts N/3] [--pg-url URL] [--keep] [--skip-rss-scaling] [--lag D]');
-  process.exit(0);
-}
-const accounts = Number(argv.accounts);
-const repeat = Number(argv.repeat);
-if (!Number.isInteger(accounts) || accounts < 10 || !Number.isInteger(repeat) || repeat < 1) {
-  console.error('--accounts must be an integer ≥ 10 and --repeat an integer ≥ 1');
-  process.exit(2);
-}
-const profiles = argv.profiles.split(',').map((p) => p.trim()).filter(Boolean) as Profile[];
-if (profiles.length === 0 || profiles.some((p) => !PROFILES.includes(p))) {
-  console.error(`--profiles takes a comma-separated subset of ${PROFILES.join(',')}`);
-  process.exit(2);
-}
-const hardAccounts = argv['hard-accounts'] === undefined ? Math.max(10, Math.round(accounts / 3)) : Number(argv['hard-accounts']);
-if (!Number.isInteger(hardAccounts) || hardAccounts < 10) {
-  console.error('--hard-accounts must be an integer ≥ 10');
-  process.exit(2);
-}
-const adminUrl = argv['pg-url'];
+const argv = benchOptions();
+const { accounts, repeat, profiles, hardAccounts, adminUrl } = argv;
 const pgUrl = new URL(adminUrl);
 const lagArgs = argv.lag === undefined ? [] : ['--lag', argv.lag];
 
@@ -99,10 +65,10 @@ const copySql = (t: string) => `COPY public.${t} TO STDOUT (FORMAT csv)`;
  * the 8 COPYs one after another; `parallel` = one psql per table, all 8 at once. Wall time, psql's CPU (GNU time)
  * and the backends' CPU (/proc).
  */
-async function bareCopy(db: string, way: 'serial' | 'parallel'): Promise<BareRun> {
+async function bareCopy(db: string, way: 'serial' | 'parallel', sqls: readonly string[] = TABLES.map(copySql)): Promise<BareRun> {
   const sampler = new CpuSampler(db);
   const t0 = performance.now();
-  const runs = way === 'serial' ? [await psql(db, TABLES.map(copySql))] : await Promise.all(TABLES.map((t) => psql(db, [copySql(t)])));
+  const runs = way === 'serial' ? [await psql(db, sqls)] : await Promise.all(sqls.map((q) => psql(db, [q])));
   const wallMs = performance.now() - t0;
   const cpu = sampler.stop();
   return { wallMs, clientCpuMs: runs.reduce((a, r) => a + (r.cpuMs ?? 0), 0), postgresCpuMs: cpu.postgresMs, backends: cpu.backends };
@@ -120,8 +86,10 @@ function freshDir(label: string): string {
 async function ingesta(db: string, dir: string, extra: readonly string[]): Promise<IngestaRun> {
   const args = [CLI, '--env', 'local', '--log-format', 'json', '--source-url', databaseUrl(adminUrl, db), '--duckdb-path', join(dir, 'bench.duckdb'), ...extra];
   const sampler = new CpuSampler(db);
+  const disk = new DiskSampler(join(dir, '.ingesta', 'packages'), join(dir, 'bench.duckdb'));
   const r: ProcResult = await runMeasured(process.execPath, args, { cwd: ROOT, env: childEnv, rssFile, timeoutMs: RUN_TIMEOUT_MS, sampler });
   const cpu = sampler.stop();
+  const diskUse = disk.stop();
   const ev: IngestaEvents = parseEvents(r.stdout);
   if (r.exitCode !== 0 && r.exitCode !== 6) {
     throw new Error(`ingesta ${extra.join(' ')} failed (exit ${r.exitCode ?? r.signal}):\n${ev.errors.join('\n')}\n${r.stderr.trim()}`);
@@ -139,6 +107,7 @@ async function ingesta(db: string, dir: string, extra: readonly string[]): Promi
     modes: Object.fromEntries((ev.summary?.tables ?? []).map((t) => [t.table, t.mode])),
     quality: ev.quality ?? null,
     cpu,
+    disk: diskUse,
   };
 }
 
@@ -161,6 +130,7 @@ async function main(): Promise<void> {
   const profileResults: ProfileResult[] = [];
   const psqlStartup: number[] = [];
   const cliStartup: number[] = [];
+  const nodeStartup: number[] = [];
   const full: IngestaRun[] = [];
   const soloValidate: IngestaRun[] = [];
   const fullValidate: IngestaRun[] = [];
@@ -181,6 +151,7 @@ async function main(): Promise<void> {
       for (let k = 0; k < repeat; k++) {
         psqlStartup.push((await psql(db, ['SELECT 1'])).wallMs);
         cliStartup.push((await runMeasured(process.execPath, [CLI, '--version'], { cwd: ROOT, env: childEnv, rssFile, discardStdout: true })).wallMs);
+        nodeStartup.push((await runMeasured(process.execPath, ['-e', '0'], { cwd: ROOT, env: childEnv, rssFile, discardStdout: true })).wallMs);
       }
     }
     const result: ProfileResult = { profile, data, warmupBareMs: warmup.wallMs, bareSerial: [], bareParallel: [], full: [] };
@@ -209,7 +180,7 @@ async function main(): Promise<void> {
           } else {
             rmSync(dir, { recursive: true, force: true });
           }
-          log(`${profile} round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB;${cpu}${solo}`);
+          log(`${profile} round ${k + 1}: full load ${(r.wallMs / 1000).toFixed(2)} s, ${((r.peakRssKb ?? 0) / 1024).toFixed(0)} MiB, package peak ${((r.disk?.packagePeakBytes ?? 0) / 1e6).toFixed(0)} MB;${cpu}${solo}`);
         } else {
           const dir = freshDir('fullv');
           const r = await ingesta(db, dir, ['--validar-calidad-datos', '--full-refresh']);
@@ -231,23 +202,28 @@ async function main(): Promise<void> {
   const incDir: string | undefined = loadedDir;
   for (let k = 0; incDir !== undefined && k < repeat; k++) {
     const change: ChangeRound = await changeOnePercent(databaseUrl(adminUrl, BIG_DB), k + 1);
-    const order = k % 2 === 0 ? (['inc', 'full2'] as const) : (['full2', 'inc'] as const);
+    // the bare filtered COPY of the same rows (the changed ones: updated_at from the change on, indexed), one
+    // connection per table like the extraction, before or after the incremental run in turn (warm caches for both)
+    const filteredSql = INC_TABLES.map((t) => `COPY (SELECT * FROM public.${t} WHERE updated_at >= '${change.since}') TO STDOUT (FORMAT csv)`);
+    const order = k % 2 === 0 ? (['inc', 'filtered', 'full2'] as const) : (['filtered', 'full2', 'inc'] as const);
     let inc: IngestaRun | undefined;
     let full2: IngestaRun | undefined;
+    let filtered: BareRun | undefined;
     for (const step of order) {
       if (step === 'inc') inc = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--no-reconcile', ...lagArgs]);
+      else if (step === 'filtered') filtered = await bareCopy(BIG_DB, 'parallel', filteredSql);
       else full2 = await ingesta(BIG_DB, incDir, ['--tables', ...INC_TABLES, '--full-refresh']);
     }
-    if (!inc || !full2) throw new Error('unreachable');
-    rounds.push({ change, inc, full2, order: [...order] });
-    log(`change ${k + 1}: ${change.contents + change.contentAttributes} rows changed; incremental ${(inc.wallMs / 1000).toFixed(2)} s read ${inc.rows} rows ${JSON.stringify(inc.modes)}; full 2 tables ${(full2.wallMs / 1000).toFixed(2)} s`);
+    if (!inc || !full2 || !filtered) throw new Error('unreachable');
+    rounds.push({ change, inc, full2, filtered, order: [...order] });
+    log(`change ${k + 1}: ${change.contents + change.contentAttributes} rows changed; incremental ${(inc.wallMs / 1000).toFixed(2)} s read ${inc.rows} rows ${JSON.stringify(inc.modes)}; bare filtered COPY ${(filtered.wallMs / 1000).toFixed(2)} s; full 2 tables ${(full2.wallMs / 1000).toFixed(2)} s`);
   }
 
   // d: peak RSS at N/10.
   let small: Generated | undefined;
   let smallDir: string | undefined;
   const smallFull: IngestaRun[] = [];
-  if (!argv['skip-rss-scaling'] && big) {
+  if (!argv.skipRssScaling && big) {
     const n10 = Math.max(10, Math.floor(accounts / 10));
     created.push(SMALL_DB);
     log(`generating ${SMALL_DB} (${n10} accounts)…`);
@@ -287,13 +263,13 @@ async function main(): Promise<void> {
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
     loadAverage: { start: loadStart, end: os.loadavg() },
-    options: { accounts, hardAccounts, profiles, repeat, pgUrl: adminUrl.replace(/:[^:@/]*@/, ':***@'), keep: argv.keep, skipRssScaling: argv['skip-rss-scaling'], lag: argv.lag ?? null },
+    options: { scale: argv.scale, accounts, hardAccounts, profiles, repeat, pgUrl: adminUrl.replace(/:[^:@/]*@/, ':***@'), keep: argv.keep, skipRssScaling: argv.skipRssScaling, lag: argv.lag ?? null },
     machine,
     rssMethod,
     build: { exitCode: buildExit },
     data: { big: big ?? null, small: small ?? null },
     profiles: profileResults,
-    runs: { psqlStartup, cliStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull, sameChange },
+    runs: { psqlStartup, cliStartup, nodeStartup, bare, full, soloValidate, fullValidate, incremental: rounds, smallFull, sameChange },
   };
   const summary = printReport(results);
   const outDir = join(ROOT, 'bench', 'results');
