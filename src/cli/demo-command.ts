@@ -1,4 +1,4 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance } from '../normalize/duckdb-module.js';
 import { textTable, type Renderer } from './output.js';
 import { resolveConfig } from '../config/config.js';
 import { planRun, runPlan } from '../pipeline/run.js';

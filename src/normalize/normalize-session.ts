@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance } from './duckdb-module.js';
 import { DEFAULT_DUCKDB_SETTINGS, type DuckDBSettings } from '../config/runtime-settings.js';
 import { quoteLiteral } from '../sql/quote.js';
 import { configureSession, memoryLimitSql } from './duckdb-settings.js';

@@ -75,4 +75,12 @@ describe('architecture', () => {
       .filter((rel) => /process\.env\b/.test(readFileSync(path.join(SRC, rel), 'utf8')));
     expect(readers).toEqual([]);
   });
+
+  it('loads the DuckDB client with require, in one place (an ESM import of the CommonJS package costs 0.2–0.4 s of start-up)', () => {
+    const importers = sourceFiles(SRC)
+      .map((file) => path.relative(SRC, file).split(path.sep).join('/'))
+      .filter((rel) => /^import (?!type\b)[^;]*from '@duckdb\/node-api'/m.test(readFileSync(path.join(SRC, rel), 'utf8')));
+    expect(importers).toEqual([]);
+    expect(readFileSync(path.join(SRC, 'normalize/duckdb-module.ts'), 'utf8')).toContain("require('@duckdb/node-api')");
+  });
 });

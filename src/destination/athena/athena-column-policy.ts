@@ -1,4 +1,4 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance } from '../../normalize/duckdb-module.js';
 import { renameSync } from 'node:fs';
 import { DataError } from '../../errors.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';

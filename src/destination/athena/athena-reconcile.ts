@@ -1,4 +1,5 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance } from '../../normalize/duckdb-module.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { DataError, IngestError, messageOf } from '../../errors.js';
 import { quoteIdent, quoteLiteral } from '../../sql/quote.js';

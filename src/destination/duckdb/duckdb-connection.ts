@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance } from '../../normalize/duckdb-module.js';
 import { DestinationError, messageOf } from '../../errors.js';
 import { DatasetRef } from './duckdb-sql.js';
 import { configureSession, memoryLimitSql } from '../../normalize/duckdb-settings.js';
