@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const SAMPLE_MS = 25;
-const TICK_MS = ((): number => {
+export const TICK_MS = ((): number => {
   try {
     return 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
   } catch {

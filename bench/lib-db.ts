@@ -78,33 +78,52 @@ export interface ChangeRound {
   readonly since: string;
 }
 
+/** The rows whose key % modulus = remainder (key: content_id, attribute_id). */
+export interface KeySlice {
+  readonly modulus: number;
+  readonly remainder: number;
+}
+
 /**
  * Round r changes 1 % (1 / modulus) of contents and of content_attributes (key % modulus = r % modulus), stamping updated_at = now(),
  * then VACUUM ANALYZE on the two tables so neither the incremental nor the full read pays for hint bits alone.
  * Before that, the rows changed by round r − 1 are moved one day back (updated_at − 1 day): as if the runs were further
  * apart than the lag window, so each round's incremental run reads its own 1 %, not every earlier round's too.
  */
-export async function changeOnePercent(url: string, round: number, modulus = 100): Promise<ChangeRound> {
-  const r = round % modulus;
-  const prev = (round + modulus - 1) % modulus;
+export function changeOnePercent(url: string, round: number, modulus = 100): Promise<ChangeRound> {
+  const previous = round > 1 ? { modulus, remainder: (round + modulus - 1) % modulus } : undefined;
+  return changeSlice(url, round, { modulus, remainder: round % modulus }, previous);
+}
+
+/**
+ * The change of one round: the rows of `previous` (the slice the round before changed) moved one day back, then the
+ * rows of `slice` (none when undefined) changed and stamped updated_at = now() (title / values get ' r<round>'), then
+ * VACUUM ANALYZE of the two tables. Slices of any size: 1 / modulus of each table.
+ */
+export async function changeSlice(url: string, round: number, slice: KeySlice | undefined, previous: KeySlice | undefined): Promise<ChangeRound> {
+  const where = (key: string, s: KeySlice) => `${key} % ${Math.trunc(s.modulus)} = ${Math.trunc(s.remainder)}`;
   return withClient(url, async (c) => {
     const t0 = performance.now();
-    if (round > 1) {
-      await c.query(`UPDATE public.contents SET updated_at = updated_at - interval '1 day' WHERE content_id % ${modulus} = ${prev}`);
-      await c.query(`UPDATE public.content_attributes SET updated_at = updated_at - interval '1 day' WHERE attribute_id % ${modulus} = ${prev}`);
+    if (previous) {
+      await c.query(`UPDATE public.contents SET updated_at = updated_at - interval '1 day' WHERE ${where('content_id', previous)}`);
+      await c.query(`UPDATE public.content_attributes SET updated_at = updated_at - interval '1 day' WHERE ${where('attribute_id', previous)}`);
     }
+    let contents = 0;
+    let contentAttributes = 0;
     const since = String((await c.query<{ now: string }>('SELECT now()::timestamp::text AS now')).rows[0]!.now);
-    const a = await c.query(
-      `UPDATE public.contents SET updated_at = now(), title = left(title || ' r${round}', 300) WHERE content_id % ${modulus} = ${r}`,
-    );
-    const b = await c.query(
-      `UPDATE public.content_attributes SET updated_at = now(),
-         decimal_value = CASE WHEN decimal_value IS NOT NULL THEN decimal_value + 1 END,
-         string_value = CASE WHEN string_value IS NOT NULL THEN left(string_value || ' r${round}', 500) END
-       WHERE attribute_id % ${modulus} = ${r}`,
-    );
+    if (slice) {
+      const a = await c.query(`UPDATE public.contents SET updated_at = now(), title = left(title || ' r${round}', 300) WHERE ${where('content_id', slice)}`);
+      const b = await c.query(
+        `UPDATE public.content_attributes SET updated_at = now(),
+           decimal_value = CASE WHEN decimal_value IS NOT NULL THEN decimal_value + 1 END,
+           string_value = CASE WHEN string_value IS NOT NULL THEN left(string_value || ' r${round}', 500) END
+         WHERE ${where('attribute_id', slice)}`,
+      );
+      contents = a.rowCount ?? 0;
+      contentAttributes = b.rowCount ?? 0;
+    }
     await c.query('VACUUM ANALYZE public.contents, public.content_attributes');
-    return { round, contents: a.rowCount ?? 0, contentAttributes: b.rowCount ?? 0, ms: performance.now() - t0, since };
+    return { round, contents, contentAttributes, ms: performance.now() - t0, since };
   });
 }
 

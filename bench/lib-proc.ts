@@ -28,7 +28,7 @@ export interface ProcOptions {
   readonly rssFile: string;
   readonly timeoutMs?: number;
   /** Measures the process's threads (and the database's backends) while it runs; the caller stops it. */
-  readonly sampler?: CpuSampler;
+  readonly sampler?: Pick<CpuSampler, 'watch'>;
 }
 
 const GNU_TIME = '/usr/bin/time';
