@@ -4,7 +4,7 @@
  * database into S3 + Athena, rows/s and MB/s from the source to Parquet in S3, CPU-seconds per process, and the
  * Parquet objects written (count, sizes, row groups per file).
  *
- *   npm run bench:athena -- [--accounts N=100000] [--profile generator|hard] [--pg-url URL] [--keep]
+ *   npm run bench:athena -- [--accounts N=100000] [--profile generator|hard] [--pg-url URL] [--db NAME] [--keep]
  *   (INGESTA_PARQUET_FILE_SIZE, INGESTA_DUCKDB_MEMORY_LIMIT and INGESTA_DUCKDB_THREADS are passed to the run)
  *
  * The stand-ins run in this process on the same cores: the figures describe ingesta plus emulators, not AWS.
@@ -23,15 +23,17 @@ import { int, secs } from './lib-stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
-const DB = 'ingesta_bench_athena';
 const { values: argv } = parseArgs({
   options: {
     accounts: { type: 'string', default: '100000' },
     profile: { type: 'string', default: 'generator' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     keep: { type: 'boolean', default: false },
+    // (a database of its own per checkout, so two benches on one server never drop each other's)
+    db: { type: 'string', default: 'ingesta_bench_athena' },
   },
 });
+const DB = argv.db;
 const profile = argv.profile === 'hard' ? 'hard' : 'generator';
 /** ingesta's own settings given to the bench (file size of the Parquet parts, DuckDB memory and threads) reach the run. */
 const passedSettings = Object.fromEntries(
