@@ -77,6 +77,12 @@ async function main(): Promise<void> {
     console.log(`\n== dev/prod path on the stand-ins (s3rver + executing Athena stand-in), ${int(rows)} rows, ${profile} profile ==`);
     if (Object.keys(passedSettings).length > 0) console.log(`settings ${Object.entries(passedSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     console.log(`full load wall ${secs(r.wallMs)} (machine shared: under load), peak RSS ${(((r.peakRssKb ?? 0) * 1024) / 1e6).toFixed(0)} MB`);
+    // the load into S3 + Glue + Athena alone: from load_started (every table extracted) to the first table_loaded
+    // (emitted once state.json and the run record are written): typing, uploads, clean-up, publishing
+    const at = (type: string) => r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; time?: string }).find((e) => e.type === type)?.time;
+    const loadStarted = at('load_started');
+    const loaded = at('table_loaded');
+    if (loadStarted && loaded) console.log(`load phase (typing, uploads, publishing) ${secs(Date.parse(loaded) - Date.parse(loadStarted))}`);
     console.log(`throughput ${int(rows / (r.wallMs / 1000))} rows/s; ${(csv / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of CSV extracted (${(csv / 1e6).toFixed(0)} MB), ${(pqBytes / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of Parquet written to S3 (${(pqBytes / 1e6).toFixed(0)} MB)`);
     console.log(`CPU-s: ingesta process ${secs(r.cpuMs ?? NaN)} (Node main ${secs(cpu.mainThreadMs)}, other threads ${secs(cpu.otherThreadsMs)}); PostgreSQL ${secs(cpu.postgresMs)}; the stand-ins (this process) ${secs((self.user + self.system) / 1000)}`);
     console.log(`Parquet objects: ${parquet.length} (key, MB, row groups, rows per group, largest row group in MB):`);

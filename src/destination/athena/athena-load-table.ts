@@ -43,8 +43,8 @@ export async function replaceParquet(ds: AthenaDataset, manifest: Manifest, tabl
 
 /**
  * Incremental table: an Iceberg table updated by MERGE INTO from a staging table over this batch's files (uploaded
- * into batches/<run>/ in the background, see uploadFolder, and kept there afterwards). A full load merges everything, then deletes the keys the batch does not have (each
- * statement is atomic in Iceberg). Each step is fenced by the lock (see AthenaDataset.fence).
+ * into batches/<run>/ in the background, see uploadFolder, and kept there afterwards). A full load merges everything,
+ * then deletes the keys the batch does not have (each statement is atomic in Iceberg). Each step is fenced by the lock (see AthenaDataset.fence).
  */
 export async function mergeIceberg(
   ds: AthenaDataset,

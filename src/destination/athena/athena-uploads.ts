@@ -31,7 +31,8 @@ interface Upload {
  * table reads. abandon()
  * removes them: queued uploads never start, the ones in flight are stopped and awaited (no request of this run is left
  * running), then each folder no publishing step has claimed is deleted, fenced by the lock, best effort — whatever
- * stays (a delete refused, a kill) is removed by the next run's clean-up (athena-cleanup.ts).
+ * stays (a delete refused, a kill, a small file's PUT that lands after its abort) is removed by the next run's
+ * clean-up (athena-cleanup.ts).
  */
 export class BackgroundUploads {
   private readonly uploads = new Map<string, Upload>();

@@ -36,7 +36,8 @@ export class S3Store {
 
   /**
    * Uploads a local file (multipart above 8 MB, parts retried by the SDK). An aborted `signal` stops it: no new part
-   * starts, the multipart upload is aborted, and the call rejects with an InterruptedError.
+   * starts, the multipart upload is aborted, and the call rejects with an InterruptedError (lib-storage does not cancel
+   * a single PUT already sent, for a file under 8 MB: that object may still land; a load's clean-up covers it).
    */
   async uploadFile(key: string, file: string, contentType = 'application/octet-stream', signal?: AbortSignal): Promise<void> {
     try {
