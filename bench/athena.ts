@@ -41,13 +41,13 @@ const { values: argv } = parseArgs({
     'skip-merge': { type: 'boolean', default: false },
   },
 });
+const DB = argv.db;
 const profile = argv.profile === 'hard' ? 'hard' : 'generator';
 /** ingesta's own settings given to the bench (file size of the Parquet parts, DuckDB memory and threads) reach the run. */
 const passedSettings = Object.fromEntries(
   ['INGESTA_PARQUET_FILE_SIZE', 'INGESTA_DUCKDB_MEMORY_LIMIT', 'INGESTA_DUCKDB_THREADS'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
 );
 const accounts = Number(argv.accounts);
-const DB = argv.db;
 const adminUrl = argv['pg-url'];
 const tmp = mkdtempSync(join(os.tmpdir(), 'ingesta-bench-athena-'));
 const log = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     console.log(`\n== dev/prod path on the stand-ins (s3rver + executing Athena stand-in), ${int(rows)} rows, ${profile} profile ==`);
     if (Object.keys(passedSettings).length > 0) console.log(`settings ${Object.entries(passedSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     console.log(`full load wall ${secs(r.wallMs)} (machine shared: under load), peak RSS ${(((r.peakRssKb ?? 0) * 1024) / 1e6).toFixed(0)} MB`);
+    if (r.loadPhaseMs !== null) console.log(`load phase (typing, uploads, publishing) ${secs(r.loadPhaseMs)}`);
     console.log(`throughput ${int(rows / (r.wallMs / 1000))} rows/s; ${(csv / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of CSV extracted (${(csv / 1e6).toFixed(0)} MB), ${(pqBytes / 1e6 / (r.wallMs / 1000)).toFixed(1)} MB/s of Parquet written to S3 (${(pqBytes / 1e6).toFixed(0)} MB)`);
     console.log(`CPU-s: ingesta process ${secs(r.cpuMs ?? NaN)} (Node main ${secs(r.cpu.mainThreadMs)}, other threads ${secs(r.cpu.otherThreadsMs)}); PostgreSQL ${secs(r.cpu.postgresMs)}; the stand-ins (this process, less the /proc sampler's ${secs(r.samplerMs)}) ${secs(r.standinCpuMs)}`);
     for (const l of workLines(r.work)) console.log(l);

@@ -36,6 +36,11 @@ export interface DevRun {
   readonly rows: Record<string, number>;
   readonly csvBytes: number;
   readonly work: StandinWork;
+  /**
+   * The load into S3 + Glue + Athena alone: from load_started (every table extracted) to the first table_loaded
+   * (emitted once state.json and the run record are written): typing, uploads, clean-up, publishing.
+   */
+  readonly loadPhaseMs: number | null;
 }
 
 export async function runDev(ctx: DevRunContext, args: readonly string[]): Promise<DevRun> {
@@ -62,5 +67,14 @@ export async function runDev(ctx: DevRunContext, args: readonly string[]): Promi
     rows,
     csvBytes: ev.extracts.reduce((a, e) => a + e.bytes, 0),
     work,
+    loadPhaseMs: loadPhase(r.stdout),
   };
+}
+
+function loadPhase(stdout: string): number | null {
+  const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; time?: string });
+  const at = (type: string) => events.find((e) => e.type === type)?.time;
+  const started = at('load_started');
+  const loaded = at('table_loaded');
+  return started && loaded ? Date.parse(loaded) - Date.parse(started) : null;
 }

@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
  * faults S3 clients must survive:
  * - a lost response: the PUT (or any request) reaches s3rver and succeeds, then the client's connection is reset
  *   (or it gets a 500), so a retry meets its own write;
- * - a per-key error inside a 200 DeleteObjects answer: that key is not deleted and is listed as an <Error>.
+ * - a per-key error inside a 200 DeleteObjects answer: that key is not deleted and is listed as an <Error>;
+ * - a refused request (403 AccessDenied, say), answered without reaching s3rver;
+ * - a held request: it reaches s3rver only once a test's gate resolves (what the client does meanwhile shows).
  */
 export interface S3Proxy {
   readonly url: string;
@@ -16,6 +18,12 @@ export interface S3Proxy {
   loseResponse(method: string, key: RegExp, times?: number, how?: 'reset' | '500'): void;
   /** Keys matching `key` are refused inside DeleteObjects answers (`times` requests), with `code` (AccessDenied). */
   failDeletes(key: RegExp, times?: number, code?: string): void;
+  /** The next `times` requests matching `method` and `key` are refused with `status` and `code` (never reach s3rver). */
+  refuse(method: string, key: RegExp, times?: number, status?: number, code?: string): void;
+  /** Requests matching `method` and `key` wait for `gate(key)` before they reach s3rver. */
+  hold(method: string, key: RegExp, gate: (key: string) => Promise<void>): void;
+  /** Forgets every fault and hold not used up yet. */
+  clearFaults(): void;
   /** Requests seen, "METHOD key [status]". */
   readonly log: string[];
   stop(): Promise<void>;
@@ -34,6 +42,8 @@ export async function startS3Proxy(upstreamUrl: string): Promise<S3Proxy> {
   const upstream = new URL(upstreamUrl);
   const lost: { method: string; key: RegExp; times: number; how: 'reset' | '500' }[] = [];
   const deleteFaults: { key: RegExp; times: number; code: string }[] = [];
+  const refusals: { method: string; key: RegExp; times: number; status: number; code: string }[] = [];
+  const holds: { method: string; key: RegExp; gate: (key: string) => Promise<void> }[] = [];
   const locks = new Map<string, Promise<unknown>>();
   const log: string[] = [];
 
@@ -103,7 +113,13 @@ export async function startS3Proxy(upstreamUrl: string): Promise<S3Proxy> {
       const method = req.method ?? 'GET';
       const url = req.url ?? '/';
       const key = decodeURIComponent(url.split('?')[0]!.replace(/^\/[^/]+\/?/, ''));
-      handle(method, url, req.headers, Buffer.concat(chunks)).then(
+      const refusal = refusals.find((f) => f.times > 0 && f.method === method && f.key.test(key));
+      if (refusal) refusal.times--;
+      const held = holds.find((h) => h.method === method && h.key.test(key));
+      const answered: Promise<Upstream> = refusal
+        ? Promise.resolve({ status: refusal.status, headers: { 'content-type': 'application/xml' }, body: Buffer.from(xmlError(refusal.code, refusal.code)) })
+        : (held ? held.gate(key) : Promise.resolve()).then(() => handle(method, url, req.headers, Buffer.concat(chunks)));
+      answered.then(
         (answer) => {
           log.push(`${method} ${key} ${answer.status}`);
           const fault = lost.find((f) => f.times > 0 && f.method === method && f.key.test(key));
@@ -136,6 +152,11 @@ export async function startS3Proxy(upstreamUrl: string): Promise<S3Proxy> {
     log,
     loseResponse: (method, key, times = 1, how = 'reset') => void lost.push({ method, key, times, how }),
     failDeletes: (key, times = 1, code = 'AccessDenied') => void deleteFaults.push({ key, times, code }),
+    refuse: (method, key, times = 1, status = 403, code = 'AccessDenied') => void refusals.push({ method, key, times, status, code }),
+    hold: (method, key, gate) => void holds.push({ method, key, gate }),
+    clearFaults: () => {
+      for (const list of [lost, deleteFaults, refusals, holds]) list.length = 0;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

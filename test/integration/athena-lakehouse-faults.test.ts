@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -8,6 +9,7 @@ import { failedQueries, startAwsTap, type AwsTap } from '../helpers/aws-tap.js';
 import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
+import { typingBegun } from '../helpers/packages.js';
 
 /**
  * dev/prod faults: a proxy (test/helpers/aws-tap.ts) in front of the executing Glue/Athena stand-in fails a statement
@@ -59,6 +61,7 @@ beforeEach(() => {
   n += 1;
   dataset = `raw_faults_${n}`;
   tap.rule = () => undefined;
+  lake.proxy.clearFaults();
 });
 
 describe('dev/prod: recovering from what a crashed or stalled run left', () => {
@@ -177,5 +180,101 @@ describe('dev/prod: key reconciliation (late commits, hard deletes)', () => {
     await expectAthenaEqualsSource(lake, db, dataset, 'contents', 'content_id', 'after --reconcile');
     // regression: before, --reconcile was refused in dev/prod (exit 2) and a hard delete stayed in the lakehouse
     expect([...lake.aws.tables.keys()].filter((k) => k.startsWith(`${dataset}.`) && k.endsWith('__ingesta_stage'))).toEqual([]);
+  });
+});
+
+/** The lines of a failed run's stderr that are not Node's own warnings (the run's error is one of them). */
+const errorLines = (stderr: string) => stderr.trim().split('\n').filter((l) => l !== '' && !/NodeVersionSupportWarning|^\s|^warning: Node /.test(l));
+
+/** Folders (…/<run>/) holding objects under a prefix. */
+const foldersUnder = async (prefix: string) => [...new Set((await listKeys(prefix)).map((k) => k.slice(0, k.lastIndexOf('/') + 1)))].sort();
+
+const folderOf = (location: string) => `${location.replace('s3://lake/', '').replace(/\/?$/, '/')}`;
+
+/** What a reader or the next run would see of the dataset: Glue tables (location, columns), state.json, staging tables. */
+const published = async () => ({
+  tables: [...lake.aws.tables.entries()].filter(([k]) => k.startsWith(`${dataset}.`)).map(([k, t]) => [k, t.location, JSON.stringify(t.columns)]).sort(),
+  state: await readJson(`raw/${dataset}/_ingesta/state.json`),
+});
+
+describe('dev/prod: uploads overlap the typing of the next tables (#16), and a failed run publishes none of them', () => {
+  const TABLES = ['--tables', 'accounts', 'contents', 'content_attributes'];
+
+  it('a misfit in the last table after the earlier tables were uploaded: exit 4 in one line, nothing published; the folders left (their deletion refused here) are read by nothing and the next good run removes them', async () => {
+    const first = await runCli(['--env', 'dev', ...TABLES], env());
+    expect(first.code, first.stderr).toBe(0);
+    const before = await published();
+    const statements = lake.aws.statements.length;
+    const [row] = await db.query(`SELECT attribute_id FROM content_attributes WHERE decimal_value IS NOT NULL ORDER BY attribute_id LIMIT 1`);
+    // more decimals than the Iceberg column keeps
+    const scale = Number(/,(\d+)\)/.exec(glueTable('content_attributes')!.columns.find((c) => c.name === 'decimal_value')!.type)![1]);
+    await db.query(`UPDATE content_attributes SET decimal_value = 7.${'1'.repeat(scale + 3)}, updated_at = now() WHERE attribute_id = ${row!.attribute_id}`);
+    await db.query(`UPDATE contents SET title = 'misfit round', updated_at = now() WHERE content_id % 4 = 0`);
+    // content_attributes is checked (its Glue columns read) only once both earlier tables' files are in S3, and this
+    // run's attempt to remove them afterwards is refused: what a run killed at that moment would leave
+    const mark = lake.proxy.log.length;
+    const uploadedBoth = () => ['accounts/data/', 'contents/batches/'].every((f) => lake.proxy.log.slice(mark).some((l) => l.startsWith(`PUT raw/${dataset}/${f}`) && l.endsWith(' 200')));
+    let waited = 0;
+    tap.rule = async (op, input) => {
+      const started = Date.now();
+      // (only the load's check, after its typing: the automatic reconciliation reads the table during the extract)
+      if (op === 'GetTable' && input.Name === 'content_attributes' && typingBegun(path.join(dir, 'packages'), 'content_attributes')) {
+        for (const end = started + 20_000; !uploadedBoth() && Date.now() < end; ) await sleep(20);
+      }
+      waited = Math.max(waited, Date.now() - started);
+      return undefined;
+    };
+    lake.proxy.failDeletes(new RegExp(`^raw/${dataset}/(accounts/data|contents/batches)/`), 100);
+    const misfit = await runCli(['--env', 'dev', ...TABLES], env());
+    lake.proxy.clearFaults();
+    tap.rule = () => undefined;
+    expect(misfit.code, misfit.stderr).toBe(4);
+    expect(uploadedBoth(), 'accounts and contents were uploaded before the misfit').toBe(true);
+    expect(waited, 'the check of content_attributes waited for the uploads, not for the 20 s limit').toBeLessThan(20_000);
+    expect(errorLines(misfit.stderr)).toEqual([expect.stringContaining(`Table content_attributes, column decimal_value: the row with key (${row!.attribute_id})`)]);
+    // nothing published: the same Glue tables and state, no staging table, nothing but reads sent to Athena
+    expect(await published()).toEqual(before);
+    expect([...lake.aws.tables.keys()].filter((k) => k.startsWith(`${dataset}.`) && k.endsWith('__ingesta_stage'))).toEqual([]);
+    expect(lake.aws.statements.slice(statements).filter((q) => !q.startsWith('SELECT'))).toEqual([]);
+    // what the failed run left: a data folder no Glue table reads, a batch folder no staging table reads
+    const liveAccounts = folderOf(lake.aws.tables.get(`${dataset}.accounts`)!.location);
+    const leftData = (await foldersUnder(`raw/${dataset}/accounts/data/`)).filter((f) => f !== liveAccounts);
+    const leftBatches = await foldersUnder(`raw/${dataset}/contents/batches/`);
+    expect(leftData).toHaveLength(1);
+    const failedRun = leftData[0]!.split('/').at(-2)!;
+    expect(leftBatches).toContain(`raw/${dataset}/contents/batches/${failedRun}/`);
+    expect((await readJson<{ status: string }>(`raw/${dataset}/_ingesta/runs/${failedRun}.json`))?.status).toBe('failed');
+
+    // the source fixed: the next run loads, and its clean-up removes both folders of the failed run
+    await db.query(`UPDATE content_attributes SET decimal_value = 5, updated_at = now() WHERE attribute_id = ${row!.attribute_id}`);
+    const next = await runCli(['--env', 'dev', ...TABLES], env());
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout + next.stderr).toContain('contents: removed 1 batch folder(s) of runs that did not commit');
+    expect(next.stdout + next.stderr).toContain('accounts: removed 1 data folder(s) no table reads');
+    expect(await listKeys(`raw/${dataset}/accounts/data/${failedRun}/`)).toEqual([]);
+    expect(await listKeys(`raw/${dataset}/contents/batches/${failedRun}/`)).toEqual([]);
+    for (const [table, key] of [['accounts', 'account_id'], ['contents', 'content_id'], ['content_attributes', 'attribute_id']] as const) {
+      await expectAthenaEqualsSource(lake, db, dataset, table, key, `after the misfit run: ${table}`);
+    }
+  });
+
+  it('an upload refused mid-run (S3 AccessDenied on the second table\'s batch): exit 5 in one line, nothing published, the first table\'s uploaded folder removed', async () => {
+    lake.proxy.refuse('PUT', new RegExp(`^raw/${dataset}/contents/batches/`), 100);
+    const r = await runCli(['--env', 'dev', ...TABLES], env());
+    lake.proxy.clearFaults();
+    expect(r.code, r.stderr).toBe(5);
+    expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/refused a request \(HTTP 403, AccessDenied\).*Check the task role/)]);
+    // nothing published (a first load: no table, no state), and nothing of the run left in S3 but its failure record
+    expect([...lake.aws.tables.keys()].filter((k) => k.startsWith(`${dataset}.`))).toEqual([]);
+    expect(await readJson(`raw/${dataset}/_ingesta/state.json`)).toBeUndefined();
+    expect(lake.proxy.log.some((l) => l.startsWith(`PUT raw/${dataset}/accounts/data/`) && l.endsWith(' 200')), 'accounts was uploaded first').toBe(true);
+    expect((await listKeys(`raw/${dataset}/`)).filter((k) => !k.includes('/_ingesta/runs/'))).toEqual([]);
+    const runs = await listKeys(`raw/${dataset}/_ingesta/runs/`);
+    expect(runs).toHaveLength(1);
+    expect((await readJson<{ status: string }>(runs[0]!))?.status).toBe('failed');
+    // the next run loads everything
+    const next = await runCli(['--env', 'dev', ...TABLES], env());
+    expect(next.code, next.stderr).toBe(0);
+    await expectAthenaEqualsSource(lake, db, dataset, 'contents', 'content_id', 'after the refused upload');
   });
 });

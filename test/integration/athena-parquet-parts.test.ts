@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DATAVISION_TABLES } from '../../src/demo/datavision-generator.js';
@@ -10,6 +11,7 @@ import { expectAthenaEqualsSource } from '../helpers/athena-compare.js';
 import { startLakehouse, type Lakehouse } from '../helpers/lakehouse.js';
 import { createTestDatabase, seedDataVision, type TestDatabase } from '../helpers/postgres.js';
 import { KEYS } from '../helpers/datavision.js';
+import { typingBegun } from '../helpers/packages.js';
 
 const DATASET = 'raw_datavision_dev';
 
@@ -70,5 +72,32 @@ describe('--env dev: a table larger than INGESTA_PARQUET_FILE_SIZE is written as
     for (const table of ['content_attributes', 'subscription_payments']) {
       await expectAthenaEqualsSource(lake, db, DATASET, table, KEYS[table]!, `second run: ${table}`);
     }
+  });
+});
+
+// #16: every table was typed and checked before the first upload began. Now a table's files are uploaded as soon as
+// it is typed, while the next tables are typed. Shown without timing: the S3 layer holds each Parquet upload until
+// every table's typing has begun (its folder <table>.parquet exists in the package); an upload that arrived before
+// that was in flight while later tables were typed. With uploads after the typing, none arrives before.
+describe('--env dev: uploads overlap the typing of the next tables', () => {
+  it('the first tables\' uploads are under way before the last tables are typed; Athena equals the source', async () => {
+    const packages = path.join(dir, 'packages');
+    const everyTableBegun = () => DATAVISION_TABLES.every((t) => typingBegun(packages, t));
+    const early: string[] = [];
+    lake.proxy.hold('PUT', /\.parquet$/, async (key) => {
+      if (!everyTableBegun()) early.push(key);
+      // (30 s at most: a regression fails below instead of hanging)
+      for (const end = Date.now() + 30_000; !everyTableBegun() && Date.now() < end; ) await sleep(10);
+    });
+    try {
+      await db.query(`UPDATE content_attributes SET string_value = 'overlap', updated_at = now() WHERE attribute_id % 5 = 0`);
+      const r = await runCli(['--env', 'dev', '--full-refresh'], lake.env(db.url, { INGESTA_PARQUET_FILE_SIZE: '16KB' }));
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+    } finally {
+      lake.proxy.clearFaults();
+    }
+    expect(early.length, 'Parquet uploads that began before every table\'s typing had').toBeGreaterThan(0);
+    expect(early.every((k) => k.startsWith(`raw/${DATASET}/`))).toBe(true);
+    for (const table of DATAVISION_TABLES) await expectAthenaEqualsSource(lake, db, DATASET, table, KEYS[table]!, `overlapped upload: ${table}`);
   });
 });

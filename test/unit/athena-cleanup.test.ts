@@ -1,5 +1,5 @@
 import { AccessDeniedException, DeleteTableCommand, GetTablesCommand, GlueClient } from '@aws-sdk/client-glue';
-import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cleanUpLeftovers } from '../../src/destination/athena/athena-cleanup.js';
@@ -39,9 +39,9 @@ function folders(r2WrittenMinutesAgo: number) {
 
 const deleted = () => s3Mock.commandCalls(DeleteObjectsCommand).flatMap((c) => c.args[0].input.Delete!.Objects!.map((o) => o.Key!.split('/')[4]));
 
-async function cleanUp() {
+async function cleanUp(over: { state?: AthenaState; currentRun?: string; mergeTables?: string[] } = {}) {
   return cleanUpLeftovers({
-    dataset: 'ds', keys, state, currentRun: 'r4', keepSupersededMs: 60 * 60_000, fence: async () => undefined, now: () => NOW,
+    dataset: 'ds', keys, state: over.state ?? state, currentRun: over.currentRun ?? 'r4', mergeTables: over.mergeTables, keepSupersededMs: 60 * 60_000, fence: async () => undefined, now: () => NOW,
     glue: new GlueCatalog(new GlueClient({ region: 'eu-west-1', credentials }), undefined, FAST),
     s3: new S3Store(new S3Client({ region: 'eu-west-1', credentials }), 'lake', FAST),
   });
@@ -81,5 +81,34 @@ describe('clean-up of full tables\' data folders', () => {
     expect(resolveKeepSupersededMs({ INGESTA_KEEP_SUPERSEDED: '0' })).toBe(0);
     expect(resolveKeepSupersededMs({ INGESTA_KEEP_SUPERSEDED: '2h' })).toBe(7_200_000);
     expect(() => resolveKeepSupersededMs({ INGESTA_KEEP_SUPERSEDED: 'later' })).toThrow(/INGESTA_KEEP_SUPERSEDED/);
+  });
+});
+
+describe('clean-up of merge tables\' batch folders (#16: uploads start before anything is published)', () => {
+  const merged: AthenaState = {
+    ...EMPTY_STATE,
+    tables: { contents: { ...state.tables.accounts!, kind: 'iceberg', location: 's3://lake/raw/ds/contents/iceberg/', runId: 'r2' } },
+  };
+  const records: Record<string, string> = { r3: 'loaded', r4: 'failed' };
+
+  beforeEach(() => {
+    glueMock.on(GetTablesCommand).resolves({ TableList: [] });
+    const objects = ['r1', 'r2', 'r2-backfill', 'r3', 'r4', 'r5-backfill', 'r6'].map((r) => ({ Key: `raw/ds/contents/batches/${r}/part-00000.zstd.parquet` }));
+    objects.push({ Key: 'raw/ds/content_attributes/batches/r5/part-00000.zstd.parquet' });
+    s3Mock.on(ListObjectsV2Command).callsFake((input: { Prefix: string }) => ({ Contents: objects.filter((o) => o.Key.startsWith(input.Prefix)) }));
+    s3Mock.on(DeleteObjectsCommand).resolves({});
+    s3Mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+      const run = /runs\/(.+)\.json$/.exec(input.Key)![1]!;
+      if (!records[run]) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } });
+      return { Body: { transformToString: async () => JSON.stringify({ status: records[run] }) } };
+    });
+  });
+
+  it('removes the folders of runs newer than the last committed load that did not commit (killed: no record; failed), keeps committed ones and the current run\'s', async () => {
+    const notes = await cleanUp({ state: merged, currentRun: 'r6', mergeTables: ['content_attributes'] });
+    // r1, r2 (and its backfill): the committed load and before; r3: newer but recorded loaded; r6: this run
+    // (content_attributes is not in state.json yet: every folder of it but this run's is judged by its run record)
+    expect(deleted().sort()).toEqual(['r4', 'r5', 'r5-backfill']);
+    expect(notes.sort()).toEqual(['content_attributes: removed 1 batch folder(s) of runs that did not commit', 'contents: removed 2 batch folder(s) of runs that did not commit']);
   });
 });

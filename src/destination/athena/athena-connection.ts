@@ -96,10 +96,13 @@ export class AthenaDataset {
     );
   }
 
-  /** Removes what earlier runs left (see athena-cleanup.ts): never a folder a Glue table may read. */
-  cleanUp(currentRun: string): Promise<string[]> {
+  /**
+   * Removes what earlier runs left (see athena-cleanup.ts): never a folder a Glue table may read. `mergeTables`: the
+   * run's merge tables, whose batch folders are checked even before they are in state.json or Glue.
+   */
+  cleanUp(currentRun: string, mergeTables: readonly string[] = []): Promise<string[]> {
     return cleanUpLeftovers({
-      dataset: this.dataset, keys: this.keys, state: this.state, glue: this.glue, s3: this.s3, currentRun,
+      dataset: this.dataset, keys: this.keys, state: this.state, glue: this.glue, s3: this.s3, currentRun, mergeTables,
       keepSupersededMs: this.keepSupersededMs, fence: (step) => this.fence(step),
     });
   }

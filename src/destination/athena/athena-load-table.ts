@@ -15,12 +15,26 @@ export interface PublishedTable {
   readonly rows: number | undefined;
 }
 
+/**
+ * Waits for the upload of a table's files into `folder` (started in the background as soon as the table was typed and
+ * checked: athena-uploads.ts, uploadFolder) and rethrows its failure.
+ */
+export type UploadedInto = (folder: string) => Promise<void>;
+
+/**
+ * The folder a prepared table's files are uploaded into, or undefined when nothing is uploaded (a merge batch without
+ * rows). The same folders replaceParquet and mergeIceberg then publish.
+ */
+export function uploadFolder(ds: AthenaDataset, manifest: Manifest, table: PackageTable, merge: boolean, changes: CdcBatch | undefined): string | undefined {
+  if (!merge) return ds.keys.dataFolder(table.name, manifest.runId);
+  return (changes ? changes.rows : table.rows) > 0 ? ds.keys.batchFolder(table.name, manifest.runId) : undefined;
+}
+
 /** Full table: new files in a new folder (the staging table of a merge, too, reads every file of its folder), then the Glue table is created or repointed there (atomic for readers). */
-export async function replaceParquet(ds: AthenaDataset, manifest: Manifest, table: PackageTable, files: readonly string[], columns: GlueColumn[]): Promise<PublishedTable> {
+export async function replaceParquet(ds: AthenaDataset, manifest: Manifest, table: PackageTable, uploaded: UploadedInto, columns: GlueColumn[]): Promise<PublishedTable> {
   const folder = ds.keys.dataFolder(table.name, manifest.runId);
   ds.assertLockHeld();
-  await ds.fence(`uploading ${ds.s3.url(folder)}`);
-  await ds.s3.uploadParquetParts(folder, files);
+  await uploaded(folder);
   const location = ds.s3.url(folder);
   await ds.fence(`repointing the Glue table ${ds.dataset}.${glueName(table.name)}`);
   await ds.glue.putParquetTable(ds.dataset, glueName(table.name), columns, location, { ingesta_run_id: manifest.runId });
@@ -28,15 +42,15 @@ export async function replaceParquet(ds: AthenaDataset, manifest: Manifest, tabl
 }
 
 /**
- * Incremental table: an Iceberg table updated by MERGE INTO from a staging table over this batch's files (kept under
- * batches/<run>/ afterwards). A full load merges everything, then deletes the keys the batch does not have (each
- * statement is atomic in Iceberg). Each step is fenced by the lock (see AthenaDataset.fence).
+ * Incremental table: an Iceberg table updated by MERGE INTO from a staging table over this batch's files (uploaded
+ * into batches/<run>/ in the background, see uploadFolder, and kept there afterwards). A full load merges everything,
+ * then deletes the keys the batch does not have (each statement is atomic in Iceberg). Each step is fenced by the lock (see AthenaDataset.fence).
  */
 export async function mergeIceberg(
   ds: AthenaDataset,
   manifest: Manifest,
   table: PackageTable,
-  files: readonly string[],
+  uploaded: UploadedInto,
   plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean },
   deletesFile?: string,
   changes?: CdcBatch,
@@ -73,8 +87,7 @@ export async function mergeIceberg(
     await athena.execute(icebergPruneSql(dataset, glue, undefined, table.primaryKey), { signal: ds.signal });
   }
   if (rows > 0) {
-    await ds.fence(`uploading ${s3.url(folder)}`);
-    await s3.uploadParquetParts(folder, files);
+    await uploaded(folder);
     await ds.fence(`creating the staging table ${dataset}.${stage}`);
     await catalog.putParquetTable(dataset, stage, staged.map((c) => ({ name: c.name, type: c.stageType })), s3.url(folder), { ingesta_run_id: manifest.runId });
     await ds.fence(`the MERGE into ${name}`);

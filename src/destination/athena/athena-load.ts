@@ -5,22 +5,39 @@ import { NormalizeSession } from '../../normalize/normalize-session.js';
 import type { TypedParquet } from '../../normalize/typed-parquet.js';
 import type { TableLoadResult } from '../destination.js';
 import type { AthenaDataset } from './athena-connection.js';
-import { mergeIceberg, replaceParquet } from './athena-load-table.js';
+import { mergeIceberg, replaceParquet, uploadFolder } from './athena-load-table.js';
+import { BackgroundUploads } from './athena-uploads.js';
 import { reduceChanges, splitCdcBatch, type CdcBatch } from './athena-cdc.js';
-import { prepareTable, writeBatchFile } from './athena-prepare.js';
+import { prepareTable, writeBatchFile, type PreparedTable } from './athena-prepare.js';
 import { applyBackfillOnAthena, writeBackfillFile } from './athena-backfill.js';
 import type { AthenaState, AthenaTableState } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
 
 /**
  * The load of a package into S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state
- * never runs ahead of data: every table's file is written and checked first (a misfit stops the run before anything
- * is written), leftovers of earlier runs are removed, each table is published (athena-load-table.ts), and only then
- * state.json (If-Match) and the run record are written.
+ * never runs ahead of data: every table's file is written and checked first, each uploaded in the background as soon
+ * as it is (athena-uploads.ts: uploads overlap the typing of the next tables); a misfit or a failed upload stops the
+ * run before anything is published, and this run's uploaded folders are removed. Leftovers of earlier runs are removed
+ * meanwhile; once every upload is done, each table is published (athena-load-table.ts), and only then state.json
+ * (If-Match) and the run record are written.
  */
 export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest, packageDir: string, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
-  // the package is typed and measured by normalize (an in-memory DuckDB), each table written out as Parquet
+  const uploads = new BackgroundUploads(ds);
+  try {
+    return await typeAndPublish(ds, manifest, packageDir, uploads, onTable);
+  } catch (error) {
+    // nothing of this run is published before every table is typed, checked and uploaded: its uploads stop and the
+    // folders nothing publishes yet are removed (athena-uploads.ts)
+    await uploads.abandon();
+    throw error;
+  }
+}
+
+async function typeAndPublish(ds: AthenaDataset, manifest: Manifest, packageDir: string, uploads: BackgroundUploads, onTable?: (result: TableLoadResult) => void): Promise<TableLoadResult[]> {
+  // the package is typed and measured by normalize (an in-memory DuckDB), each table written out as Parquet, then
+  // checked against its table: a value that does not fit an Iceberg column stops the run before anything is published
   const typed: TypedParquet[] = [];
+  const prepared: PreparedTable[] = [];
   const backfills: (TypedParquet | undefined)[] = [];
   // change data capture: the changes reduced to one row per key first (athena-cdc.ts), then typed as any batch
   const changes: (CdcBatch | undefined)[] = [];
@@ -32,25 +49,32 @@ export async function loadPackageOnAthena(ds: AthenaDataset, manifest: Manifest,
       const split = reduced ? splitCdcBatch(file, table, reduced) : undefined;
       typed.push(split?.typed ?? file);
       changes.push(split?.batch);
+      const ready = await prepareTable(ds.glue, ds.dataset, split?.typed ?? file, table);
+      prepared.push(ready);
+      // its files are final (prepareTable may have cast them): uploaded while the next tables are typed
+      const folder = uploadFolder(ds, manifest, table, ready.plan !== undefined, split?.batch);
+      if (folder) uploads.start(folder, ready.files);
+      uploads.check();
     }
     // (a backfill file is typed as a table of its own, after the package's tables: see athena-backfill.ts)
     for (const table of manifest.tables) backfills.push(await writeBackfillFile(session, table, packageDir));
   } finally {
     session.close();
   }
+  uploads.check();
   const results: TableLoadResult[] = [];
   const tables: Record<string, AthenaTableState> = { ...ds.state.tables };
-  // first every table's file is checked against its table: a value that does not fit an Iceberg column stops the
-  // run here, before anything is written
-  const prepared = [];
-  for (const [i, table] of manifest.tables.entries()) prepared.push(await prepareTable(ds.glue, ds.dataset, typed[i]!, table));
-  const cleanup = await ds.cleanUp(manifest.runId);
+  const cleanup = await ds.cleanUp(manifest.runId, manifest.tables.filter((t) => t.writeDisposition === 'merge').map((t) => t.name));
+  // every file in S3 before the first table is published: a failed upload publishes nothing (the uploads still in
+  // flight overlapped the typing of the last tables and the clean-up)
+  await uploads.finish();
   await ds.fence('creating the Glue database');
   await ds.glue.ensureDatabase(ds.dataset, 'raw layer loaded by ingesta');
-  for (const [i, { table, files, columns, plan }] of prepared.entries()) {
+  const uploaded = (folder: string) => uploads.wait(folder);
+  for (const [i, { table, columns, plan }] of prepared.entries()) {
     const next = plan
-      ? await mergeIceberg(ds, manifest, table, files, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined, changes[i])
-      : await replaceParquet(ds, manifest, table, files, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
+      ? await mergeIceberg(ds, manifest, table, uploaded, plan, table.reconcile?.deletesFile ? path.join(packageDir, table.reconcile.deletesFile) : undefined, changes[i])
+      : await replaceParquet(ds, manifest, table, uploaded, columns.map(([name, type]) => ({ name, type: athenaColumnType(name, type).athenaType })));
     if (plan && table.backfill) await applyBackfillOnAthena(ds.reconcileContext(manifest.runId), backfills[i], manifest, table, plan.columns);
     tables[table.name] = {
       kind: next.kind,

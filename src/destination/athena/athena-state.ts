@@ -8,7 +8,8 @@
  *   <prefix>/<dataset>/<table>/data/<run>/          Parquet files of a full table (the Glue table points at one run)
  *   <prefix>/<dataset>/<table>/iceberg/             the Iceberg table of an incremental table
  *   <prefix>/<dataset>/<table>/batches/<run>/       each merge batch as Parquet: read by MERGE through a staging
- *                                                   table, then kept as the record of what each run loaded
+ *                                                   table, then kept as the record of what each committed run
+ *                                                   loaded (a run that never committed: removed, athena-cleanup.ts)
  *
  * state.json is written with If-Match on the ETag read at the start, after the data step succeeded: state never runs
  * ahead of data, and two runs cannot overwrite each other's state.
@@ -47,6 +48,7 @@ export interface DatasetKeys {
   dataRoot(table: string): string;
   icebergFolder(table: string): string;
   batchFolder(table: string, runId: string): string;
+  batchRoot(table: string): string;
 }
 
 /** Object keys of a dataset under the BUCKET_URL prefix. Folders end with '/'. */
@@ -62,6 +64,7 @@ export function datasetKeys(prefix: string, dataset: string): DatasetKeys {
     dataRoot: (table) => `${base}/${table}/data/`,
     icebergFolder: (table) => `${base}/${table}/iceberg/`,
     batchFolder: (table, runId) => `${base}/${table}/batches/${runId}/`,
+    batchRoot: (table) => `${base}/${table}/batches/`,
   };
 }
 

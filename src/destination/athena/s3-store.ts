@@ -9,7 +9,7 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { DestinationError, messageOf } from '../../errors.js';
+import { DestinationError, InterruptedError, messageOf } from '../../errors.js';
 import { isNotFound, isTransientAwsError, withRetries, type RetryOptions } from './aws-errors.js';
 
 /** A JSON object read from S3 with the ETag to write it back conditionally. */
@@ -34,30 +34,57 @@ export class S3Store {
     return `s3://${this.bucket}/${key}`;
   }
 
-  /** Uploads a local file (multipart above 8 MB, parts retried by the SDK). */
-  async uploadFile(key: string, file: string, contentType = 'application/octet-stream'): Promise<void> {
-    await withRetries(`Uploading ${this.url(key)}`, async () => {
-      const upload = new Upload({
-        client: this.client,
-        params: { Bucket: this.bucket, Key: key, Body: createReadStream(file), ContentType: contentType },
-        queueSize: 2,
-        partSize: 8 * 1024 * 1024,
-        leavePartsOnError: false,
-      });
-      await upload.done();
-    });
+  /**
+   * Uploads a local file (multipart above 8 MB, parts retried by the SDK). An aborted `signal` stops it: no new part
+   * starts, the multipart upload is aborted, and the call rejects with an InterruptedError (lib-storage does not cancel
+   * a single PUT already sent, for a file under 8 MB: that object may still land; a load's clean-up covers it).
+   */
+  async uploadFile(key: string, file: string, contentType = 'application/octet-stream', signal?: AbortSignal): Promise<void> {
+    try {
+      await withRetries(
+        `Uploading ${this.url(key)}`,
+        async () => {
+          const abortController = new AbortController();
+          const abort = () => abortController.abort();
+          signal?.addEventListener('abort', abort, { once: true });
+          try {
+            const upload = new Upload({
+              client: this.client,
+              params: { Bucket: this.bucket, Key: key, Body: createReadStream(file), ContentType: contentType },
+              queueSize: 2,
+              partSize: 8 * 1024 * 1024,
+              leavePartsOnError: false,
+              abortController,
+            });
+            await upload.done();
+          } finally {
+            signal?.removeEventListener('abort', abort);
+          }
+        },
+        { ...this.retry, ...(signal ? { signal } : {}) },
+      );
+    } catch (error) {
+      if (signal?.aborted && !(error instanceof InterruptedError)) throw new InterruptedError(`Uploading ${this.url(key)} was interrupted.`, { cause: error });
+      throw error;
+    }
   }
 
   /**
    * Uploads a table's Parquet files into `folder` as part-00000.zstd.parquet, part-00001…, in their order, two files
-   * at a time (each a multipart upload of its own).
+   * at a time (each a multipart upload of its own). An aborted `signal` stops it (see uploadFile).
    */
-  async uploadParquetParts(folder: string, files: readonly string[]): Promise<void> {
+  async uploadParquetParts(folder: string, files: readonly string[], signal?: AbortSignal): Promise<void> {
     const queue = files.map((file, i) => ({ file, key: `${folder}part-${String(i).padStart(5, '0')}.zstd.parquet` }));
     const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) await this.uploadFile(next.key, next.file);
+      for (let next = queue.shift(); next; next = queue.shift()) await this.uploadFile(next.key, next.file, undefined, signal);
     };
-    await Promise.all([worker(), worker()]);
+    // both workers settle before this does (a failed file empties the queue: the other worker ends after its file)
+    const results = await Promise.allSettled([worker(), worker()].map((w) => w.catch((error: unknown) => {
+      queue.length = 0;
+      throw error;
+    })));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async getJson<T>(key: string): Promise<VersionedJson<T> | undefined> {
