@@ -3,7 +3,7 @@
  * product): preloaded with `node --import ./bench/memory-trace.mjs dist/cli/main.js …` and MEMORY_TRACE=<file>, it
  * wraps DuckDBInstance.create so every DuckDB instance the run opens gets a second connection that reads
  * duckdb_memory() every 200 ms, beside process.memoryUsage() and /proc/self/status (VmRSS, RssAnon, RssFile). Each
- * sample is one JSON line in the file; `npx tsx bench/memory-trace-report.ts <file>` summarises the peak.
+ * sample is one JSON line in the file; `node bench/memory-trace-report.mjs <file> [<json log>]` summarises the peak.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
