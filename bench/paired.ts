@@ -41,6 +41,8 @@ interface Run {
   readonly peakRssKb: number | null;
   readonly cpuMs: number | null;
   readonly cpu: CpuBreakdown;
+  /** Tables loaded again with a raised memory limit after DuckDB ran out of memory (the run's warning). */
+  readonly memoryRetries: number;
 }
 
 async function fullLoad(variant: 'a' | 'b', tmp: string, i: number): Promise<Run> {
@@ -50,13 +52,14 @@ async function fullLoad(variant: 'a' | 'b', tmp: string, i: number): Promise<Run
   const r = await runMeasured(
     process.execPath,
     [join(dist, 'cli', 'main.js'), '--env', 'local', '--log-format', 'json', '--source-url', databaseUrl(argv['pg-url']!, argv.db!), '--duckdb-path', file, '--package-dir', join(tmp, 'packages'), '--full-refresh', '--no-schema-export'],
-    { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...envOf(argv[`${variant}-env`]!) }, rssFile: join(tmp, 'time.out'), sampler, discardStdout: true },
+    { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...envOf(argv[`${variant}-env`]!) }, rssFile: join(tmp, 'time.out'), sampler },
   );
   const cpu = sampler.stop();
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
   if (r.exitCode !== 0) throw new Error(`variant ${variant} failed (exit ${r.exitCode}): ${r.stderr.slice(-1000)}`);
-  return { wallMs: r.wallMs, peakRssKb: r.peakRssKb, cpuMs: r.cpuMs, cpu };
+  const memoryRetries = r.stdout.split('\n').filter((l) => l.includes('"warning"') && l.includes('ran out of memory')).length;
+  return { wallMs: r.wallMs, peakRssKb: r.peakRssKb, cpuMs: r.cpuMs, cpu, memoryRetries };
 }
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'ingesta-paired-'));
@@ -67,7 +70,7 @@ try {
     for (const v of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
       const r = await fullLoad(v, tmp, i);
       runs[v].push(r);
-      console.log(`pair ${i + 1} ${v}: wall ${(r.wallMs / 1000).toFixed(2)} s, CPU ingesta ${((r.cpuMs ?? NaN) / 1000).toFixed(2)} s (main ${(r.cpu.mainThreadMs / 1000).toFixed(2)}, other ${(r.cpu.otherThreadsMs / 1000).toFixed(2)}), PostgreSQL ${(r.cpu.postgresMs / 1000).toFixed(2)} s, peak RSS ${(((r.peakRssKb ?? 0) * 1024) / 1e6).toFixed(0)} MB`);
+      console.log(`pair ${i + 1} ${v}: wall ${(r.wallMs / 1000).toFixed(2)} s, CPU ingesta ${((r.cpuMs ?? NaN) / 1000).toFixed(2)} s (main ${(r.cpu.mainThreadMs / 1000).toFixed(2)}, other ${(r.cpu.otherThreadsMs / 1000).toFixed(2)}), PostgreSQL ${(r.cpu.postgresMs / 1000).toFixed(2)} s, peak RSS ${(((r.peakRssKb ?? 0) * 1024) / 1e6).toFixed(0)} MB${r.memoryRetries ? `, ${r.memoryRetries} memory retr${r.memoryRetries === 1 ? 'y' : 'ies'}` : ''}`);
     }
   }
   const measures: [string, (r: Run) => number][] = [
@@ -85,6 +88,8 @@ try {
     const ratios = runs.a.map((r, i) => f(runs.b[i]!) / f(r));
     console.log(`${name.padEnd(30)} A ${a.median.toFixed(2).padStart(8)}   B ${b.median.toFixed(2).padStart(8)}   B/A per pair ${ratios.map((x) => x.toFixed(3)).join(' ')} (median ${stats(ratios)!.median.toFixed(3)})`);
   }
+  const retries = (v: 'a' | 'b') => runs[v].reduce((n, r) => n + r.memoryRetries, 0);
+  console.log(`${'tables retried (out of memory)'.padEnd(30)} A ${String(retries('a')).padStart(8)}   B ${String(retries('b')).padStart(8)}   (in all runs)`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -28,15 +28,22 @@ export function parseDuckdbSize(text: string): number {
   return Math.round(Number(m[1]) * (scale[unit] ?? 1));
 }
 
+/** What a configured session applies, read back from DuckDB: the memory limit in bytes and its thread count. */
+export interface SessionLimits {
+  readonly memoryLimitBytes: number;
+  readonly threads: number;
+}
+
 /**
  * Prepares a new connection as every ingesta session is: UTC, then the session settings above. Returns the memory
- * limit DuckDB then applies, in bytes (what memoryLimitSql raises from and restores to).
+ * limit DuckDB then applies, in bytes (what memoryLimitSql raises from and restores to), and its threads (the CSV
+ * reader's buffer size is sized from both: csvBufferSize).
  */
-export async function configureSession(connection: DuckDBConnection, settings?: DuckDBSettings): Promise<number> {
+export async function configureSession(connection: DuckDBConnection, settings?: DuckDBSettings): Promise<SessionLimits> {
   await connection.run("SET TimeZone = 'UTC'");
   for (const setting of duckdbSettings(settings)) await connection.run(setting);
-  const limit = (await connection.runAndReadAll("SELECT current_setting('memory_limit') AS m")).getRowObjectsJS()[0]?.m;
-  return parseDuckdbSize(String(limit ?? ''));
+  const row = (await connection.runAndReadAll("SELECT current_setting('memory_limit') AS m, current_setting('threads')::BIGINT AS t")).getRowObjectsJS()[0];
+  return { memoryLimitBytes: parseDuckdbSize(String(row?.m ?? '')), threads: Number(row?.t ?? 1) || 1 };
 }
 
 /** The session's memory limit set to `bytes` (raised for one table's over-long records, then restored). */

@@ -3,6 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from './duckdb-module.js';
 import { DEFAULT_DUCKDB_SETTINGS, type DuckDBSettings } from '../config/runtime-settings.js';
 import { quoteLiteral } from '../sql/quote.js';
+import { csvBufferSize } from './csv-read.js';
 import { configureSession, memoryLimitSql } from './duckdb-settings.js';
 import type { TypingSession } from './typed-relation.js';
 
@@ -16,6 +17,8 @@ export class NormalizeSession implements TypingSession {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     readonly memoryLimitBytes: number,
+    /** read_csv's buffer size for the session's memory limit and threads (csvBufferSize). */
+    readonly csvBufferBytes: number,
     private readonly tempDirectory: string,
     /** The size a table's Parquet files are split at (INGESTA_PARQUET_FILE_SIZE, as DuckDB spells a size). */
     readonly parquetFileSize: string,
@@ -26,9 +29,9 @@ export class NormalizeSession implements TypingSession {
     const instance = await DuckDBInstance.create(':memory:');
     try {
       const connection = await instance.connect();
-      const memoryLimitBytes = await configureSession(connection, settings);
+      const { memoryLimitBytes, threads } = await configureSession(connection, settings);
       await connection.run(`SET temp_directory = ${quoteLiteral(tempDirectory)}`);
-      return new NormalizeSession(instance, connection, memoryLimitBytes, tempDirectory, settings?.parquetFileSize ?? DEFAULT_DUCKDB_SETTINGS.parquetFileSize);
+      return new NormalizeSession(instance, connection, memoryLimitBytes, csvBufferSize(memoryLimitBytes, threads), tempDirectory, settings?.parquetFileSize ?? DEFAULT_DUCKDB_SETTINGS.parquetFileSize);
     } catch (error) {
       instance.closeSync();
       rmSync(tempDirectory, { recursive: true, force: true });

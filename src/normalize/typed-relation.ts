@@ -29,6 +29,8 @@ export interface TypingSession {
   raiseMemoryLimit(bytes: number): Promise<void>;
   /** The configured memory limit (INGESTA_DUCKDB_MEMORY_LIMIT) in bytes, as DuckDB applies it. */
   readonly memoryLimitBytes: number;
+  /** read_csv's buffer size for the configured limit and threads (csvBufferSize); undefined: DuckDB's default. */
+  readonly csvBufferBytes: number | undefined;
 }
 
 export interface TypedRelation {
@@ -55,7 +57,7 @@ export interface TypedRelation {
  */
 export async function typedRelation(session: TypingSession, table: CsvTable, file: string, existing: ReadonlyMap<string, string>, found: LoadAdjustments): Promise<TypedRelation> {
   const lineLimit = found.has({ kind: 'line-limit', table: table.name }) ? lineLimitFor(table.bytes) : undefined;
-  const read = (columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => (table.rows > 0 ? readCsvSql(file, columns, lineLimit) : undefined);
+  const read = (columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => (table.rows > 0 ? readCsvSql(file, columns, { lineLimit, bufferBytes: session.csvBufferBytes }) : undefined);
   const memory = found.has({ kind: 'memory', table: table.name });
   if (lineLimit || memory) await session.raiseMemoryLimit(Math.max(lineLimit ? 4 * (lineLimit + 2 ** 20) : 0, memory ? MEMORY_RETRY_FACTOR * session.memoryLimitBytes : 0));
   const memoryNotes = memory ? [memoryNote(session.memoryLimitBytes)] : [];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/errors.js';
 import { AdjustmentNeeded, LoadAdjustments } from '../../src/normalize/adjustments.js';
 import { classifyFailure } from '../../src/normalize/load-failure.js';
+import { csvBufferSize, DEFAULT_LINE_LIMIT } from '../../src/normalize/csv-read.js';
 import { mapColumn, OUT_OF_RANGE_MARKER, type ColumnMapping } from '../../src/normalize/column-mapping.js';
 import { withAdjustments } from '../../src/normalize/numeric-measure.js';
 import { NormalizeSession } from '../../src/normalize/normalize-session.js';
@@ -169,6 +171,36 @@ describe('normalize: typed Parquet (what the Athena destination publishes)', () 
     expect(typed.notes).toEqual([]);
     const rows = await parquetRows(out);
     expect(rows.map((r) => String(r.body).length)).toEqual([5, long.length]);
+  });
+
+  it('the CSV buffer is sized from the memory limit and threads (regression: 32 MB buffers on 2 threads ran out of memory at the default 128 MB)', () => {
+    expect(csvBufferSize(128 * 2 ** 20, 2)).toBe(8 * 2 ** 20);
+    expect(csvBufferSize(128e6, 2)).toBe(8 * 2 ** 20); // the default 128MB as DuckDB applies it: rounded up to 8 MiB
+    expect(csvBufferSize(128 * 2 ** 20, 1)).toBe(16 * 2 ** 20);
+    // never below what DuckDB requires (more than the line limit), never above its own default
+    expect(csvBufferSize(24 * 2 ** 20, 2)).toBe(DEFAULT_LINE_LIMIT + 2 ** 20);
+    expect(csvBufferSize(2 ** 30, 2)).toBe(16 * DEFAULT_LINE_LIMIT);
+  });
+
+  it('a record just under the default line limit that crosses the smaller CSV buffer loads exactly, without the line-limit adjustment', async () => {
+    const small = await NormalizeSession.open(path.join(dir, 'spill-buffer'), { memoryLimit: '24MB', threads: 2, parquetFileSize: '256MB' });
+    try {
+      expect(small.csvBufferBytes).toBe(DEFAULT_LINE_LIMIT + 2 ** 20);
+      const value = 'ab",\ncd é\t'.repeat(155_000);
+      const field = `"${value.replaceAll('"', '""')}"`;
+      expect(Buffer.byteLength(field)).toBeGreaterThan(0.9 * DEFAULT_LINE_LIMIT);
+      expect(Buffer.byteLength(field)).toBeLessThan(DEFAULT_LINE_LIMIT - 100);
+      // ≈ 2.5 MB of short records first: the long one starts inside the first buffer and ends in the second
+      const short = (from: number) => Array.from({ length: 2500 }, (_, i) => `${from + i},${'s'.repeat(1000)}`);
+      const table = csvTable('crossing', [id, col('body', 'text')], [...short(1), `2501,${field}`, ...short(2502)]);
+      const relation = await typedRelation(small, table, table.file, new Map(), new LoadAdjustments());
+      expect(relation.lineLimit).toBeUndefined();
+      expect(relation.read(relation.columns)).toContain(`buffer_size = ${DEFAULT_LINE_LIMIT + 2 ** 20})`);
+      const rows = await small.query(`SELECT count(*)::INTEGER AS n, max(length(body)) FILTER (WHERE id = 2501)::INTEGER AS len, max(md5(body)) FILTER (WHERE id = 2501) AS h FROM ${typedSource(relation)}`);
+      expect(rows).toEqual([{ n: 5001, len: value.length, h: createHash('md5').update(value, 'utf8').digest('hex') }]);
+    } finally {
+      small.close();
+    }
   });
 
   it('a table DuckDB runs out of memory on is typed again with 4 times the memory limit, with a note (regression: exit 4 in 2 of 10 hard-data loads at the default limit)', async () => {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/config.js';
 import { createDestination } from '../../src/destination/create-destination.js';
+import { DuckDBFile } from '../../src/destination/duckdb/duckdb-connection.js';
+import { csvBufferSize } from '../../src/normalize/csv-read.js';
 import { ConfigError } from '../../src/errors.js';
 import { run } from '../../src/index.js';
 import { configError, rejection } from '../helpers/expect-error.js';
@@ -39,6 +41,20 @@ describe('settings from the environment, carried by RunConfig', () => {
       expect(Number(row!.t)).toBe(1);
     } finally {
       await destination.close();
+    }
+  });
+
+  it('the load transaction commits on one DuckDB thread, then the configured threads again (the commit was a hard load\'s peak RSS)', async () => {
+    const file = new DuckDBFile(path.join(dir, 'commit.duckdb'), 'ds', { settings: { memoryLimit: '128MB', threads: 2, parquetFileSize: '256MB' } });
+    await file.open();
+    try {
+      expect(file.csvBufferBytes).toBe(csvBufferSize(file.memoryLimitBytes, 2));
+      await file.run('BEGIN TRANSACTION');
+      await file.run('CREATE TABLE t AS SELECT range AS n FROM range(1000)');
+      await file.commitOnOneThread();
+      expect(await file.query("SELECT current_setting('threads')::INTEGER AS t, (SELECT count(*) FROM t)::INTEGER AS n")).toEqual([{ t: 2, n: 1000 }]);
+    } finally {
+      file.close();
     }
   });
 

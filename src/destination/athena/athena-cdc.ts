@@ -142,7 +142,7 @@ async function stageChanges(session: NormalizeSession, table: PackageTable, file
   for (const limit of [undefined, lineLimitFor(table.bytes)]) {
     if (limit) await session.raiseMemoryLimit(4 * (limit + 2 ** 20));
     try {
-      await session.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT * FROM ${readCsvSql(file, columns, limit)}`);
+      await session.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT * FROM ${readCsvSql(file, columns, { lineLimit: limit, bufferBytes: session.csvBufferBytes })}`);
       const [read] = await session.query(`SELECT count(*)::BIGINT AS n FROM ${stage}`);
       if (Number(read?.n ?? 0) === table.rows) return;
       if (limit) throw new DataError(`Table ${table.name}: DuckDB read ${String(read?.n)} of the ${table.rows} changes read from the source`);

@@ -26,7 +26,7 @@ const MERGED = '"_ingesta_merge"';
 export async function applyChanges(db: DuckDBFile, table: PackageTable, existing: ReadonlyMap<string, string>, file: string, notes: string[], lineLimit: number | undefined): Promise<void> {
   const target = db.ref.table(table.name);
   const from: PackageFile = { file, lineLimit };
-  const csv = (columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => readCsvSql(file, [...META, ...columns], lineLimit);
+  const csv = (columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => readCsvSql(file, [...META, ...columns], { lineLimit, bufferBytes: db.csvBufferBytes });
   let stats = new Map<string, NumericStats>();
   let measured = [...table.columns];
   if (table.rows > 0) {

@@ -2,8 +2,9 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from '../../normalize/duckdb-module.js';
-import { DestinationError, messageOf } from '../../errors.js';
+import { DataError, DestinationError, messageOf } from '../../errors.js';
 import { DatasetRef } from './duckdb-sql.js';
+import { csvBufferSize } from '../../normalize/csv-read.js';
 import { configureSession, memoryLimitSql } from '../../normalize/duckdb-settings.js';
 import type { DuckDBSettings } from '../../config/runtime-settings.js';
 
@@ -24,9 +25,12 @@ export class DuckDBFile {
   /** Whether open() created the file, and whether a load was committed to it since. */
   private createdFile = false;
   private committed = false;
-  /** The session's memory limit, in bytes (restored after a table read with a raised one). */
   /** The configured memory limit in bytes, as DuckDB applies it (read back when the session is set up). */
   memoryLimitBytes = 128 * 2 ** 20;
+  /** read_csv's buffer size for the configured memory limit and threads (csvBufferSize). */
+  csvBufferBytes: number | undefined;
+  /** DuckDB's threads as configured (restored after a commit on one thread). */
+  private threads = 1;
 
   constructor(
     readonly file: string,
@@ -44,7 +48,10 @@ export class DuckDBFile {
       if (!this.options.readOnly && this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
       this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
-      this.memoryLimitBytes = await configureSession(this.connection, this.options.settings);
+      const limits = await configureSession(this.connection, this.options.settings);
+      this.memoryLimitBytes = limits.memoryLimitBytes;
+      this.csvBufferBytes = csvBufferSize(limits.memoryLimitBytes, limits.threads);
+      this.threads = limits.threads;
       // DuckDB tracks how far a statement is only with its progress bar on; nothing is printed (statementProgress)
       await this.connection.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
       const db = await this.connection.runAndReadAll('SELECT current_database() AS db');
@@ -104,6 +111,28 @@ export class DuckDBFile {
       [this.ref.database, this.dataset, table],
     );
     return new Map(rows.map((r) => [String(r.column_name), String(r.data_type)]));
+  }
+
+  /**
+   * Commits the load transaction with DuckDB on one thread: the commit writes every table of the load to the file,
+   * compressing row groups in parallel, and each thread doing so holds memory outside the buffer pool (a hard-data
+   * full load's peak RSS was its commit). Then the configured threads again. Out of memory (a limit the reads fit but
+   * the commit does not) is a DataError naming INGESTA_DUCKDB_MEMORY_LIMIT; DuckDB has rolled the transaction back.
+   */
+  async commitOnOneThread(): Promise<void> {
+    await this.conn.run('SET threads = 1');
+    try {
+      await this.conn.run('COMMIT');
+    } catch (cause) {
+      if (!/out of memory|could not allocate/i.test(messageOf(cause))) throw cause;
+      throw new DataError(
+        `Committing the load into DuckDB ran out of memory within the ${Math.round(this.memoryLimitBytes / 2 ** 20)} MiB memory limit. ` +
+          'Raise INGESTA_DUCKDB_MEMORY_LIMIT. Nothing was committed; the previous data and state are intact.',
+        { cause },
+      );
+    } finally {
+      await this.conn.run(`SET threads = ${this.threads}`).catch(() => undefined);
+    }
   }
 
   /** Raises the session's memory limit to at least `bytes` (for one table's read; see restoreMemoryLimit). */

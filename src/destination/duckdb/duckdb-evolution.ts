@@ -29,7 +29,7 @@ function isMeasuredDecimal(columns: readonly ColumnMapping[], name: string, exis
 
 /** The error of a value a column cannot change for (see cannotChangeError), with the package file read as text. */
 function cannotChangeErrorOf(db: DuckDBFile, table: PackageTable, from: PackageFile, column: ColumnMapping, current: string, why: 'freeze' | 'key'): Promise<DataError> {
-  const allText = table.rows > 0 ? readCsvSql(from.file, table.columns.map((c) => ({ name: c.name, csvType: 'VARCHAR' })), from.lineLimit) : undefined;
+  const allText = table.rows > 0 ? readCsvSql(from.file, table.columns.map((c) => ({ name: c.name, csvType: 'VARCHAR' })), { lineLimit: from.lineLimit, bufferBytes: db.csvBufferBytes }) : undefined;
   return cannotChangeError((sql) => db.query(sql), allText, table, column, current, why);
 }
 

@@ -82,7 +82,7 @@ export class DuckDBLoader {
           [complete.runId, complete.env, `[${complete.tables.map((t) => JSON.stringify(t.name)).join(',')}]`, complete.snapshotAt ?? null, complete.createdAt] as never,
         );
         crashPoint('before-commit');
-        await db.run('COMMIT');
+        await db.commitOnOneThread();
         db.markCommitted();
         for (const r of results) onTable?.(r);
         return results;
