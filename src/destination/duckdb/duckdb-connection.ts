@@ -175,6 +175,25 @@ export class DuckDBFile {
     return turn;
   }
 
+  /**
+   * Closes the file and opens it again with the same settings, keeping what open() knew (a file this run created is
+   * still removed on close if nothing is committed). Before a load starts over: a transaction rolled back after
+   * DuckDB ran out of memory in a DELETE can leave its deletion marks on the rows it had reached (DuckDB 1.5.6), and
+   * the next transaction's DELETE of those rows then fails with "Conflict on tuple deletion!"; a new instance reads
+   * the file as last committed. Not while a reconciliation reads (retries start after extraction).
+   */
+  async reopen(): Promise<void> {
+    const created = this.createdFile;
+    this.reader?.closeSync();
+    this.reader = undefined;
+    this.connection?.closeSync();
+    this.instance?.closeSync();
+    this.connection = undefined;
+    this.instance = undefined;
+    await this.open();
+    this.createdFile = created;
+  }
+
   interrupt(): void {
     this.connection?.interrupt();
     this.reader?.interrupt();

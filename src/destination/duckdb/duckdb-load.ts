@@ -39,6 +39,7 @@ export class DuckDBLoader {
         await session.abort();
         if (!(error instanceof AdjustmentNeeded) || this.adjustments.has(error.adjustment)) throw error instanceof AdjustmentNeeded ? error.cause : error;
         this.adjustments.add(error.adjustment);
+        await this.db.reopen();
       }
     }
   }
@@ -72,8 +73,9 @@ export class DuckDBLoader {
       commit: async (complete, onTable) => {
         if (failure instanceof AdjustmentNeeded) {
           await db.run('ROLLBACK').catch(() => undefined);
-          await db.restoreMemoryLimit();
           this.adjustments.add(failure.adjustment);
+          // a fresh instance: a rollback after an out-of-memory DELETE can leave deletion marks behind (DuckDBFile.reopen)
+          await db.reopen();
           return this.loadWithRetries(complete, packageDir, onTable);
         }
         if (failure !== undefined) throw failure;
@@ -84,6 +86,7 @@ export class DuckDBLoader {
         crashPoint('before-commit');
         await db.commitOnOneThread();
         db.markCommitted();
+        await db.restoreMemoryLimit();
         for (const r of results) onTable?.(r);
         return results;
       },
