@@ -2,6 +2,7 @@
  * Part a per data profile, side by side: the bare COPY both ways, the full load, and the CPU-seconds of each stage
  * (lib-cpu.ts) — the figures that hold when the machine is shared, unlike wall times.
  */
+import os from 'node:os';
 import type { Generated } from './lib-db.js';
 import type { Profile } from './lib-hard.js';
 import type { IngestaRun } from './lib-report.js';
@@ -62,6 +63,9 @@ export function printProfiles(profiles: readonly ProfileResult[], print: (s?: st
       fullAllCpuMs: fullAllCpu,
       bareAllCpuMs: bareAllCpu,
       cpuOverBare: fullAllCpu !== undefined && bareAllCpu ? fullAllCpu / bareAllCpu : undefined,
+      // the least wall time the measured work could take on this machine's cores (every core busy all the time),
+      // over the bare COPY's wall: what bounds the full/bare ratio, from CPU-seconds measured and summed
+      cpuFloorOverBare: fullAllCpu !== undefined && m.bareParallelMs ? fullAllCpu / os.cpus().length / m.bareParallelMs : undefined,
     };
     summary[p.profile] = { ...m, ...derived, pairedFullOverBareParallel: full.map((r, i) => r.wallMs / (p.bareParallel[i]?.wallMs ?? NaN)) };
     return { m, d: derived };
@@ -83,6 +87,7 @@ export function printProfiles(profiles: readonly ProfileResult[], print: (s?: st
   line('CPU-s full load: ingesta process (GNU time)', (c) => opt(c.m.fullProcessCpuMs, secs));
   line('CPU-s full load, all (PostgreSQL + ingesta)', (c) => opt(c.d.fullAllCpuMs, secs));
   line('CPU-s full / bare (PostgreSQL + client, per table)', (c) => opt(c.d.cpuOverBare, ratio));
+  line(`floor: CPU-s of the full load / ${os.cpus().length} cores / bare wall`, (c) => opt(c.d.cpuFloorOverBare, ratio));
   line('full load peak RSS', (c) => opt(c.m.fullPeakRssKb, mb));
   print('a. full load vs bare COPY, per data profile (medians; CPU-seconds from /proc, independent of other load):');
   print(textTable(['measure', ...profiles.map((p) => p.profile)], rows, new Set(profiles.map((_, i) => i + 1))));
