@@ -184,12 +184,7 @@ export class DuckDBFile {
    */
   async reopen(): Promise<void> {
     const created = this.createdFile;
-    this.reader?.closeSync();
-    this.reader = undefined;
-    this.connection?.closeSync();
-    this.instance?.closeSync();
-    this.connection = undefined;
-    this.instance = undefined;
+    this.closeInstance();
     await this.open();
     this.createdFile = created;
   }
@@ -200,15 +195,20 @@ export class DuckDBFile {
   }
 
   close(): void {
+    this.closeInstance();
+    if (this.createdFile && !this.committed) {
+      for (const f of [this.file, `${this.file}.wal`]) rmSync(f, { force: true });
+      this.createdFile = false;
+    }
+  }
+
+  /** Closes both connections and the instance (the file lock with it). */
+  private closeInstance(): void {
     this.reader?.closeSync();
     this.reader = undefined;
     this.connection?.closeSync();
     this.instance?.closeSync();
     this.connection = undefined;
     this.instance = undefined;
-    if (this.createdFile && !this.committed) {
-      for (const f of [this.file, `${this.file}.wal`]) rmSync(f, { force: true });
-      this.createdFile = false;
-    }
   }
 }
