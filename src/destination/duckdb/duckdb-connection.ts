@@ -183,6 +183,8 @@ export class DuckDBFile {
    * the file as last committed. Not while a reconciliation reads (retries start after extraction).
    */
   async reopen(): Promise<void> {
+    // (an in-memory database would lose what it holds: nothing was ever written there that a retry could meet)
+    if (this.file === ':memory:') return;
     const created = this.createdFile;
     this.closeInstance();
     await this.open();
