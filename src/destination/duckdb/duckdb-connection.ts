@@ -124,15 +124,18 @@ export class DuckDBFile {
     try {
       await this.conn.run('COMMIT');
     } catch (cause) {
+      // the commit's failure is the one to report; the threads are restored for the next attempt as far as possible
+      await this.conn.run(`SET threads = ${this.threads}`).catch(() => undefined);
       if (!/out of memory|could not allocate/i.test(messageOf(cause))) throw cause;
       throw new DataError(
         `Committing the load into DuckDB ran out of memory within the ${Math.round(this.memoryLimitBytes / 2 ** 20)} MiB memory limit. ` +
           'Raise INGESTA_DUCKDB_MEMORY_LIMIT. Nothing was committed; the previous data and state are intact.',
         { cause },
       );
-    } finally {
-      await this.conn.run(`SET threads = ${this.threads}`).catch(() => undefined);
     }
+    // committed: the file stays whatever follows (a failing SET below is an error of its own, not a lost load)
+    this.markCommitted();
+    await this.conn.run(`SET threads = ${this.threads}`);
   }
 
   /** Raises the session's memory limit to at least `bytes` (for one table's read; see restoreMemoryLimit). */

@@ -85,7 +85,6 @@ export class DuckDBLoader {
         );
         crashPoint('before-commit');
         await db.commitOnOneThread();
-        db.markCommitted();
         await db.restoreMemoryLimit();
         for (const r of results) onTable?.(r);
         return results;
