@@ -4,22 +4,27 @@ import { DataError } from '../errors.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/postgres-introspector.js';
 import { qualified, quoteIdent } from '../sql/quote.js';
+import type { TableRead } from './table-read.js';
 
 /**
  * Refuses, before anything is written, an incremental merge table whose key holds NULLs in the source: a merge (and
  * the key reconciliation) match rows by key with `=`, which never matches NULL, so such rows would be added again on
- * every run that reads them. Only keys the source does not enforce are counted (a source primary key is NOT NULL):
- * one scan of the table, inside the run's snapshot. Replace tables load as they are; the gate's `duplicates` check
- * reports their NULL keys.
+ * every run that reads them. Only keys the source does not enforce are counted (a source primary key is NOT NULL),
+ * inside the run's snapshot, among the rows the run reads: an incremental read without key reconciliation counts only
+ * its cursor window (a NULL-key row outside it is not read, so it cannot be added again; the cost follows the change,
+ * not the table), a full read or a reconciling one (whose key comparison would fetch such a row on every run) the
+ * whole table. Replace tables load as they are; the gate's `duplicates` check reports their NULL keys.
  */
-export async function refuseNullKeys(client: pg.Client, tables: readonly CatalogTable[], sources: ReadonlyMap<string, SourceTable>): Promise<void> {
+export async function refuseNullKeys(client: pg.Client, tables: readonly CatalogTable[], sources: ReadonlyMap<string, SourceTable>, reads: readonly TableRead[]): Promise<void> {
   const problems: string[] = [];
   for (const t of tables) {
     if (t.writeDisposition !== 'merge' || !t.incremental || t.primaryKey.length === 0) continue;
     const columns = sources.get(t.name)?.columns ?? [];
     const nullable = t.primaryKey.filter((k) => !columns.find((c) => c.name === k)?.notNull);
     if (nullable.length === 0) continue;
-    const where = nullable.map((k) => `${quoteIdent(k)} IS NULL`).join(' OR ');
+    const read = reads.find((r) => r.entry.name === t.name);
+    const window = read?.mode === 'incremental' && read.reconcile === 'never' && read.where ? `${read.where} AND ` : '';
+    const where = `${window}(${nullable.map((k) => `${quoteIdent(k)} IS NULL`).join(' OR ')})`;
     const result = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualified(t.schema, t.name)} WHERE ${where}`).catch((cause: unknown) => {
       throw sourceQueryError(`Checking the key of ${t.schema}.${t.name} for NULLs`, cause);
     });

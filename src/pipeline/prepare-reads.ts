@@ -56,7 +56,6 @@ export async function prepareReads(
   await afterSnapshot?.(locked);
   const sources = await introspectAll(client, tables);
   reportSourceComparison(emit, plan.catalog, tables, sources);
-  await refuseNullKeys(client, tables, sources);
   const addedColumns = new Map<string, string[]>();
   const columnsByTable = await checkSchemas(
     {
@@ -87,6 +86,7 @@ export async function prepareReads(
   // the automatic mode needs the destination to count and compare keys: without it, plain incremental reads
   const reconcile = destination.capabilities.keyReconciliation ? modes : new Map<string, ReconcileMode>();
   const reads = await planReads(client, { tables, state, existing, refresh, reconcile, defaultLagSeconds: plan.config.lagSeconds, caseSensitiveIdentifiers: destination.capabilities.caseSensitiveIdentifiers }, sources, columnsByTable, emit);
+  await refuseNullKeys(client, tables, sources, reads);
   // columns new in the source: merge tables fill them into their older rows (backfill.ts)
   return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit), added: addedColumns };
 }

@@ -33,6 +33,10 @@ beforeAll(async () => {
       '    incremental: { cursor_column: updated_at }',
       '  tags:',
       '    primary_key: [tag]',
+      '  events:',
+      '    primary_key: [event_id]',
+      '    write_disposition: merge',
+      '    incremental: { cursor_column: updated_at }',
       '',
     ].join('\n'),
   );
@@ -40,6 +44,9 @@ beforeAll(async () => {
   await db.query(`CREATE TABLE lines (order_id int, line_no int, amount numeric(10,2), updated_at timestamptz)`);
   await db.query(`INSERT INTO lines SELECT i / 3, i % 3, i, now() FROM generate_series(3, 32) i`);
   await db.query(`INSERT INTO lines VALUES (NULL, 1, 1, now()), (NULL, 2, 2, now()), (50, NULL, 3, now())`);
+  await db.query(`CREATE TABLE events (event_id int, payload text, updated_at timestamptz)`);
+  await db.query(`CREATE INDEX ON events (updated_at)`);
+  await db.query(`INSERT INTO events SELECT i, 'e' || i, now() - interval '1 hour' FROM generate_series(1, 20) i`);
   await db.query(`CREATE TABLE tags (tag text, label text)`);
   await db.query(`INSERT INTO tags VALUES ('a', 'A'), (NULL, 'none'), (NULL, 'none either')`);
 });
@@ -89,5 +96,32 @@ describe('NULL in a declared primary key', () => {
     const report = JSON.parse(readFileSync(json, 'utf8')) as { checks: { check: string; table: string; status: string; message: string }[] };
     const dup = report.checks.find((c) => c.check === 'duplicates' && c.table === 'tags');
     expect(dup).toMatchObject({ status: 'fail', message: expect.stringContaining('2 rows with a NULL in tag') });
+  });
+
+  it('an incremental run without reconciliation counts NULL keys among the rows it reads (regression: every run scanned the whole source table)', async () => {
+    const file = path.join(dir, 'window.duckdb');
+    const ingest = (...extra: string[]) =>
+      runCli(['--env', 'local', '--duckdb-path', file, '--catalog', catalog, '--dataset', DATASET, '--tables', 'events', '--lag', '0', ...extra], { DATABASE_URL: db.url });
+    const first = await ingest();
+    expect(first.code, first.stderr).toBe(0);
+    // a NULL-key row whose cursor lies before the stored cursor: an incremental read never reads it, so it cannot be
+    // added again; only a run that reads or compares every key (a full read, key reconciliation) must refuse it
+    await db.query(`INSERT INTO events VALUES (NULL, 'old', now() - interval '10 days')`);
+    await db.query(`UPDATE events SET payload = 'changed', updated_at = now() WHERE event_id = 3`);
+    const windowed = await ingest('--no-reconcile');
+    expect(windowed.code, windowed.stdout + windowed.stderr).toBe(0);
+    const rows = await duckQuery(file, `SELECT count(*)::INT AS n, count(*) FILTER (WHERE payload = 'changed')::INT AS changed FROM ${DATASET}.events`);
+    expect(rows[0]).toEqual({ n: 20, changed: 1 });
+    // the automatic reconciliation would fetch the row by key on every run: the whole table is counted, and refused
+    const reconciling = await ingest();
+    expect(reconciling.code, reconciling.stdout + reconciling.stderr).toBe(4);
+    expect(reconciling.stderr).toMatch(/table public\.events: 1 row has a NULL in the key \(event_id\)/);
+    // inside the window the row would be read: refused without reconciliation too
+    await db.query(`UPDATE events SET updated_at = now() WHERE event_id IS NULL`);
+    const inWindow = await ingest('--no-reconcile');
+    expect(inWindow.code, inWindow.stdout + inWindow.stderr).toBe(4);
+    expect(inWindow.stderr).toMatch(/table public\.events: 1 row has a NULL in the key \(event_id\)/);
+    const after = await duckQuery(file, `SELECT count(*)::INT AS n FROM ${DATASET}.events`);
+    expect(after[0]!.n).toBe(20);
   });
 });
