@@ -116,6 +116,7 @@ export function printProfiles(profiles: readonly ProfileResult[], print: (s?: st
   line('CPU-s DuckDB stages alone: parse (read_csv, all VARCHAR)', (c) => opt(c.m.stagesParseCpuMs, secs));
   line('CPU-s DuckDB stages alone: casts (typed read − parse)', (c) => opt(c.m.stagesCastsCpuMs, secs));
   line('CPU-s DuckDB stages alone: store (CREATE TABLE AS − typed read, + COMMIT)', (c) => opt(c.m.stagesStoreCpuMs, secs));
+  line('  … of store: the COMMIT (one thread; the tables were transaction-local)', (c) => opt(c.m.stagesCommitCpuMs, secs));
   line('CPU-s DuckDB stages alone: parse + casts + store', (c) => opt(c.d.stagesDuckdbCpuMs, secs));
   line('DuckDB stages per MB of CSV: parse / casts / store', (c) => (c.d.stagesMsPerMb ? [c.d.stagesMsPerMb.parse, c.d.stagesMsPerMb.casts, c.d.stagesMsPerMb.store].map((x) => x.toFixed(1)).join(' / ') + ' ms' : '—'));
   line('CPU-s sum of stages (PostgreSQL + Node main + parse + casts + store)', (c) => opt(c.d.sumOfStagesCpuMs, secs));
