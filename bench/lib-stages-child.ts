@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from '../src/normalize/duckdb-module.js';
 import { configureSession } from '../src/normalize/duckdb-settings.js';
+import { resolveDuckDBSettings } from '../src/config/runtime-settings.js';
 import { csvBufferSize, readCsvSql } from '../src/normalize/csv-read.js';
 import { typedSelectList } from '../src/normalize/typed-relation.js';
 import { assumeNumerics, measureNumerics } from '../src/normalize/numeric-measure.js';
@@ -133,7 +134,8 @@ async function main(): Promise<void> {
     instance.closeSync();
   };
   try {
-    const limits = await configureSession(conn);
+    // the settings the CLI would take from this environment (the bench passes none: the defaults)
+    const limits = await configureSession(conn, resolveDuckDBSettings(process.env));
     const bufferBytes = csvBufferSize(limits.memoryLimitBytes, limits.threads);
     await conn.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
     const read = (path: string, columns: readonly Pick<ColumnMapping, 'name' | 'csvType'>[]) => readCsvSql(path, columns, { bufferBytes });
