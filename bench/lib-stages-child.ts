@@ -6,8 +6,9 @@
  *   node --import tsx bench/lib-stages-child.ts <manifest.json> <work folder> <round>
  *
  * One round per process (each as fresh as the CLI's load: DuckDB's one-time set-up and allocator warm-up are in
- * every round, as in every run). A new DuckDB file in <work folder> with ingesta's own session settings (configureSession, the CSV
- * reader's buffer from csvBufferSize, the progress bar on as DuckDBFile does), and per table, in manifest order:
+ * every round, as in every run). A new DuckDB file in <work folder> with ingesta's own session (configureSession with
+ * the settings the CLI resolves from the environment, the CSV reader's buffer from csvBufferSize, the progress bar
+ * on as DuckDBFile does), and per table, in manifest order:
  *   a. parse: read_csv of the file with every column VARCHAR, into count(c) of each column (every column produced,
  *      nothing stored);
  *   b. parse + casts: the real load's read (each column's CSV type) and typed SELECT list (typedSelectList over the

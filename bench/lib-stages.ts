@@ -11,7 +11,7 @@
  *      casts = b − a, store = c − b + the commit;
  *   3. the folder (package, DuckDB files) is removed, also on failure.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMeasured } from './lib-proc.js';
 import type { ProjectionCheck, StagesChildResult, StagesRound } from './lib-stages-child.js';
@@ -65,6 +65,7 @@ export interface StagesOptions {
 }
 
 function findManifest(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isFile() && entry.name === 'manifest.json') return path;
