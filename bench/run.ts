@@ -18,6 +18,7 @@ import { killAll, parseEvents, rssMethod, runMeasured, runPlain, type IngestaEve
 import { printReport, type Results, type IngestaRun, type IncRound } from './lib-report.js';
 import type { BareRun, ProfileResult } from './lib-profiles.js';
 import type { SameChangeRun } from './lib-incremental.js';
+import { measureStages } from './lib-stages.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -189,6 +190,21 @@ async function main(): Promise<void> {
           log(`round ${k + 1}: full load + gate ${(r.wallMs / 1000).toFixed(2)} s (exit ${r.exitCode}) ${JSON.stringify(r.quality)}`);
         }
       }
+    }
+    // DuckDB's stages alone (parse, casts, store) on this database's own load package, K rounds (lib-stages.ts)
+    const stagesDir = freshDir('stages');
+    try {
+      log(`${profile}: DuckDB stages alone (parse, casts, store), ${repeat} round(s)…`);
+      const s = await measureStages({ root: ROOT, cli: CLI, sourceUrl: databaseUrl(adminUrl, db), dir: stagesDir, rounds: repeat, env: childEnv, rssFile, timeoutMs: RUN_TIMEOUT_MS });
+      result.stages = s;
+      const c = (ms: number) => (ms / 1000).toFixed(2);
+      log(`${profile}: DuckDB stages CPU-s (median): parse ${c(s.median.parseCpuMs)}, casts ${c(s.median.castsCpuMs)}, store ${c(s.median.storeCpuMs)} (commit ${c(s.median.commitCpuMs)}) on ${(s.bytes / 1e6).toFixed(0)} MB of CSV` +
+        (s.measuredTables.length ? `; measured first: ${s.measuredTables.join(', ')}` : ''));
+    } catch (e) {
+      result.stagesError = e instanceof Error ? e.message : String(e);
+      log(`WARNING: ${profile}: the DuckDB stages could not be measured: ${result.stagesError}`);
+    } finally {
+      rmSync(stagesDir, { recursive: true, force: true });
     }
     if (profile === 'hard' && !argv.keep) {
       await dropDatabase(adminUrl, db);
