@@ -5,7 +5,7 @@
  */
 import type { ChangeRound } from './lib-db.js';
 import type { IngestaRun } from './lib-report.js';
-import { int, ratio, secs, stats, textTable } from './lib-stats.js';
+import { int, mb, ratio, secs, stats, textTable } from './lib-stats.js';
 
 export interface SameChangeRun {
   readonly size: string;
@@ -35,6 +35,11 @@ export function printSameChange(runs: readonly SameChangeRun[], cliStartupMs: nu
           inProcessMs: med(xs.flatMap((x) => (x.run.durationMs === null ? [] : [x.run.durationMs]))),
           processCpuMs: med(xs.flatMap((x) => (x.run.cpuMs === null ? [] : [x.run.cpuMs]))),
           postgresCpuMs: med(xs.flatMap((x) => (x.run.cpu ? [x.run.cpu.postgresMs] : []))),
+          toRunStartedMs: med(xs.flatMap((x) => (x.run.phases?.toRunStartedMs == null ? [] : [x.run.phases.toRunStartedMs]))),
+          loadMs: med(xs.flatMap((x) => (x.run.phases ? [x.run.phases.loadMs] : []))),
+          commitMs: med(xs.flatMap((x) => (x.run.phases?.commitMs == null ? [] : [x.run.phases.commitMs]))),
+          afterFinishMs: med(xs.flatMap((x) => (x.run.phases?.afterFinishMs == null ? [] : [x.run.phases.afterFinishMs]))),
+          peakRssKb: med(xs.flatMap((x) => (x.run.peakRssKb === null ? [] : [x.run.peakRssKb]))),
           countsWallMs: med(xs.map((x) => x.countsWallMs)),
           countsPostgresCpuMs: med(xs.map((x) => x.countsPostgresCpuMs)),
         },
@@ -50,6 +55,11 @@ export function printSameChange(runs: readonly SameChangeRun[], cliStartupMs: nu
   line('  … in-process (run_finished)', (x) => f(x.inProcessMs, secs));
   line('  … CPU-s ingesta process', (x) => f(x.processCpuMs, secs));
   line('  … CPU-s PostgreSQL', (x) => f(x.postgresCpuMs, secs));
+  line('  … start → run_started (Node, modules, connect, DuckDB open)', (x) => f(x.toRunStartedMs, secs));
+  line('  … DuckDB merge of the batch (Σ table loads)', (x) => f(x.loadMs, secs));
+  line('  … commit', (x) => f(x.commitMs, secs));
+  line('  … run_finished → exit (DuckDB close: checkpoint)', (x) => f(x.afterFinishMs, secs));
+  line('  … peak RSS', (x) => f(x.peakRssKb, (kb) => mb(kb)));
   line('automatic reconciliation counts, alone (wall)', (x) => f(x.countsWallMs, secs));
   line('  … CPU-s PostgreSQL', (x) => f(x.countsPostgresCpuMs, secs));
   print('e. the same change at N/10 and N (incremental cost vs table size; medians):');

@@ -17,6 +17,9 @@ export interface ProcResult {
   readonly signal: string | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** Wall-clock times (Date.now()) of the spawn and of the process's end, to place its events in time. */
+  readonly spawnedAtMs: number;
+  readonly endedAtMs: number;
 }
 
 export interface ProcOptions {
@@ -71,6 +74,7 @@ export function runMeasured(cmd: string, args: readonly string[], opts: ProcOpti
   const devNull = opts.discardStdout ? openSync('/dev/null', 'w') : undefined;
   const [file, argv] = gnuTimeWorks ? [GNU_TIME, ['-f', '%M %U %S', '-o', opts.rssFile, cmd, ...args]] : [cmd, [...args]];
   const start = process.hrtime.bigint();
+  const spawnedAtMs = Date.now();
   const child = spawn(file, argv, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
@@ -127,7 +131,7 @@ export function runMeasured(cmd: string, args: readonly string[], opts: ProcOpti
         rmSync(opts.rssFile, { force: true });
       }
       // Under GNU time the child's status is time's own, which forwards the command's exit code.
-      resolve({ wallMs, peakRssKb, cpuMs, exitCode: code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr });
+      resolve({ wallMs, peakRssKb, cpuMs, exitCode: code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr, spawnedAtMs, endedAtMs: Date.now() });
     });
   });
 }
@@ -145,6 +149,12 @@ export interface IngestaEvents {
   readonly errors: string[];
   /** Status counts of the quality gate's checks, when it ran. */
   readonly quality: Record<string, number> | undefined;
+  /** When run_started and run_finished were emitted (their `time`, ms since the epoch). */
+  readonly runStartedAtMs: number | undefined;
+  readonly runFinishedAtMs: number | undefined;
+  /** Σ table_load_finished ms (each table's load into the destination) and commit_finished ms. */
+  readonly loadMs: number;
+  readonly commitMs: number | undefined;
 }
 
 export function parseEvents(stdout: string): IngestaEvents {
@@ -152,6 +162,10 @@ export function parseEvents(stdout: string): IngestaEvents {
   const errors: string[] = [];
   let summary: IngestaEvents['summary'];
   let quality: Record<string, number> | undefined;
+  let runStartedAtMs: number | undefined;
+  let runFinishedAtMs: number | undefined;
+  let loadMs = 0;
+  let commitMs: number | undefined;
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('{')) continue;
     let e: Record<string, unknown>;
@@ -162,8 +176,15 @@ export function parseEvents(stdout: string): IngestaEvents {
     }
     if (e.type === 'extract_finished') {
       extracts.push({ table: String(e.table), rows: Number(e.rows), bytes: Number(e.bytes), ms: Number(e.ms) });
+    } else if (e.type === 'run_started') {
+      runStartedAtMs = Date.parse(String(e.time));
+    } else if (e.type === 'table_load_finished') {
+      loadMs += Number(e.ms);
+    } else if (e.type === 'commit_finished') {
+      commitMs = Number(e.ms);
     } else if (e.type === 'run_finished') {
       summary = e.summary as IngestaEvents['summary'];
+      runFinishedAtMs = Date.parse(String(e.time));
     } else if (e.type === 'error') {
       errors.push(`${String(e.kind)}: ${String(e.message)}`);
     } else if (e.type === 'quality_finished') {
@@ -171,5 +192,5 @@ export function parseEvents(stdout: string): IngestaEvents {
       for (const c of (e.report as { checks?: { status: string }[] } | undefined)?.checks ?? []) quality[c.status] = (quality[c.status] ?? 0) + 1;
     }
   }
-  return { extracts, summary, errors, quality };
+  return { extracts, summary, errors, quality, runStartedAtMs, runFinishedAtMs, loadMs, commitMs };
 }

@@ -25,6 +25,29 @@ export interface IngestaRun {
   readonly cpu?: CpuBreakdown;
   /** The load package's peak and leftover size and the DuckDB file's size (lib-disk.ts). */
   readonly disk?: DiskUse;
+  /** Where the wall time went, from the run's events (runPhases). */
+  readonly phases?: RunPhases;
+}
+
+/**
+ * A run's wall time by phase, from its events: spawn → run_started (Node's start-up, module loading, the source
+ * connection, resolving the tables, opening the destination), the loads into the destination (Σ table_load_finished)
+ * and the commit, and run_finished → exit (closing the destination: DuckDB's checkpoint).
+ */
+export interface RunPhases {
+  readonly toRunStartedMs: number | null;
+  readonly loadMs: number;
+  readonly commitMs: number | null;
+  readonly afterFinishMs: number | null;
+}
+
+export function runPhases(r: { spawnedAtMs: number; endedAtMs: number }, ev: { runStartedAtMs: number | undefined; runFinishedAtMs: number | undefined; loadMs: number; commitMs: number | undefined }): RunPhases {
+  return {
+    toRunStartedMs: ev.runStartedAtMs === undefined ? null : ev.runStartedAtMs - r.spawnedAtMs,
+    loadMs: ev.loadMs,
+    commitMs: ev.commitMs ?? null,
+    afterFinishMs: ev.runFinishedAtMs === undefined ? null : r.endedAtMs - ev.runFinishedAtMs,
+  };
 }
 
 export interface IncRound {
@@ -118,6 +141,9 @@ export function printReport(r: Results): Record<string, unknown> {
     { key: 'incrementalMs', name: 'b. incremental after 1 % change, 2 tables, --no-reconcile (wall)', values: wall(inc), format: secs },
     { key: 'incrementalInProcessMs', name: '   … in-process duration (run_finished)', values: inProcess(inc), format: secs },
     { key: 'incrementalCpuMs', name: '   … CPU of the ingesta process (user + sys)', values: cpu(inc), format: secs },
+    { key: 'incrementalToRunStartedMs', name: '   … start → run_started (Node, modules, connect, DuckDB open)', values: inc.flatMap((x) => (x.phases?.toRunStartedMs == null ? [] : [x.phases.toRunStartedMs])), format: secs },
+    { key: 'incrementalLoadMs', name: '   … DuckDB merge of the batch (Σ table loads)', values: inc.flatMap((x) => (x.phases ? [x.phases.loadMs] : [])), format: secs },
+    { key: 'incrementalAfterFinishMs', name: '   … run_finished → exit (DuckDB close: checkpoint)', values: inc.flatMap((x) => (x.phases?.afterFinishMs == null ? [] : [x.phases.afterFinishMs])), format: secs },
     { key: 'incrementalRowsRead', name: '   … rows read', values: inc.map((x) => x.rows), format: int },
     { key: 'incrementalPeakRssKb', name: '   … peak RSS', values: rss(inc), format: mb },
     { key: 'filteredCopyMs', name: 'b. bare COPY of the changed rows (updated_at filter, 1 connection per table)', values: runs.incremental.map((x) => x.filtered.wallMs), format: secs },

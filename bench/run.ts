@@ -15,7 +15,7 @@ import { CpuSampler } from './lib-cpu.js';
 import { benchOptions } from './lib-options.js';
 import { DiskSampler } from './lib-disk.js';
 import { killAll, parseEvents, rssMethod, runMeasured, runPlain, type IngestaEvents, type ProcResult } from './lib-proc.js';
-import { printReport, type Results, type IngestaRun, type IncRound } from './lib-report.js';
+import { printReport, runPhases, type Results, type IngestaRun, type IncRound } from './lib-report.js';
 import type { BareRun, ProfileResult } from './lib-profiles.js';
 import type { SameChangeRun } from './lib-incremental.js';
 import { measureStages } from './lib-stages.js';
@@ -109,6 +109,7 @@ async function ingesta(db: string, dir: string, extra: readonly string[]): Promi
     quality: ev.quality ?? null,
     cpu,
     disk: diskUse,
+    phases: runPhases(r, ev),
   };
 }
 
