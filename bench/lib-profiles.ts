@@ -85,6 +85,10 @@ export function printProfiles(profiles: readonly ProfileResult[], print: (s?: st
       sumOfStagesOverFullAll: sumOfStages !== undefined && fullAllCpu ? sumOfStages / fullAllCpu : undefined,
       // the same floor from the stages measured apart: what bounds full / bare, stage by stage
       stagesFloorOverBare: sumOfStages !== undefined && m.bareParallelMs ? sumOfStages / os.cpus().length / m.bareParallelMs : undefined,
+      // the same floor without DuckDB's store (parse and casts only), and without DuckDB at all (PostgreSQL and the
+      // Node main thread of the full load): what the target would need even if storing, or DuckDB, cost nothing
+      floorWithoutStoreOverBare: sumOfStages !== undefined && p.stages && m.bareParallelMs ? (sumOfStages - p.stages.median.storeCpuMs) / os.cpus().length / m.bareParallelMs : undefined,
+      floorWithoutDuckdbOverBare: m.fullPgCpuMs !== undefined && m.fullMainCpuMs !== undefined && m.bareParallelMs ? (m.fullPgCpuMs + m.fullMainCpuMs) / os.cpus().length / m.bareParallelMs : undefined,
       stagesMsPerMb: p.stages && p.stages.bytes > 0 ? {
         parse: p.stages.median.parseCpuMs / (p.stages.bytes / 1e6),
         casts: p.stages.median.castsCpuMs / (p.stages.bytes / 1e6),
@@ -123,6 +127,8 @@ export function printProfiles(profiles: readonly ProfileResult[], print: (s?: st
   line('sum of stages / CPU-s full load, all', (c) => opt(c.d.sumOfStagesOverFullAll, ratio));
   line('CPU-s in no stage: full load, all − sum of stages', (c) => opt(c.d.fullAllCpuMs === undefined || c.d.sumOfStagesCpuMs === undefined ? undefined : c.d.fullAllCpuMs - c.d.sumOfStagesCpuMs, secs));
   line(`floor from the stages: sum of stages / ${cores} cores / bare wall`, (c) => opt(c.d.stagesFloorOverBare, ratio));
+  line('  … the same without the store (PostgreSQL + Node main + parse + casts)', (c) => opt(c.d.floorWithoutStoreOverBare, ratio));
+  line('  … the same without DuckDB (PostgreSQL + Node main of the full load)', (c) => opt(c.d.floorWithoutDuckdbOverBare, ratio));
   line('full load peak RSS', (c) => opt(c.m.fullPeakRssKb, mb));
   print('a. full load vs bare COPY, per data profile (medians; CPU-seconds from /proc, independent of other load):');
   print(textTable(['measure', ...profiles.map((p) => p.profile)], rows, new Set(profiles.map((_, i) => i + 1))));
