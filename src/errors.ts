@@ -84,12 +84,22 @@ export function messageOf(error: unknown): string {
 }
 
 /**
- * A cloud service's refusal (an AWS SDK service exception: it carries `$metadata.httpStatusCode`) that no step turned
- * into a typed error — access denied, an unknown key, a missing bucket — as a DestinationError (exit 5); anything else
- * is returned as it was.
+ * An error no step turned into a typed one, as the typed error it is where that is known: a cloud service's refusal
+ * (an AWS SDK service exception: it carries `$metadata.httpStatusCode`) — access denied, an unknown key, a missing
+ * bucket — is a DestinationError (exit 5); DuckDB out of memory outside the steps that retry it (reading the dataset's
+ * catalog or state at a very small INGESTA_DUCKDB_MEMORY_LIMIT, the gate's queries) is a DataError (exit 4) naming the
+ * variable, as the load's own out-of-memory failures are. `outcome` ends that message (what became of the run's data).
+ * Anything else is returned as it was.
  */
-export function asTypedError(error: unknown): unknown {
+export function asTypedError(error: unknown, outcome?: string): unknown {
   if (error instanceof IngestError || !(error instanceof Error)) return error;
+  if (/^Out of Memory Error\b/.test(error.message)) {
+    return new DataError(
+      `DuckDB ran out of memory within its memory limit (${error.message.split('\n')[0]!.trim()}). Raise INGESTA_DUCKDB_MEMORY_LIMIT (default 128MB).` +
+        (outcome ? ` ${outcome}` : ''),
+      { cause: error },
+    );
+  }
   const status = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
   if (typeof status !== 'number') return error;
   const code = (error as { Code?: unknown }).Code;

@@ -208,7 +208,14 @@ function newManifest(plan: RunPlan, runId: string, startedAt: Date, snapshotAt: 
 
 /** The error a failed run rejects with: an InterruptedError when a signal stopped it, else the typed error. */
 function runFailure(caught: unknown, signal: AbortSignal | undefined, committed: boolean, runId: string): unknown {
-  if (!signal?.aborted) return asTypedError(caught);
+  if (!signal?.aborted) {
+    return asTypedError(
+      caught,
+      committed
+        ? `The load of run ${runId} was committed before this failure; its data and state are in place.`
+        : 'Nothing was committed; the previous data and state are intact.',
+    );
+  }
   return new InterruptedError(
     committed
       ? `Stopped by a signal after the load was committed (run ${runId}); the data and state of this run are in place, the quality gate did not finish.`

@@ -49,16 +49,33 @@ describe('DuckDB out of memory on wide rows', () => {
     expect(first.code, first.stderr).toBe(0);
     const before = await duckTableDigest(file, DATASET, 'wide', 'id');
     await db.query(`UPDATE wide SET a = 'changed' WHERE id % 10 = 0`);
-    const r = await ingest(file, '4MB');
+    // 2 MB, so 8 MB at 4 times, which the test above shows running out (4 MB → 16 MB fitted in 1 of 6 runs: CI failed)
+    const r = await ingest(file, '2MB');
     expect(r.code, r.stderr).toBe(4);
     const lines = r.stderr.trim().split('\n').filter((l) => !/NodeVersionSupportWarning|^\s|^$/.test(l));
     expect(lines.filter((l) => /error/.test(l))).toEqual([
       // with the CSV reader's buffers sized from the limit the reads may fit 4 MB and the commit not: either is exit 4
       expect.stringMatching(
-        /^ingesta: error: (Loading table wide into DuckDB failed: Out of Memory Error: .*even with 4 times the memory limit|Committing the load into DuckDB ran out of memory within the 4 MiB memory limit)\. Raise INGESTA_DUCKDB_MEMORY_LIMIT\. Nothing was committed/,
+        /^ingesta: error: (Loading table wide into DuckDB failed: Out of Memory Error: .*even with 4 times the memory limit|Committing the load into DuckDB ran out of memory within the 2 MiB memory limit)\. Raise INGESTA_DUCKDB_MEMORY_LIMIT\. Nothing was committed/,
       ),
     ]);
     expect(await duckTableDigest(file, DATASET, 'wide', 'id')).toBe(before);
     expect((await duckQuery(file, `SELECT count(*) AS n FROM "${DATASET}".wide WHERE a = 'changed'`))[0]!.n).toBe(0n);
+  });
+
+  it('a limit too small to read the dataset itself (1 MB): exit 4 in one line naming INGESTA_DUCKDB_MEMORY_LIMIT; the stored table unchanged (regression: exit 1, "unexpected error: Out of Memory Error")', async () => {
+    const file = path.join(dir, 'tiny.duckdb');
+    expect((await ingest(file, '256MB')).code).toBe(0);
+    const before = await duckTableDigest(file, DATASET, 'wide', 'id');
+    await db.query(`UPDATE wide SET b = 'changed again' WHERE id % 7 = 0`);
+    const r = await ingest(file, '1MB');
+    expect(r.code, r.stderr).toBe(4);
+    const lines = r.stderr.trim().split('\n').filter((l) => !/NodeVersionSupportWarning|^\s|^$/.test(l));
+    expect(lines.filter((l) => /error/.test(l))).toEqual([
+      expect.stringMatching(
+        /^ingesta: error: DuckDB ran out of memory within its memory limit \(Out of Memory Error: [^\n]*\)\. Raise INGESTA_DUCKDB_MEMORY_LIMIT \(default 128MB\)\. Nothing was committed; the previous data and state are intact\.$/,
+      ),
+    ]);
+    expect(await duckTableDigest(file, DATASET, 'wide', 'id')).toBe(before);
   });
 });
