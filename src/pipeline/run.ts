@@ -8,7 +8,7 @@ import { asTypedError, ConfigError, IngestError, InterruptedError, messageOf } f
 import { createPackageFolder, newRunId, removePackage, writeManifest, type Manifest, type PackageTable } from '../package/load-package.js';
 import type pg from 'pg';
 import { closeSource, connectSource, exportSnapshot, joinSnapshot } from '../source/postgres/postgres-connection.js';
-import { lockRelations, type RelationName } from '../source/postgres/table-locks.js';
+import { lockRelationsNowait, type RelationName } from '../source/postgres/table-locks.js';
 import type { EventListener, QualityReport, RunSummary } from './events.js';
 import { gateAfterLoad, validateOnly } from './quality-stage.js';
 import { extractAndLoad } from './extract-and-load.js';
@@ -105,7 +105,7 @@ export async function runPlan(plan: RunPlan, onEvent: EventListener = () => unde
     const packageRoot = packageRootOf(config, dataset);
     const recovered = await recoverPackages(destination, packageRoot, emit, destinationIdentity(config, dataset));
 
-    const joinReaders = (locked: readonly RelationName[]) => openReaders(run, config, locked);
+    const joinReaders = (locked: readonly RelationName[]) => openReaders(run, config, locked, emit);
     const cdc = (run.cdc = await startCdc(client, config, tables, refresh, destination, { destination: destinationIdentity(config, dataset), dataset }, emit));
     const prepared = await prepareReads(client, plan, tables, refresh, destination, emit, joinReaders, cdc);
     const { snapshotAt, sources } = prepared;
@@ -168,18 +168,33 @@ interface OpenRun {
 }
 
 /**
- * More connections read other tables at the same time, all inside the one exported snapshot, each holding the run's
- * table locks; opened as soon as the snapshot exists (and before the load transaction, so a failure here leaves no
- * transaction open: the run's failure record must not join it).
+ * More connections read other tables at the same time (up to --max-connections, one per table at most), all inside
+ * the one exported snapshot; opened as soon as the snapshot exists (and before the load transaction, so a failure
+ * here leaves no transaction open: the run's failure record must not join it). Each takes the run's ACCESS SHARE
+ * locks, without waiting. A lock not granted at once means a
+ * conflicting command (TRUNCATE, a rewriting ALTER TABLE, …) arrived after the first reader locked and is waiting for
+ * the run; a reader queued behind it would wait for the run too, until lock_timeout failed it. That reader is closed
+ * and the run reads with the connections it has, saying so in a warning; the command runs once the run ends.
  */
-async function openReaders(run: OpenRun, config: RunConfig, locked: readonly RelationName[]): Promise<void> {
+async function openReaders(run: OpenRun, config: RunConfig, locked: readonly RelationName[], emit: EventListener): Promise<void> {
   if (config.maxConnections <= 1 || run.tables.length <= 1) return;
   const snapshotId = await exportSnapshot(run.client);
-  for (let i = 1; i < Math.min(config.maxConnections, run.tables.length); i += 1) {
+  const wanted = Math.min(config.maxConnections, run.tables.length);
+  for (let i = 1; i < wanted; i += 1) {
     const extra = await connectSource(config.source, config);
     run.extraClients.push(extra);
     await joinSnapshot(extra, snapshotId);
-    await lockRelations(extra, locked);
+    const queued = await lockRelationsNowait(extra, locked);
+    if (!queued) continue;
+    run.extraClients.pop();
+    await closeSource(extra);
+    emit({
+      type: 'warning',
+      message:
+        `another session is waiting for a conflicting lock on ${queued.schema}.${queued.name} (TRUNCATE, ALTER TABLE, …) behind this run: ` +
+        `reading with ${i} of ${wanted} source connections; that command runs once this run ends`,
+    });
+    return;
   }
 }
 

@@ -12,6 +12,8 @@ import net from 'node:net';
  * - `cutOnQuery(re)`: cut as soon as a client sends a query (simple or extended protocol) whose SQL matches `re`,
  *   before that query reaches the server (to target a phase: introspection, snapshot export, COPY, …);
  * - `onQuery(re, fn)`: call fn (synchronously, before the query is forwarded) when a query matches, once;
+ * - `holdOnQuery(re)`: the first query matching `re` is held back (with whatever that client sends after it) until
+ *   the returned promise's release function is called: a step of the client made to wait at a chosen point;
  * - `rejectNew(on)`: accept new connections and close them at once (the server "goes away" between connections);
  * - `refuse()`: stop accepting (new connections get ECONNREFUSED; the port is released) and cut what is open;
  * - `throttle(bytesPerSecond)`: slow server → client traffic, so a run lasts long enough for writers to act.
@@ -35,6 +37,8 @@ export interface TcpProxy {
   cutAfterCopyBytes(bytes: number, options?: { reset?: boolean }): void;
   cutOnQuery(pattern: RegExp, options?: { reset?: boolean }): void;
   onQuery(pattern: RegExp, action: (sql: string) => void): void;
+  /** Resolves, once a query matching `pattern` arrives, with the function that forwards it (and what followed it). */
+  holdOnQuery(pattern: RegExp): Promise<() => void>;
   rejectNew(on: boolean): void;
   /** Clears any armed cut and throttle. */
   disarm(): void;
@@ -136,6 +140,7 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
   let queryPattern: RegExp | undefined;
   let resetOnCut = false;
   let queryHooks: { pattern: RegExp; action: (sql: string) => void }[] = [];
+  let holdHooks: { pattern: RegExp; held: (release: () => void) => void }[] = [];
   let rejecting = false;
   let bytesPerSecond: number | undefined;
   let waiters: ((reason: string) => void)[] = [];
@@ -195,16 +200,32 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
         const hooks = queryHooks.filter((h) => h.pattern.test(sql));
         queryHooks = queryHooks.filter((h) => !hooks.includes(h));
         for (const h of hooks) h.action(sql);
+        const hold = holdHooks.find((h) => h.pattern.test(sql));
+        if (hold && !heldChunks) {
+          holdHooks = holdHooks.filter((h) => h !== hold);
+          heldChunks = [];
+          hold.held(() => {
+            const chunks = heldChunks ?? [];
+            heldChunks = undefined;
+            for (const c of chunks) if (!upstream.destroyed) upstream.write(c);
+          });
+        }
         if (queryPattern && queryPattern.test(sql)) pendingQueryCut = `query matched ${String(queryPattern)}: ${sql.slice(0, 80)}`;
       },
     );
     let pendingQueryCut: string | undefined;
+    // chunks held back by holdOnQuery (from the one holding the matched query on), until released
+    let heldChunks: Buffer[] | undefined;
     client.on('data', (chunk: Buffer) => {
       fromClient.feed(chunk);
       if (pendingQueryCut) {
         const reason = pendingQueryCut;
         pendingQueryCut = undefined;
         cutAll(reason); // the query never reaches the server
+        return;
+      }
+      if (heldChunks) {
+        heldChunks.push(chunk);
         return;
       }
       if (!upstream.destroyed) upstream.write(chunk);
@@ -285,6 +306,7 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
     onQuery: (pattern, action) => {
       queryHooks.push({ pattern, action });
     },
+    holdOnQuery: (pattern) => new Promise<() => void>((held) => holdHooks.push({ pattern, held })),
     rejectNew: (on) => {
       rejecting = on;
     },
@@ -294,6 +316,7 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
       queryPattern = undefined;
       resetOnCut = false;
       queryHooks = [];
+      holdHooks = [];
       rejecting = false;
       bytesPerSecond = undefined;
     },

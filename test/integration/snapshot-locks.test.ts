@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { duckQuery } from '../helpers/duckdb.js';
 import { connect, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 /**
  * Regression (issue #13, item 2): TRUNCATE and table-rewriting ALTER TABLE are not MVCC-safe. Committed while a run
@@ -137,6 +138,40 @@ describe('TRUNCATE and a rewriting ALTER committed while a run holds its snapsho
     const { run, file } = await race(['gate', 'gate2'], ['--max-connections', '2', '--lock-timeout', '5s']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(await counts(file)).toEqual({ full_t: ROWS, wide: ROWS, inc: ROWS });
+  });
+
+  it('a TRUNCATE queued after the first reader locked, before another reader joined: that reader is dropped and the run reads on (regression: the reader queued behind the TRUNCATE, which waited for the run, until lock_timeout failed it, exit 3)', async () => {
+    await fill();
+    const file = path.join(dir, `queued-${Date.now()}.duckdb`);
+    const proxy = await startTcpProxy();
+    let truncate: Awaited<ReturnType<typeof concurrently>> | undefined;
+    try {
+      // the second reader stops just before joining the snapshot: the first holds its locks by then
+      const joining = proxy.holdOnQuery(/SET TRANSACTION SNAPSHOT/);
+      const running = runCli(
+        ['--env', 'local', '--duckdb-path', file, '--dataset', DATASET, '--tables', 'full_t', 'wide', 'inc', '--max-connections', '3', '--lock-timeout', '5s', '--log-format', 'text'],
+        { DATABASE_URL: proxy.url(db.name) },
+      );
+      const release = await joining;
+      const t = (truncate = await concurrently('TRUNCATE full_t'));
+      await waitFor('the TRUNCATE to wait for the run', () => blockedOrDone(t));
+      expect(t.settled()).toBe(false);
+      release();
+      const run = await running;
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout + run.stderr).toMatch(
+        /warning: another session is waiting for a conflicting lock on public\.full_t \(TRUNCATE, ALTER TABLE, …\) behind this run: reading with 1 of 3 source connections/,
+      );
+      expect(await duckQuery(file, `SELECT (SELECT count(*) FROM ${DATASET}.full_t)::INT AS full_t, (SELECT count(*) FROM ${DATASET}.wide)::INT AS wide`)).toEqual([
+        { full_t: ROWS, wide: ROWS },
+      ]);
+      // the TRUNCATE ran once the run had ended
+      await t.done;
+      expect((await db.query(`SELECT count(*)::text AS n FROM full_t`))[0]!.n).toBe('0');
+    } finally {
+      await truncate?.session.end();
+      await proxy.close();
+    }
   });
 
   it('a table held by another session longer than --lock-timeout: exit 3 with the lock-timeout message, before anything is read', async () => {

@@ -49,6 +49,24 @@ export async function lockRelations(client: pg.Client, relations: readonly Relat
 }
 
 /**
+ * The same locks for a reader joining the snapshot, taken with NOWAIT: returns the first relation whose lock was not
+ * granted at once (its transaction is then aborted: close the connection), else undefined. The run's first reader
+ * holds these locks already, so a conflicting command (TRUNCATE, a rewriting ALTER TABLE) can only be waiting for the
+ * run; a reader queuing behind that command would wait for the run too, until lock_timeout failed the run.
+ */
+export async function lockRelationsNowait(client: pg.Client, relations: readonly RelationName[]): Promise<RelationName | undefined> {
+  for (const r of relations) {
+    try {
+      await client.query(`LOCK TABLE ${qualified(r.schema, r.name)} IN ACCESS SHARE MODE NOWAIT`);
+    } catch (cause) {
+      if ((cause as { code?: unknown }).code === '55P03') return r;
+      throw sourceQueryError(`Locking table ${r.schema}.${r.name} (ACCESS SHARE, for the run's snapshot)`, cause);
+    }
+  }
+  return undefined;
+}
+
+/**
  * Opens the run's snapshot transaction with its tables locked: the lock list is looked up first (outside the
  * transaction), then BEGIN, then the locks; the caller's first query fixes the snapshot. Returns what was locked,
  * for the readers that join the snapshot.
