@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,5 +77,14 @@ describe('DuckDB out of memory on wide rows', () => {
       ),
     ]);
     expect(await duckTableDigest(file, DATASET, 'wide', 'id')).toBe(before);
+  });
+
+  it('a limit too small to open a DuckDB file at all (1KB): exit 4 naming INGESTA_DUCKDB_MEMORY_LIMIT, no file left (regression: exit 5, "Check the path … and that it is writable")', async () => {
+    const file = path.join(dir, 'never.duckdb');
+    const r = await ingest(file, '1KB');
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/^ingesta: error: DuckDB ran out of memory within its memory limit \(Out of Memory Error: .*\)\. Raise INGESTA_DUCKDB_MEMORY_LIMIT/m);
+    expect(r.stderr).not.toMatch(/Check the path/);
+    expect(existsSync(file)).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from '../../normalize/duckdb-module.js';
-import { DataError, DestinationError, messageOf } from '../../errors.js';
+import { asTypedError, DataError, DestinationError, messageOf } from '../../errors.js';
 import { DatasetRef } from './duckdb-sql.js';
 import { csvBufferSize } from '../../normalize/csv-read.js';
 import { configureSession, memoryLimitSql } from '../../normalize/duckdb-settings.js';
@@ -58,6 +58,9 @@ export class DuckDBFile {
       this.datasetRef = new DatasetRef(String(db.getRowObjectsJS()[0]!.db), this.dataset);
     } catch (cause) {
       const message = messageOf(cause);
+      // a memory limit too small to open the file (≈ 1 MB and below): exit 4 naming the variable, not a path problem
+      const outOfMemory = asTypedError(cause);
+      if (outOfMemory instanceof DataError) throw outOfMemory;
       if (/lock/i.test(message)) {
         throw new DestinationError(
           `The DuckDB file ${this.file} is in use by another process (${message.replace(/^IO Error: /, '').split('\n')[0]}). ` +
