@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DuckDBInstance } from '../../normalize/duckdb-module.js';
@@ -44,9 +44,13 @@ export class DuckDBFile {
     }
     // a file this run creates is removed again if nothing is committed to it (bad input leaves nothing behind)
     this.createdFile = !this.options.readOnly && this.file !== ':memory:' && !existsSync(this.file);
+    if (this.file !== ':memory:') refuseForeignFile(this.file);
     try {
       if (!this.options.readOnly && this.file !== ':memory:') mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
-      this.instance = await DuckDBInstance.create(this.file, this.options.readOnly ? { access_mode: 'READ_ONLY' } : {});
+      // never download an extension at run time (DuckDB would fetch one to open a file in another format)
+      const config: Record<string, string> = { autoinstall_known_extensions: 'false' };
+      if (this.options.readOnly) config.access_mode = 'READ_ONLY';
+      this.instance = await DuckDBInstance.create(this.file, config);
       this.connection = await this.instance.connect();
       const limits = await configureSession(this.connection, this.options.settings);
       this.memoryLimitBytes = limits.memoryLimitBytes;
@@ -68,7 +72,16 @@ export class DuckDBFile {
           { cause },
         );
       }
-      throw new DestinationError(`Cannot open the DuckDB file ${this.file}: ${message}. Check the path (--duckdb-path / DUCKDB_PATH) and that it is writable.`, { cause });
+      if (/not a valid DuckDB database file/i.test(message)) {
+        throw new DestinationError(
+          `The file ${this.file} is not a DuckDB database (it exists, but is empty or another kind of file). ` +
+            'Point --duckdb-path (DUCKDB_PATH) at a DuckDB file, or at a path that does not exist yet for a new one; the file was left as it was.',
+          { cause },
+        );
+      }
+      // DuckDB's messages may run over several lines (links, hints): the first says what failed
+      const first = message.split('\n')[0]!.trim().replace(/[.!]+$/, '');
+      throw new DestinationError(`Cannot open the DuckDB file ${this.file}: ${first}. Check the path (--duckdb-path / DUCKDB_PATH) and that it is writable.`, { cause });
     }
   }
 
@@ -218,5 +231,32 @@ export class DuckDBFile {
     this.instance?.closeSync();
     this.connection = undefined;
     this.instance = undefined;
+  }
+}
+
+/**
+ * Refuses, before DuckDB opens it, a file that holds another database format DuckDB would otherwise try to open
+ * through an extension (a SQLite file: DuckDB downloads the sqlite extension, and with it would attach the SQLite file
+ * as the destination). A missing, empty or unreadable file is left to DuckDB's own checks.
+ */
+function refuseForeignFile(file: string): void {
+  let header: Buffer;
+  try {
+    if (!statSync(file).isFile()) return;
+    const fd = openSync(file, 'r');
+    try {
+      header = Buffer.alloc(16);
+      readSync(fd, header, 0, 16, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  if (header.toString('latin1') === 'SQLite format 3\0') {
+    throw new DestinationError(
+      `The file ${file} is a SQLite database, not a DuckDB file. ` +
+        'Point --duckdb-path (DUCKDB_PATH) at a DuckDB file, or at a path that does not exist yet for a new one; the file was left as it was.',
+    );
   }
 }
