@@ -7,7 +7,7 @@ import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/source-table.js';
 import type { ColumnMapping } from '../normalize/column-mapping.js';
 import { comparisonType } from '../source/postgres/source-column.js';
-import { extractSelect, incrementalWhere, lowerBound, nextCursor } from '../source/postgres/table-query.js';
+import { extractSelect, incrementalWhere, isStuckCursor, lowerBound, nextCursor } from '../source/postgres/table-query.js';
 import type { EventListener } from './events.js';
 import type { TableRead } from './table-read.js';
 import { unreadableKeys, unreadableKeysError } from './reconcile.js';
@@ -61,7 +61,16 @@ export async function planReads(
       input.existing.has(t.name) &&
       previous !== undefined &&
       sameCursorColumn(previous.cursorColumn, t.incremental.cursorColumn, source, input.caseSensitiveIdentifiers ?? true) &&
-      previous.cursorValue !== null;
+      previous.cursorValue !== null &&
+      !isStuckCursor(previous.cursorValue);
+    if (previous?.cursorValue && isStuckCursor(previous.cursorValue) && t.incremental && !input.refresh.has(t.name)) {
+      // stored by an earlier version, which took NaN or Infinity as the cursor: the reads since then missed changes
+      emit({
+        type: 'warning',
+        table: t.name,
+        message: `the stored cursor of ${t.name} is ${previous.cursorValue}, above every later change: the table is loaded in full to take the changes incremental reads missed.`,
+      });
+    }
     let cursor: PackageTable['cursor'];
     let where: string | undefined;
     try {
@@ -79,6 +88,13 @@ export async function planReads(
             type: 'warning',
             table: t.name,
             message: `${next.futureRows} rows have ${column.name} later than the source's current time; the cursor stays at the snapshot time, so they are re-read on every run until then.`,
+          });
+        }
+        if (next.nonFiniteRows) {
+          emit({
+            type: 'warning',
+            table: t.name,
+            message: `${next.nonFiniteRows} rows have ${column.name} NaN or Infinity, which cannot order changes; the cursor leaves them out, so they are re-read on every run.`,
           });
         }
         cursor = { column: column.name, columnType: cursorType, previous: prev, lowerBound: bound, next: next.value };

@@ -2,6 +2,13 @@ import type pg from 'pg';
 import { qualified, quoteIdent, quoteLiteral } from '../../sql/quote.js';
 
 const TEMPORAL_CURSOR = /^(timestamp|date)/;
+/** Cursor types that hold NaN and Infinity, which sort above every number in PostgreSQL. */
+const NON_FINITE_CURSOR = /^(numeric|real|double precision)/;
+
+/** Whether a stored cursor is NaN or +Infinity: no later change can sort above it, so reads after it see nothing new. */
+export function isStuckCursor(value: string): boolean {
+  return /^(NaN|\+?Infinity)$/i.test(value);
+}
 
 /** The SELECT that COPY streams: the mapped columns, optionally filtered by the incremental lower bound. */
 export function extractSelect(schema: string, table: string, columns: readonly { readonly name: string; readonly selectSql: string }[], where: string | undefined): string {
@@ -42,9 +49,17 @@ export async function nextCursor(
   table: string,
   cursorColumn: string,
   cursorType: string,
-): Promise<{ value: string | null; futureRows: number }> {
+): Promise<{ value: string | null; futureRows: number; nonFiniteRows?: number }> {
   const c = quoteIdent(cursorColumn);
   const from = qualified(schema, table);
+  if (NON_FINITE_CURSOR.test(cursorType)) {
+    // NaN and +Infinity sort above every number: taken as the cursor, they would hide every later change. Like a
+    // NULL cursor they cannot order changes: left out of the maximum, and re-read on every run (they are >= any bound)
+    const result = await client.query<{ v: string | null; nonfinite: string }>(
+      `SELECT (max(${c}) FILTER (WHERE ${c} < 'Infinity'))::text AS v, (count(*) FILTER (WHERE ${c} >= 'Infinity'))::text AS nonfinite FROM ${from}`,
+    );
+    return { value: result.rows[0]?.v ?? null, futureRows: 0, nonFiniteRows: Number(result.rows[0]?.nonfinite ?? 0) };
+  }
   if (!TEMPORAL_CURSOR.test(cursorType)) {
     const result = await client.query<{ v: string | null }>(`SELECT max(${c})::text AS v FROM ${from}`);
     return { value: result.rows[0]?.v ?? null, futureRows: 0 };
