@@ -3,6 +3,7 @@ import type { CatalogTable } from '../catalog/catalog.js';
 import { parseDuration } from '../config/config.js';
 import type { TableState } from '../destination/destination.js';
 import type { PackageTable } from '../package/load-package.js';
+import { ConfigError, messageOf } from '../errors.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import type { SourceTable } from '../source/postgres/source-table.js';
 import type { ColumnMapping } from '../normalize/column-mapping.js';
@@ -100,6 +101,15 @@ export async function planReads(
         cursor = { column: column.name, columnType: cursorType, previous: prev, lowerBound: bound, next: next.value };
       }
     } catch (cause) {
+      // max() undefined for the cursor's type (uuid, boolean, jsonb, …): the catalog's choice, not a source failure
+      if (t.incremental && (cause as { code?: string }).code === '42883' && /\bmax\(/.test(messageOf(cause))) {
+        const column = source.columns.find((c) => c.name === t.incremental!.cursorColumn);
+        throw new ConfigError(
+          `Table ${t.name}: the cursor column ${t.incremental.cursorColumn} is of type ${column ? comparisonType(column) : 'unknown'}, which PostgreSQL cannot take a maximum of, so it cannot order changes. ` +
+            'Name a column that grows with every change (a timestamp or a number) as incremental.cursor_column in the catalog, or load the table in full (write_disposition: replace). Nothing was loaded; the destination is unchanged.',
+          { cause },
+        );
+      }
       throw sourceQueryError(`Planning the read of ${t.schema}.${t.name}`, cause);
     }
     let reconcile: ReconcileMode = (incremental && input.reconcile?.get(t.name)) || 'never';

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -78,5 +78,18 @@ describe('numeric cursors holding NaN or Infinity', () => {
     expect(await values(file, 'nn')).toEqual(['1:changed', '2:missed', '3:c']);
     const state = await duckQuery(file, `SELECT cursor_value FROM ${DATASET}._ingesta_state WHERE table_name = 'nn'`);
     expect(state[0]!.cursor_value).toBe('20');
+  });
+});
+
+describe('a cursor column whose type has no maximum', () => {
+  it('uuid: exit 2 in one line naming the table, column and type, nothing created (regression: exit 3 "Planning the read of public.uu failed: function max(uuid) does not exist", as if the source had failed)', async () => {
+    const file = path.join(dir, 'uuid.duckdb');
+    const r = await ingest(file, ['uu']);
+    expect(r.code, r.stderr).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toContain('Table uu: the cursor column ver is of type uuid, which PostgreSQL cannot take a maximum of');
+    expect(lines[0]).toContain('incremental.cursor_column');
+    expect(existsSync(file)).toBe(false);
   });
 });
