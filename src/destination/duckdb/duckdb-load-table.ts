@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DataError } from '../../errors.js';
 import { MEMORY_RETRY_FACTOR, type LoadAdjustments } from '../../normalize/adjustments.js';
 import { castList, lineLimitFor } from '../../normalize/csv-read.js';
 import { classifyFailure, expectAllRowsRead } from '../../normalize/load-failure.js';
@@ -72,7 +73,8 @@ export async function writeTable(
       if (source) {
         await db.run(`CREATE OR REPLACE TEMP TABLE "_ingesta_merge" AS SELECT ${castList(columns)} FROM ${source}`);
         await countAllRows(db, table, '"_ingesta_merge"');
-        await db.run(`DELETE FROM ${target} USING "_ingesta_merge" WHERE ${keyJoin(target, '"_ingesta_merge"', table.primaryKey)}`);
+        const [deletion] = await db.query(`DELETE FROM ${target} USING "_ingesta_merge" WHERE ${keyJoin(target, '"_ingesta_merge"', table.primaryKey)}`);
+        refuseNonUniqueKey(table, Number(deletion?.Count ?? 0));
         await db.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM "_ingesta_merge"`);
       }
       if (table.reconcile?.deletesFile) await deleteReconciled(db, table, path.join(path.dirname(file), table.reconcile.deletesFile));
@@ -88,6 +90,20 @@ export async function writeTable(
     if (longLines && !moreMemory) await db.restoreMemoryLimit();
   }
   return table;
+}
+
+/**
+ * With a unique key each row of the batch replaces at most one stored row. More stored rows deleted than the batch
+ * has rows means the key is not unique (the catalog's primary_key, unenforced in the source): the stored rows sharing
+ * a key with the batch but not read by this run would be lost. Stops the load (exit 4, nothing committed).
+ */
+function refuseNonUniqueKey(table: PackageTable, deleted: number): void {
+  if (deleted <= table.rows) return;
+  throw new DataError(
+    `Table ${table.name}: the merge key (${table.primaryKey.join(', ')}) is not unique: the destination holds ${deleted} rows with the keys of this batch's ${table.rows} rows, ` +
+      'so merging would drop rows this run did not read. Nothing was committed; the previous data and state are intact. ' +
+      `Declare a key that is unique in the source (primary_key in the catalog) or load the table with write_disposition: replace, then run with --full-refresh ${table.name}.`,
+  );
 }
 
 /** Every record of the package file must have become a row: DuckDB's CSV reader can drop an over-long last record. */
