@@ -110,8 +110,10 @@ export class DuckDBLoader {
     const rowsInDestination = Number(count[0]?.n ?? 0);
     const mode = table.replaceAll ? 'full' : 'incremental';
     const cursor = table.cursor;
+    // a load without a cursor (another source table of the same name loaded in full, a table no longer incremental)
+    // leaves no cursor behind: a stale one would make a later incremental run merge into rows it never read
+    await db.run(`DELETE FROM ${db.ref.table(STATE_TABLE)} WHERE table_name = $1`, [table.name]);
     if (cursor) {
-      await db.run(`DELETE FROM ${db.ref.table(STATE_TABLE)} WHERE table_name = $1`, [table.name]);
       // an empty incremental batch keeps the previous cursor
       const value = cursor.next ?? cursor.previous;
       await db.run(`INSERT INTO ${db.ref.table(STATE_TABLE)} VALUES ($1, $2, $3, $4, $5, now())`, [
