@@ -53,6 +53,12 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
   const unique: CatalogTable[] = [];
   const byDestination = new Map<string, CatalogTable>();
   for (const t of resolved) {
+    if (isReservedName(t.name)) {
+      throw new ConfigError(
+        `Table ${t.schema}.${t.name} cannot be loaded under its name: names starting with _ingesta_ or ending in __ingesta_stage are ingesta's own tables in the dataset ` +
+          '(run history, cursors, quality results, schema versions, staging), which the load would overwrite. Rename it in the source, or load a view of it under another name. Nothing was changed.',
+      );
+    }
     const key = t.name.toLowerCase(); // DuckDB (and Athena) compare table names without case
     const other = byDestination.get(key);
     if (other) {
@@ -70,6 +76,11 @@ export async function resolveTables(client: pgTypes.Client, catalog: Catalog, re
   }
   await refuseParentWithPartition(client, unique);
   return unique;
+}
+
+/** Destination names ingesta keeps for itself: its metadata and temporary tables, and Athena's staging tables. */
+function isReservedName(name: string): boolean {
+  return /^_ingesta_/i.test(name) || /__ingesta_stage$/i.test(name);
 }
 
 /** The resolved tables a --full-refresh names (or all of them). */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +30,9 @@ beforeAll(async () => {
   await db.query(`INSERT INTO s2.ev VALUES (1, now() - interval '2 days', 's2 one'), (2, now() - interval '1 day', 's2 two')`);
   await db.query(`CREATE TABLE public.ev (id int PRIMARY KEY, updated_at timestamptz, v text)`);
   await db.query(`INSERT INTO public.ev VALUES (1, now() - interval '3 days', 'public one'), (2, now() - interval '3 days', 'public two')`);
+  await db.query(`CREATE TABLE "_ingesta_runs" (id int PRIMARY KEY, v text)`);
+  await db.query(`CREATE TABLE "_ingesta_state" (id int PRIMARY KEY)`);
+  await db.query(`CREATE TABLE "Orders__ingesta_stage" (id int PRIMARY KEY)`);
 });
 
 afterAll(async () => {
@@ -51,5 +54,19 @@ describe('another source table loaded into an incremental table\'s destination t
     expect(rows.map((r) => `${String(r.id)}:${String(r.v)}`)).toEqual(['1:s2 one', '2:s2 two changed']);
     const loads = await duckQuery(file, `SELECT mode FROM ${DATASET}._ingesta_loads ORDER BY loaded_at DESC LIMIT 1`);
     expect(loads[0]!.mode).toBe('full');
+  });
+});
+
+describe('a source table named like one of ingesta\'s own tables', () => {
+  it('_ingesta_runs, _ingesta_state, …__ingesta_stage: exit 2 in one line, nothing created (regression: _ingesta_runs was exit 1 "unexpected error: Binder Error", _ingesta_state replaced the cursor table with the source\'s, exit 0)', async () => {
+    const file = path.join(dir, 'reserved.duckdb');
+    for (const name of ['_ingesta_runs', '_ingesta_state', '"Orders__ingesta_stage"']) {
+      const r = await ingest(file, '--tables', name);
+      expect(r.code, r.stderr).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toContain(`Table public.${name.replace(/"/g, '')} cannot be loaded under its name`);
+      expect(existsSync(file)).toBe(false);
+    }
   });
 });
