@@ -86,14 +86,23 @@ async function applyByKey(db: DuckDBFile, target: string, table: PackageTable, c
   await db.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM ${MERGED} WHERE "_op" <> 'D'`);
 }
 
-/** No key: each change in order; a delete removes one row equal (IS NOT DISTINCT FROM) to the old values. */
+/** No key: each change in order; a delete removes one row equal (IS NOT DISTINCT FROM) to the old values (of several equal rows, one fewer remains). */
 async function applyInOrder(db: DuckDBFile, target: string, columns: readonly ColumnMapping[]): Promise<void> {
   const same = columns.map((c) => `t.${quoteIdent(c.name)} IS NOT DISTINCT FROM s.${quoteIdent(c.name)}`).join(' AND ');
   const changes = await db.query(`SELECT "_seq"::BIGINT AS seq, "_op" AS op FROM ${STAGE} ORDER BY "_seq"`);
   for (const change of changes) {
     const seq = Number(change.seq);
     if (change.op === 'D') {
-      await db.run(`DELETE FROM ${target} WHERE rowid = (SELECT t.rowid FROM ${target} t, ${STAGE} s WHERE s."_seq" = ${seq} AND ${same} LIMIT 1)`);
+      // rows equal in every column cannot be told apart: all of them go and all but one come back. (Not by rowid: a
+      // source column named rowid hides DuckDB's row id, and the delete then took every row sharing that column's value)
+      const [equal] = await db.query(`SELECT count(*)::BIGINT AS n FROM ${target} t, ${STAGE} s WHERE s."_seq" = ${seq} AND ${same}`);
+      const n = Number(equal?.n ?? 0);
+      if (n === 0) continue;
+      await db.run(`DELETE FROM ${target} AS t USING (SELECT * FROM ${STAGE} WHERE "_seq" = ${seq}) AS s WHERE ${same}`);
+      if (n > 1) {
+        const copies = columns.map((c) => `s.${quoteIdent(c.name)}`).join(', ');
+        await db.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${copies} FROM ${STAGE} AS s, range(${n - 1}) AS "_copy" WHERE s."_seq" = ${seq}`);
+      }
     } else if (change.op === 'I' || change.op === 'U') {
       await db.run(`INSERT INTO ${target} (${columnList(columns)}) SELECT ${columnList(columns)} FROM ${STAGE} WHERE "_seq" = ${seq}`);
     }
