@@ -159,6 +159,9 @@ export function checkedDatasetName(dataset: string | undefined, envName: EnvName
   if (dataset !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(dataset)) {
     throw new ConfigError(`Dataset name "${dataset}" is not allowed: use letters, digits and _ (not starting with a digit), at most 63 characters.`);
   }
+  if (dataset !== undefined && /^(information_schema|pg_catalog)$/i.test(dataset)) {
+    throw new ConfigError(`Dataset name "${dataset}" is not allowed: it is a system schema of DuckDB (and Athena), which holds no tables of its own. Choose another name with --dataset (INGESTA_DATASET).`);
+  }
   if (dataset !== undefined && envName !== 'local' && /[A-Z]/.test(dataset)) {
     throw new ConfigError(`Dataset name "${dataset}" is not allowed in ${envName}: Glue and Athena database names are lower case; use "${dataset.toLowerCase()}".`);
   }

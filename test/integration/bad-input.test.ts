@@ -323,6 +323,14 @@ describe('identifiers crafted for SQL injection', () => {
     expectFailure(await runCli(['--env', 'prod', '--dataset', 'Raw_DV'], { DATABASE_URL: db.url, BUCKET_URL: 's3://b/p', QUERY_RESULT_BUCKET: 's3://b/r/', REGION_NAME: 'eu-west-1' }), 2, 'use "raw_dv"');
     expectNothingCreated(file);
   });
+
+  it('a dataset named like a DuckDB system schema (pg_catalog, information_schema) is refused with exit 2 (regression: exit 1, "unexpected error: Catalog Error: Schema with name pg_catalog does not exist!")', async () => {
+    const file = fresh();
+    for (const name of ['pg_catalog', 'INFORMATION_SCHEMA']) {
+      expectFailure(await runCli(['--env', 'local', '--duckdb-path', file, '--dataset', name, '--tables', 'accounts'], { DATABASE_URL: db.url }), 2, `Dataset name "${name}" is not allowed: it is a system schema`);
+    }
+    expectNothingCreated(file);
+  });
 });
 
 describe('data the destination cannot take', () => {
