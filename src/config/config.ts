@@ -115,6 +115,10 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
   }
   const dataset = checkedDatasetName(o.dataset ?? nonEmpty(env.INGESTA_DATASET), envName);
   const duckdbPath = o.duckdbPath ?? nonEmpty(env.DUCKDB_PATH) ?? DEFAULT_DUCKDB_PATH;
+  if (envName === 'local' && !o.dryRun && /^:memory:/i.test(duckdbPath)) {
+    // DuckDB's in-memory database: the run would load, commit, exit 0 and lose everything as the process ends
+    throw new ConfigError(`--duckdb-path (DUCKDB_PATH) "${duckdbPath}" is DuckDB's in-memory database: everything loaded would be lost when the run ends. Give a file path (--dry-run shows what a run would do without writing).`);
+  }
   const athena = envName === 'local' ? undefined : resolveAthenaConfig(env);
   const packageDir = o.packageDir ?? defaultPackageDir(env, athena !== undefined, duckdbPath);
   const fullRefresh: FullRefresh = selection(o.fullRefresh);

@@ -333,6 +333,17 @@ describe('identifiers crafted for SQL injection', () => {
   });
 });
 
+describe('an in-memory destination', () => {
+  it('--duckdb-path :memory: (or DUCKDB_PATH) is exit 2 saying the load would be lost (regression: the run loaded into memory, exit 0, and nothing was kept)', async () => {
+    for (const r of [
+      await runCli(['--env', 'local', '--duckdb-path', ':memory:', '--tables', 'accounts'], { DATABASE_URL: db.url }),
+      await runCli(['--env', 'local', '--tables', 'accounts'], { DATABASE_URL: db.url, DUCKDB_PATH: ':memory:' }),
+    ]) {
+      expectFailure(r, 2, `"${':memory:'}" is DuckDB's in-memory database: everything loaded would be lost`);
+    }
+  });
+});
+
 describe('data the destination cannot take', () => {
   it('invalid UTF-8 in a SQL_ASCII database: exit 3 naming the table, the bytes and how to fix them; the existing file keeps its data', async () => {
     asciiDb = `ingesta_ascii_${Date.now().toString(36)}`;
