@@ -101,6 +101,8 @@ export async function planReads(
         cursor = { column: column.name, columnType: cursorType, previous: prev, lowerBound: bound, next: next.value };
       }
     } catch (cause) {
+      // the catalog's own mistakes (a lag that is not a duration) are configuration errors, not source failures
+      if (cause instanceof ConfigError) throw cause;
       // max() undefined for the cursor's type (uuid, boolean, jsonb, …): the catalog's choice, not a source failure
       if (t.incremental && (cause as { code?: string }).code === '42883' && /\bmax\(/.test(messageOf(cause))) {
         const column = source.columns.find((c) => c.name === t.incremental!.cursorColumn);

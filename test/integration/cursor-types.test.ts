@@ -93,3 +93,15 @@ describe('a cursor column whose type has no maximum', () => {
     expect(existsSync(file)).toBe(false);
   });
 });
+
+describe('a catalog lag that is not a duration', () => {
+  it('is exit 2 in one line naming the table and the value, nothing created (regression: exit 3 "Planning the read of public.nn failed: … or 0.. Nothing was loaded", as if the source had failed)', async () => {
+    const badCatalog = path.join(dir, 'bad-lag.yaml');
+    writeFileSync(badCatalog, ['version: 1', 'tables:', '  nn: { primary_key: [id], write_disposition: merge, incremental: { cursor_column: ver, lag: 15 minutos } }', ''].join('\n'));
+    const file = path.join(dir, 'bad-lag.duckdb');
+    const r = await runCli(['--env', 'local', '--duckdb-path', file, '--catalog', badCatalog, '--dataset', DATASET, '--tables', 'nn'], { DATABASE_URL: db.url });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual(['ingesta: error: Catalog lag of nn "15 minutos" is not a duration. Use a number and a unit, e.g. "15 minutes", "30s", "1h", or 0.']);
+    expect(existsSync(file)).toBe(false);
+  });
+});
