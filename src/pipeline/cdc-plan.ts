@@ -5,7 +5,7 @@ import type { Destination } from '../destination/destination.js';
 import { sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { cdcSlotName, checkCdcSource, slotInfo } from '../source/postgres/cdc/cdc-slot.js';
 import { peekSql } from './cdc-changes.js';
-import { cdcCursorColumn, cdcTables, refuseUnsupported, restartReason } from './cdc-stage.js';
+import { cdcCursorColumn, cdcTables, refuseReservedCdcColumns, refuseUnsupported, restartReason } from './cdc-stage.js';
 import type { DryRunTable } from './events.js';
 import type { TableRead } from './table-read.js';
 
@@ -41,6 +41,7 @@ export async function planCdc(
   if (cdc.length === 0) return undefined;
   refuseUnsupported(cdc, destination);
   await checkCdcSource(client, cdc);
+  await refuseReservedCdcColumns(client, cdc);
   const slot = cdcSlotName(identity.destination, identity.dataset);
   const [state, existing, info] = [await destination.readState(), await destination.existingTables(), await slotInfo(client, slot)];
   const reason = restartReason(cdc, state, existing, refresh, slot, info?.confirmedLsn ?? undefined, info !== undefined);

@@ -6,6 +6,7 @@ import type { Destination, TableState } from '../destination/destination.js';
 import { ConfigError } from '../errors.js';
 import { crashPoint } from '../faults/crash-points.js';
 import { syncFile, type PackageTable } from '../package/load-package.js';
+import { CHANGE_META_COLUMNS } from '../package/change-file.js';
 import { closeSource, connectSource, sourceQueryError } from '../source/postgres/postgres-connection.js';
 import { countRows } from '../source/postgres/source-profile.js';
 import { readChanges, type CountCorrection } from './cdc-changes.js';
@@ -26,7 +27,39 @@ export function cdcTables(config: Pick<RunConfig, 'cdc'>, tables: readonly Catal
 /** What CDC needs of the source, before anything else runs (cdc-slot.ts: checkCdcSource). No CDC table: nothing. */
 export async function checkCdc(client: pg.Client, config: Pick<RunConfig, 'cdc'>, tables: readonly CatalogTable[]): Promise<void> {
   const cdc = cdcTables(config, tables);
-  if (cdc.length > 0) await checkCdcSource(client, cdc);
+  if (cdc.length === 0) return;
+  await checkCdcSource(client, cdc);
+  await refuseReservedCdcColumns(client, cdc);
+}
+
+/**
+ * The change file's own columns (`_seq`, `_op`, `_unchanged`, `_moved`: package/change-file.ts) and the names the
+ * Athena apply adds (`_ingesta_…`) cannot also be columns of a CDC table: the apply's SQL would bind two columns of one
+ * name (a first run loaded, every later one failed with exit 4 "Duplicate struct entry name"). Refused before any slot
+ * exists, naming the table and column (exit 2). DuckDB and Athena compare names without case.
+ */
+export async function refuseReservedCdcColumns(client: pg.Client, tables: readonly CatalogTable[]): Promise<void> {
+  const meta = CHANGE_META_COLUMNS.map((c) => c.name);
+  const { rows } = await client
+    .query<{ table_schema: string; table_name: string; column_name: string }>(
+      `SELECT n.nspname AS table_schema, c.relname AS table_name, a.attname AS column_name
+       FROM unnest($1::text[], $2::text[]) AS t(schema_name, rel_name)
+       JOIN pg_namespace n ON n.nspname = t.schema_name
+       JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.rel_name
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE lower(a.attname) = ANY($3::text[]) OR lower(a.attname) LIKE '\\_ingesta\\_%'
+       ORDER BY 1, 2, a.attnum LIMIT 1`,
+      [tables.map((t) => t.schema), tables.map((t) => t.name), meta],
+    )
+    .catch((cause: unknown) => {
+      throw sourceQueryError('Checking the column names of the change data capture tables', cause);
+    });
+  const clash = rows[0];
+  if (!clash) return;
+  throw new ConfigError(
+    `Table ${clash.table_schema}.${clash.table_name} has a column named ${clash.column_name}, a name change data capture keeps for its own bookkeeping ` +
+      `(${meta.join(', ')}, _ingesta_…). Leave the table out of CDC (it can still load by cursor or in full), or rename the column in the source. Nothing was changed.`,
+  );
 }
 
 /** One run's change data capture, from slot and publication to the slot's confirmation after the commit. */

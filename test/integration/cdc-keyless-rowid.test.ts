@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/pipeline/run.js';
+import { dryRun, run } from '../../src/pipeline/run.js';
 import { expectTableEqualsSource } from '../helpers/duckdb.js';
 import { startLogicalCluster } from '../helpers/logical-cluster.js';
 import type { PgCluster } from '../helpers/pg-cluster.js';
@@ -55,5 +55,25 @@ describe('CDC of a keyless table with a column named rowid', () => {
     await client.query(`INSERT INTO legacy VALUES (0, 'e')`);
     await ingest(file);
     expect(await expectTableEqualsSource(db, file, DATASET, 'legacy', ['rowid', 'v'])).toBe(4);
+  });
+});
+
+describe('CDC of a table with a column named like the change file\'s own (_op, _seq, _unchanged, _moved, _ingesta_…)', () => {
+  it('is refused before any slot exists, exit 2 naming table and column (regression: the first run loaded, every later one failed with exit 4 "Duplicate struct entry name")', async () => {
+    await client.query(`CREATE TABLE ops (id int PRIMARY KEY, "_OP" text)`);
+    await client.query(`INSERT INTO ops VALUES (1, 'x')`);
+    const slots = async () => Number((await client.query(`SELECT count(*)::int AS n FROM pg_replication_slots`)).rows[0].n);
+    const before = await slots();
+    const file = path.join(dir, 'ops.duckdb');
+    const options = { env: 'local' as const, duckdbPath: file, dataset: 'raw_cdc_ops', sourceUrl: db.url, tables: ['ops'], cdc: true, schemaExport: false as const };
+    for (const attempt of [() => run(options, { env: {} }), () => dryRun(options, { env: {} })]) {
+      const error = await attempt().then(
+        () => undefined,
+        (e: unknown) => e as { kind?: string; message?: string },
+      );
+      expect(error?.kind, String(error?.message)).toBe('config');
+      expect(error?.message).toMatch(/^Table public\.ops has a column named _OP, a name change data capture keeps for its own bookkeeping .*Leave the table out of CDC/);
+    }
+    expect(await slots()).toBe(before);
   });
 });
