@@ -3,7 +3,7 @@ import path from 'node:path';
 import { resolveAthenaConfig, type AthenaConfig } from './athena-config.js';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { MAX_LAG_SECONDS, MAX_TIMEOUT_SECONDS, parseDuration } from './duration.js';
 import { resolveDuckDBSettings, resolveProgressIntervalMs, type DuckDBSettings } from './runtime-settings.js';
 import { DEFAULT_CATALOG_PATH } from '../catalog/catalog.js';
 import type { ReconcileMode } from '../catalog/reconcile-mode.js';
@@ -143,9 +143,9 @@ export function resolveConfig(options: RunOptions, env: Readonly<Record<string, 
     athena,
     packageDir,
     source: resolveSourceConnection(env, o.sourceUrl),
-    lagSeconds: parseDuration(o.lag ?? nonEmpty(env.INGESTA_LAG) ?? DEFAULT_LAG, 'Lag'),
-    statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout') * 1000,
-    lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout') * 1000,
+    lagSeconds: parseDuration(o.lag ?? nonEmpty(env.INGESTA_LAG) ?? DEFAULT_LAG, 'Lag', MAX_LAG_SECONDS),
+    statementTimeoutMs: parseDuration(o.statementTimeout ?? nonEmpty(env.INGESTA_STATEMENT_TIMEOUT) ?? '0', 'Statement timeout', MAX_TIMEOUT_SECONDS) * 1000,
+    lockTimeoutMs: parseDuration(o.lockTimeout ?? nonEmpty(env.INGESTA_LOCK_TIMEOUT) ?? '10s', 'Lock timeout', MAX_TIMEOUT_SECONDS) * 1000,
     maxConnections: maxConnections(o.maxConnections ?? nonEmpty(env.INGESTA_MAX_CONNECTIONS)),
     quality: o.validateOnly ? 'only' : o.validate ? 'after-load' : 'off',
     dryRun: o.dryRun ?? false,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { CatalogTable } from '../catalog/catalog.js';
 import { parseDuration } from '../config/config.js';
+import { MAX_LAG_SECONDS } from '../config/duration.js';
 import type { TableState } from '../destination/destination.js';
 import type { PackageTable } from '../package/load-package.js';
 import { ConfigError, messageOf } from '../errors.js';
@@ -77,7 +78,7 @@ export async function planReads(
     try {
       if (t.incremental) {
         const column = source.columns.find((c) => c.name === t.incremental!.cursorColumn)!;
-        const lag = t.incremental.lag !== undefined ? parseDuration(t.incremental.lag, `Catalog lag of ${t.name}`) : input.defaultLagSeconds;
+        const lag = t.incremental.lag !== undefined ? parseDuration(t.incremental.lag, `Catalog lag of ${t.name}`, MAX_LAG_SECONDS) : input.defaultLagSeconds;
         const prev = incremental ? previous!.cursorValue : null;
         // a domain's base type decides (a domain over timestamptz gets the lag window and the future-time cap)
         const cursorType = comparisonType(column);

@@ -286,6 +286,13 @@ describe('parseDuration', () => {
       expect(e.exitCode).toBe(2);
     },
   );
+
+  it('a timeout PostgreSQL cannot hold, or a lag past 100 years, is a ConfigError (regression: --lock-timeout 30d was exit 3 "invalid value for parameter lock_timeout", --lag 1000000000d exit 3 "interval field value out of range")', () => {
+    expect(configError(() => resolveConfig({ lockTimeout: '30d' }, {})).message).toBe('Lock timeout "30d" is longer than the 24 days it can be. Use a shorter duration.');
+    expect(configError(() => resolveConfig({}, { INGESTA_STATEMENT_TIMEOUT: '25d' })).message).toMatch(/^Statement timeout "25d" is longer than the 24 days/);
+    expect(configError(() => resolveConfig({ lag: '1000000000d' }, {})).message).toMatch(/^Lag "1000000000d" is longer than the 100 years/);
+    expect(resolveConfig({ lockTimeout: '24d', statementTimeout: '24d', lag: '36500d' }, {}).lockTimeoutMs).toBe(24 * 86_400_000);
+  });
 });
 
 describe('resolveConfig: reconcile', () => {
