@@ -109,7 +109,10 @@ async function evaluate(spec: CheckSpec, target: GateTarget, types: Map<string, 
       if (!spec.column) return result(spec, 'skip', null, spec.thresholdHours, 'no freshness column declared for this table in the catalog');
       const type = types.get(spec.column);
       const kind = type ? d.timeKind(type) : undefined;
-      if (!kind) return result(spec, 'skip', null, spec.thresholdHours, `${spec.column} is ${type ? `of type ${type}, not a date or timestamp` : 'not a column of this table'}`);
+      // a declared column the check cannot use fails like any check that cannot run (it was a skip: never checked, exit 0)
+      if (!kind) {
+        return result(spec, spec.severity, null, spec.thresholdHours, `the catalog's freshness_column ${spec.column} ${type ? `is of type ${type}, not a date or timestamp` : 'does not exist in the destination'}: fix freshness_column`);
+      }
       const [row] = await target.query(checkSql(spec, d, kind));
       const max = row?.max_value == null ? null : String(row.max_value);
       if (max === null) return result(spec, spec.severity, null, spec.thresholdHours, `no ${spec.column} values: the table is empty or all NULL`);

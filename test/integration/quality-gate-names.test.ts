@@ -26,6 +26,10 @@ beforeAll(async () => {
   await db.query(`INSERT INTO "Orders" VALUES (1, '2024-01-01', 'open', now() - interval '1 hour'), (2, '2024-02-01', 'closed', now() - interval '2 hours')`);
   await db.query(`CREATE TABLE coll ("Id" int, id int PRIMARY KEY)`);
   await db.query(`INSERT INTO coll VALUES (7, 1), (7, 2), (7, 3)`);
+  await db.query(`CREATE TABLE stale (id int PRIMARY KEY, updated text)`);
+  await db.query(`INSERT INTO stale VALUES (1, 'yesterday')`);
+  await db.query(`CREATE TABLE typo (id int PRIMARY KEY, "UpdatedAt" timestamptz)`);
+  await db.query(`INSERT INTO typo VALUES (1, now())`);
   dir = mkdtempSync(path.join(tmpdir(), 'ingesta-gate-names-'));
   lake = await startLakehouse(dir);
   writeFileSync(
@@ -41,6 +45,12 @@ beforeAll(async () => {
       "      - { column: OrderDate, min: '2020-01-01' }",
       '  coll:',
       '    primary_key: [id]',
+      '  stale:',
+      '    primary_key: [id]',
+      '    freshness_column: updated',
+      '  typo:',
+      '    primary_key: [id]',
+      '    freshness_column: UpdatedAtt',
     ].join('\n'),
   );
 }, 60_000);
@@ -73,5 +83,18 @@ describe('the gate names columns as the destination does', () => {
     expect(r.stdout + r.stderr).toMatch(/id__2/);
     expectAllPass(r, json);
     expectAllPass(await runCli([...args, '--solo-validar', '--report-json', json], { DATABASE_URL: db.url }), json);
+  });
+
+  it('a freshness_column the destination does not have, or not a date or timestamp, fails the gate (regression: skip, exit 0, freshness never checked)', async () => {
+    const args = ['--env', 'local', '--catalog', path.join(dir, 'c.yaml'), '--dataset', 'names_fresh', '--duckdb-path', path.join(dir, 'f.duckdb'), '--tables', 'stale', 'typo'];
+    const json = path.join(dir, 'fresh.json');
+    const r = await runCli([...args, '--validar-calidad-datos', '--report-json', json], { DATABASE_URL: db.url });
+    expect(r.code, r.stderr).toBe(6);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+    const freshness = report.checks.filter((c) => c.check === 'freshness').map((c) => [c.table, c.status, c.message]);
+    expect(freshness).toEqual([
+      ['stale', 'fail', "the catalog's freshness_column updated is of type VARCHAR, not a date or timestamp: fix freshness_column"],
+      ['typo', 'fail', "the catalog's freshness_column UpdatedAtt does not exist in the destination: fix freshness_column"],
+    ]);
   });
 });
