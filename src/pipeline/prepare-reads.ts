@@ -64,6 +64,7 @@ export async function prepareReads(
       describe: (table) => destination.describeTable(table),
       addedColumns,
       changesOnly: cdc?.changesOnly,
+      previousSources: previousSourcesOf(destination),
     },
     emit,
   );
@@ -89,4 +90,14 @@ export async function prepareReads(
   await refuseNullKeys(client, tables, sources, reads);
   // columns new in the source: merge tables fill them into their older rows (backfill.ts)
   return { snapshotAt, sources, reads: planBackfills(reads, addedColumns, destination.capabilities, emit), added: addedColumns };
+}
+
+/** Per table, the source column each destination column was last loaded from (the dataset's latest schema versions, read once). */
+function previousSourcesOf(destination: Destination): (table: string) => Promise<ReadonlyMap<string, string>> {
+  let doc: ReturnType<Destination['history']['schemaDocument']> | undefined;
+  return async (table) => {
+    doc ??= destination.history.schemaDocument();
+    const columns = (await doc).tables[table]?.columns ?? [];
+    return new Map(columns.flatMap((c) => (c.source_name === null ? [] : [[c.name, c.source_name] as const])));
+  };
 }

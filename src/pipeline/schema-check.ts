@@ -21,6 +21,12 @@ export interface SchemaCheckInput {
    * such a table was warned as "rebuilt with the new type" and then merged without any rebuild).
    */
   readonly changesOnly?: ReadonlySet<string>;
+  /**
+   * The source column each destination column was last loaded from (destination name → source name), from the
+   * dataset's schema history; empty for a table never loaded. A merge table whose source columns would now land in
+   * other destination columns than before is refused (see movedColumns).
+   */
+  previousSources?(table: string): Promise<ReadonlyMap<string, string>>;
 }
 
 /**
@@ -41,11 +47,17 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
     }
     const existing = await input.describe(t.name);
     if (existing.size === 0) continue;
+    const rebuilt = input.refresh.has(t.name);
+    const merged = t.writeDisposition === 'merge' || input.changesOnly?.has(t.name) === true;
+    const moved = merged && !rebuilt && input.previousSources ? movedColumns(t.name, columns, await input.previousSources(t.name), input.naming) : [];
+    if (moved.length > 0) {
+      // the columns' diff would only mislead here ("name__2 no longer exists in the source")
+      problems.push(...moved);
+      continue;
+    }
     const changes: ColumnChange[] = diffColumns(existing, columns, input.naming);
     if (changes.length === 0) continue;
     if (t.schemaContract === 'freeze') throw schemaFrozenError(t.name, changes);
-    const rebuilt = input.refresh.has(t.name);
-    const merged = t.writeDisposition === 'merge' || input.changesOnly?.has(t.name) === true;
     for (const change of changes) {
       if (change.kind === 'incompatible' && merged && !rebuilt) {
         problems.push(`${describeChange(t.name, change)}: run with --full-refresh ${t.name}`);
@@ -74,4 +86,36 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
   }
   if (problems.length > 0) throw new DataError(`Incompatible schema change: ${problems.join('; ')}. Nothing was written.`);
   return result;
+}
+
+/**
+ * Source columns that would now be loaded into another destination column than before. Names colliding by case get
+ * suffixes by position (`Name`, `name` → name, name__2 on Athena): when the source drops `Name`, `name` becomes
+ * `name` — the column holding `Name`'s values. Merged into, the older rows would keep the dropped column's values
+ * under the other column's name, exit 0 (regression). A column renamed only by case is not moved: its new spelling
+ * has no previous destination column.
+ */
+function movedColumns(
+  table: string,
+  columns: readonly ColumnMapping[],
+  previous: ReadonlyMap<string, string>,
+  naming: { readonly caseSensitive: boolean },
+): string[] {
+  if (previous.size === 0) return [];
+  const key = (n: string) => (naming.caseSensitive ? n : n.toLowerCase());
+  const before = new Map<string, string>();
+  for (const [destination, source] of previous) before.set(source, destination);
+  const heldBy = new Map([...previous].map(([destination, source]) => [key(destination), source]));
+  const moved: string[] = [];
+  for (const c of columns) {
+    const was = before.get(c.sourceName);
+    if (was === undefined || key(was) === key(c.name)) continue;
+    const holder = heldBy.get(key(c.name));
+    moved.push(
+      `${table}: source column "${c.sourceName}" was loaded as ${was} and would now be loaded as ${c.name}` +
+        `${holder !== undefined && holder !== c.sourceName ? `, which holds the values of source column "${holder}"` : ''}` +
+        ` (a column whose name differs only in case was dropped or added): run with --full-refresh ${table}`,
+    );
+  }
+  return moved;
 }
