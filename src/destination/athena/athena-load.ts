@@ -92,7 +92,9 @@ async function typeAndPublish(ds: AthenaDataset, manifest: Manifest, packageDir:
     const notes = [
       ...typed[i]!.notes,
       ...(i === 0 ? cleanup : []),
-      ...(plan?.rebuild ? [`rebuilt the Iceberg table with this load's column types (a value did not fit the old ones)`] : []),
+      ...(plan?.rebuild
+        ? [plan.dropped?.length ? `rebuilt the Iceberg table without ${plan.dropped.join(', ')} (no longer in the source)` : `rebuilt the Iceberg table with this load's column types (a value did not fit the old ones)`]
+        : []),
       ...(table.unnest.length > 0 ? [`unnest (${table.unnest.join(', ')}) is not applied in dev/prod yet: the column stays JSON/array`] : []),
     ];
     results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });

@@ -15,8 +15,11 @@ export interface PreparedTable {
   readonly files: string[];
   /** Column name and DuckDB type, as state.json records them. */
   readonly columns: [string, string][];
-  /** Merge tables: how the batch meets the Iceberg table; `rebuild` when a full load recreates it with new types. */
-  readonly plan: (IcebergColumnPlan & { readonly exists: boolean; readonly rebuild: boolean }) | undefined;
+  /**
+   * Merge tables: how the batch meets the Iceberg table; `rebuild` when a full load recreates it with new types, or
+   * without the columns the source no longer has (`dropped`).
+   */
+  readonly plan: (IcebergColumnPlan & { readonly exists: boolean; readonly rebuild: boolean; readonly dropped?: readonly string[] }) | undefined;
 }
 
 /** An Athena type's kind: integers, decimals and floats each one kind whatever their width; any other type itself. */
@@ -58,7 +61,7 @@ export async function prepareTable(glue: GlueCatalog, dataset: string, typed: Ty
   if (format === 'parquet') return { table, files, columns: batch, plan: undefined };
   const glueColumns: GlueColumn[] = batch.map(([name, type]) => ({ name, type: athenaColumnType(name, type, format).athenaType }));
   const existing = await glue.getTable(dataset, glueName(table.name));
-  let plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean } = {
+  let plan: IcebergColumnPlan & { exists: boolean; rebuild: boolean; dropped?: readonly string[] } = {
     ...planIcebergColumns(glueColumns, existing ? glueColumnsOf(existing) : undefined), exists: !!existing, rebuild: false,
   };
   const rebuild = () => ({ ...planIcebergColumns(glueColumns, undefined), exists: true, rebuild: true });
@@ -66,6 +69,11 @@ export async function prepareTable(glue: GlueCatalog, dataset: string, typed: Ty
   // reports (regression: the values fitted the old type, so the table kept it: an integer column stayed string)
   const batchType = new Map(glueColumns.map((c) => [c.name, c.type]));
   if (table.replaceAll && [...plan.casts].some(([name, type]) => typeKind(type) !== typeKind(batchType.get(name) ?? type))) plan = rebuild();
+  // a full load of a table holding columns the source no longer has removes them, as DuckDB's does and as the run's
+  // warning says (regression: Athena has no DROP COLUMN here, so they stayed with their old values in every row)
+  const kept = new Set(glueColumns.map((c) => c.name.toLowerCase()));
+  const dropped = existing ? glueColumnsOf(existing).filter((c) => !kept.has(c.name.toLowerCase())).map((c) => c.name) : [];
+  if (table.replaceAll && dropped.length > 0) plan = { ...rebuild(), dropped };
   try {
     await castBatchFile(table.name, files, plan, table.primaryKey);
   } catch (error) {
