@@ -12,6 +12,9 @@ import { prepareTable, writeBatchFile, type PreparedTable } from './athena-prepa
 import { applyBackfillOnAthena, writeBackfillFile } from './athena-backfill.js';
 import type { AthenaState, AthenaTableState } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
+import { glueName } from './athena-state.js';
+import { quoteIdent } from '../../sql/quote.js';
+import { DestinationError } from '../../errors.js';
 
 /**
  * The load of a package into S3 + Glue + Athena. There are no transactions, so the steps are ordered so that state
@@ -97,8 +100,11 @@ async function typeAndPublish(ds: AthenaDataset, manifest: Manifest, packageDir:
         : []),
       ...(table.unnest.length > 0 ? [`unnest (${table.unnest.join(', ')}) is not applied in dev/prod yet: the column stays JSON/array`] : []),
     ];
-    results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? table.rows, notes });
+    results.push({ table: table.name, mode: table.replaceAll ? 'full' : 'incremental', rowsLoaded: table.rows, rowsInDestination: next.rows ?? Number.NaN, notes });
   }
+  // an Iceberg table holds its older rows too: counted once all are published, in one query (regression: the batch's
+  // rows were reported as the rows in the destination)
+  await countMerged(ds, results);
   // the data is in place: now, and only now, the state and the run record
   crashPoint('before-commit');
   ds.assertLockHeld();
@@ -113,4 +119,21 @@ async function typeAndPublish(ds: AthenaDataset, manifest: Manifest, packageDir:
   crashPoint('after-commit');
   for (const r of results) onTable?.(r);
   return results;
+}
+
+/** Fills in the rows each merged (Iceberg) table holds now: `SELECT count(*)` of each, one Athena query for all. */
+async function countMerged(ds: AthenaDataset, results: TableLoadResult[]): Promise<void> {
+  const unknown = results.map((r, i) => [r, i] as const).filter(([r]) => Number.isNaN(r.rowsInDestination));
+  if (unknown.length === 0) return;
+  ds.assertLockHeld();
+  const sql = unknown.map(([r, i]) => `SELECT ${i} AS i, count(*) AS n FROM ${quoteIdent(ds.dataset)}.${quoteIdent(glueName(r.table))}`).join(' UNION ALL ');
+  const { rows } = await ds.athena.query(sql, { signal: ds.signal });
+  const counted = new Map(rows.map((row) => [Number(row[0]), Number(row[1])]));
+  for (const [r, i] of unknown) {
+    const n = counted.get(i);
+    if (n === undefined || !Number.isFinite(n)) {
+      throw new DestinationError(`Counting the rows of ${ds.dataset}.${glueName(r.table)} in Athena after its merge returned no number; the data is merged, the state not written: run again (the next run merges the same rows again).`);
+    }
+    results[i] = { ...r, rowsInDestination: n };
+  }
 }
