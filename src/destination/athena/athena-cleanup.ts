@@ -37,7 +37,9 @@ const folderOf = (key: string) => key.slice(0, key.lastIndexOf('/') + 1);
 export async function cleanUpLeftovers(ctx: CleanUpContext): Promise<string[]> {
   let tables: Table[];
   try {
-    tables = await ctx.glue.listTables(ctx.dataset);
+    // a new dataset (no table in state) has no Glue database before its first load creates it: nothing to keep, so
+    // nothing to list (regression: every first run warned "clean-up skipped … Database … not found")
+    tables = await ctx.glue.listTables(ctx.dataset, undefined, { missingDatabase: Object.keys(ctx.state.tables).length === 0 ? 'empty' : 'error' });
   } catch (error) {
     return [`clean-up skipped: the Glue tables of ${ctx.dataset} could not be listed (${messageOf(error).split('\n')[0]}), so no leftover was removed; the next run tries again`];
   }

@@ -207,14 +207,15 @@ export class GlueCatalog {
 
   /**
    * Every table of a database (GetTables, following NextToken), optionally only those whose name starts with
-   * `namePrefix` (sent as the Expression `<prefix>*`, and checked again here).
+   * `namePrefix` (sent as the Expression `<prefix>*`, and checked again here). With `missingDatabase: 'empty'`, a
+   * database that does not exist has no tables; otherwise that is an error like any other.
    */
-  async listTables(database: string, namePrefix?: string): Promise<Table[]> {
+  async listTables(database: string, namePrefix?: string, opts: { missingDatabase?: 'error' | 'empty' } = {}): Promise<Table[]> {
     const tables: Table[] = [];
     let nextToken: string | undefined;
     do {
       const token = nextToken;
-      const page = await this.call('GetTables', database, () =>
+      const send = () =>
         this.client.send(
           new GetTablesCommand({
             ...this.scope,
@@ -222,8 +223,9 @@ export class GlueCatalog {
             ...(namePrefix ? { Expression: `${namePrefix}*` } : {}),
             ...(token !== undefined ? { NextToken: token } : {}),
           }),
-        ),
-      );
+        );
+      const page = opts.missingDatabase === 'empty' ? await this.call('GetTables', database, send, isNotFound) : await this.call('GetTables', database, send);
+      if (page === TOLERATED) return [];
       tables.push(...(page.TableList ?? []));
       nextToken = page.NextToken;
     } while (nextToken);
