@@ -43,8 +43,13 @@ export async function resetTables(settings: DatasetSettings, tables: readonly st
     const known = new Set([...inDataset, ...(catalog?.tables.map((t) => t.name) ?? [])].map((t) => t.toLowerCase()));
     const unknown = tables.filter((t) => !known.has(t.toLowerCase()));
     if (unknown.length > 0) throw new ConfigError(unknownResetTables(unknown, dataset, inDataset, catalog));
-    const reset = await destination.history.resetState(tables);
-    return { dataset, reset, unchanged: tables.filter((t) => !reset.includes(t)) };
+    // a name is found without case (as above, and as a run's --tables DD finds dd): the cursor is stored under the
+    // table's own spelling (regression: reset --tables DD said "no incremental state for DD", exit 0, and dd's
+    // cursor stayed)
+    const stored = [...state.keys()];
+    const named = [...new Set(tables.map((t) => (state.has(t) ? t : (stored.find((k) => k.toLowerCase() === t.toLowerCase()) ?? t))))];
+    const reset = await destination.history.resetState(named);
+    return { dataset, reset, unchanged: named.filter((t) => !reset.includes(t)) };
   } finally {
     await destination.close();
   }

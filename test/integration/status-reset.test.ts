@@ -135,6 +135,16 @@ describe('ingesta status tells the truth; reset has no traps (issue 14)', () => 
     expect(await stateRows()).toEqual([]);
   });
 
+  it('reset finds a table named in other capitals, as a run\'s --tables does, and forgets its cursor (regression: "no incremental state for CONTENTS", exit 0, the cursor kept)', async () => {
+    const loaded = await load('--tables', 'contents');
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect((await stateRows()).length).toBe(1);
+    const r = await runCli(['reset', '--env', 'local', '--duckdb-path', file(), '--catalog', catalog, '--tables', 'CONTENTS', 'contents']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('forgot the incremental state of contents in shop_local: their next run is a full load');
+    expect(await stateRows()).toEqual([]);
+  });
+
   it('while a run writes the file, status names that run (id, pid, start) and exits 5 instead of "in use by another process"; afterwards it reads (regression: README said no lock)', async () => {
     await fx.db.query(`CREATE FUNCTION wait_gate() RETURNS int LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(${GATE_LOCK}); RETURN 1; END $$`);
     await fx.db.query(`CREATE VIEW gate AS SELECT 1 AS id, wait_gate() AS x`);
