@@ -2,7 +2,8 @@ import type { RunPlan } from './run-plan.js';
 import type { CatalogTable } from '../catalog/catalog.js';
 import { resolveTables } from './resolve-tables.js';
 import type { Destination } from '../destination/destination.js';
-import { createDestination } from '../destination/create-destination.js';
+import { createDestination, destinationLabel } from '../destination/create-destination.js';
+import { DestinationError } from '../errors.js';
 import type { PackageTable } from '../package/load-package.js';
 import { newRunId } from '../package/load-package.js';
 import { defineChecks } from '../quality/check-definitions.js';
@@ -84,6 +85,14 @@ export async function validateOnly(plan: RunPlan, emit: EventListener = () => un
     const tables = await resolveTables(client, plan.catalog, plan.requests);
     destination = await createDestination(config, plan.dataset, { readOnly: true });
     await destination.open();
+    // a dataset that holds no table was never loaded (or --dataset names another): nothing to validate, exit 5 as
+    // for a DuckDB file that does not exist (regression: exit 6 "the quality gate failed", every check failing)
+    if ([...(await destination.existingTables())].every((t) => t.startsWith('_ingesta_'))) {
+      throw new DestinationError(
+        `Dataset ${plan.dataset} in ${destinationLabel(config)} holds no table: it has never been loaded, so there is nothing to validate. ` +
+          'Load it first (run without --solo-validar), or check --dataset (INGESTA_DATASET).',
+      );
+    }
     const [state, snapshots] = [await destination.readState(), await destination.history.lastLoadedSnapshots()];
     // the tables locked before the snapshot's first query, as in a run: a TRUNCATE cannot make one look empty
     await beginLockedSnapshot(client, tables);
