@@ -34,6 +34,11 @@ export interface DestinationCapabilities {
    * twice); without it such tables are refused before anything is read (cdc-stage.ts).
    */
   readonly keylessChangeDataCapture: boolean;
+  /**
+   * Whether a full (replace) table keeps a column the source dropped, NULL-filled (DuckDB), rather than taking the
+   * batch's columns (Athena: the Parquet table is defined anew): what the schema check tells the user.
+   */
+  readonly fullTablesKeepDroppedColumns: boolean;
 }
 
 /** The incremental cursor stored for one table, as PostgreSQL text. */

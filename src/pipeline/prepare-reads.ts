@@ -65,6 +65,7 @@ export async function prepareReads(
       addedColumns,
       changesOnly: cdc?.changesOnly,
       previousSources: previousSourcesOf(destination),
+      fullTablesKeepDropped: destination.capabilities.fullTablesKeepDroppedColumns,
     },
     emit,
   );

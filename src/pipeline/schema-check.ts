@@ -27,6 +27,11 @@ export interface SchemaCheckInput {
    * other destination columns than before is refused (see movedColumns).
    */
   previousSources?(table: string): Promise<ReadonlyMap<string, string>>;
+  /**
+   * false when a full table takes the batch's columns (Athena): a column the source dropped is gone after the load,
+   * not "kept in the destination" (regression: that warning, while Athena no longer had the column).
+   */
+  readonly fullTablesKeepDropped?: boolean;
 }
 
 /**
@@ -63,6 +68,8 @@ export async function checkSchemas(input: SchemaCheckInput, emit: EventListener)
         problems.push(`${describeChange(t.name, change)}: run with --full-refresh ${t.name}`);
       } else if (change.kind === 'dropped' && rebuilt) {
         emit({ type: 'warning', table: t.name, message: `column ${change.column} no longer exists in the source; removed by the full refresh` });
+      } else if (change.kind === 'dropped' && !merged && input.fullTablesKeepDropped === false) {
+        emit({ type: 'warning', table: t.name, message: `column ${change.column} no longer exists in the source; removed by this full load (the table takes the source's columns)` });
       } else {
         emit({
           type: 'warning',

@@ -64,4 +64,19 @@ describe('Athena: --full-refresh of a merge table whose source dropped a column'
       { id: '2', a: 'a2b' },
     ]);
   });
+
+  it('a full table: the warning says the column is removed, as it is (regression: "kept in the destination, NULL in new rows" while Athena no longer had it)', async () => {
+    await db.query(`CREATE TABLE rf (id int PRIMARY KEY, a text, b text)`);
+    await db.query(`INSERT INTO rf VALUES (1, 'a', 'b')`);
+    const catalog = path.join(dir, 'rf.yaml');
+    writeFileSync(catalog, ['version: 1', 'tables:', '  rf:', '    primary_key: [id]'].join('\n'));
+    const args = ['--env', 'dev', '--catalog', catalog, '--dataset', 'dropped_dev'];
+    expect((await runCli(args, lake.env(db.url))).code).toBe(0);
+    await db.query(`ALTER TABLE rf DROP COLUMN b`);
+    const r = await runCli(args, lake.env(db.url));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/warning: rf: column b no longer exists in the source; removed by this full load \(the table takes the source's columns\)/);
+    expect(r.stdout).not.toMatch(/kept in the destination/);
+    expect(await lake.athenaQuery('SELECT * FROM dropped_dev.rf')).toEqual([{ id: '1', a: 'a' }]);
+  });
 });

@@ -27,6 +27,8 @@ export const ATHENA_CAPABILITIES = Object.freeze({
   changeDataCapture: true,
   // no transaction holds the data and state.json together: a replay of a keyless table's inserts would duplicate rows
   keylessChangeDataCapture: false,
+  // a full table's Glue definition is the batch's columns (athena-load-table.ts, replaceParquet)
+  fullTablesKeepDroppedColumns: false,
 } as const satisfies DestinationCapabilities);
 
 /**

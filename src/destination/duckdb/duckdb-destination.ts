@@ -18,6 +18,7 @@ export const DUCKDB_CAPABILITIES = Object.freeze({
   columnBackfill: true,
   changeDataCapture: true,
   keylessChangeDataCapture: true,
+  fullTablesKeepDroppedColumns: true,
 } as const satisfies DestinationCapabilities);
 
 /**
