@@ -107,5 +107,7 @@ export async function mergeIceberg(
     await ds.fence(`dropping the staging table ${dataset}.${stage}`);
     await catalog.deleteTable(dataset, stage);
   }
-  return { kind: 'iceberg' as const, location, rows: undefined };
+  // rows in the table now: counted after the publish (athena-load.ts) unless this run changed nothing in it
+  const touched = rows > 0 || changes?.truncated === true || table.replaceAll || deletesFile !== undefined || plan.rebuild || !plan.exists;
+  return { kind: 'iceberg' as const, location, rows: touched ? undefined : ds.state.tables[table.name]?.rowsInDestination };
 }

@@ -105,6 +105,7 @@ async function typeAndPublish(ds: AthenaDataset, manifest: Manifest, packageDir:
   // an Iceberg table holds its older rows too: counted once all are published, in one query (regression: the batch's
   // rows were reported as the rows in the destination)
   await countMerged(ds, results);
+  for (const r of results) if (tables[r.table]?.kind === 'iceberg') tables[r.table] = { ...tables[r.table]!, rowsInDestination: r.rowsInDestination };
   // the data is in place: now, and only now, the state and the run record
   crashPoint('before-commit');
   ds.assertLockHeld();
@@ -121,7 +122,10 @@ async function typeAndPublish(ds: AthenaDataset, manifest: Manifest, packageDir:
   return results;
 }
 
-/** Fills in the rows each merged (Iceberg) table holds now: `SELECT count(*)` of each, one Athena query for all. */
+/**
+ * Fills in the rows each merged (Iceberg) table this run changed holds now: `SELECT count(*)` of each, one Athena query
+ * for all (none when no merged table changed: their counts come from the state).
+ */
 async function countMerged(ds: AthenaDataset, results: TableLoadResult[]): Promise<void> {
   const unknown = results.map((r, i) => [r, i] as const).filter(([r]) => Number.isNaN(r.rowsInDestination));
   if (unknown.length === 0) return;

@@ -26,7 +26,13 @@ export interface AthenaTableState {
   readonly cursor: { readonly column: string; readonly type: string; readonly value: string | null } | undefined;
   readonly runId: string;
   readonly snapshotAt: string | undefined;
+  /** Rows this table's last load read (its batch). */
   readonly rows: number;
+  /**
+   * Rows an Iceberg (merge) table held after its last load, counted in Athena after the publish; kept while a run
+   * changes nothing in it, so a run with no change makes no Athena statement. Absent in states written before.
+   */
+  readonly rowsInDestination?: number;
   /** Source name and type per destination column (the name mapping). */
   readonly sources: Readonly<Record<string, { readonly name: string; readonly type: string }>>;
 }
