@@ -25,7 +25,7 @@ export class AthenaHistory implements DatasetHistory {
       .map(([table, t]) => ({
         table, lastRunId: t.runId, lastLoadedAt: t.snapshotAt ?? null, mode: t.kind === 'iceberg' ? 'merge' : 'replace', rowsLoaded: t.rows,
         // a full (Parquet) table holds exactly the rows its last load wrote; an Iceberg table's count needs a query
-        rowsInDestination: t.kind === 'parquet' ? t.rows : (t.rowsInDestination ?? null), cursorColumn: t.cursor?.column ?? null, cursorValue: t.cursor?.value ?? null,
+        rowsInDestination: t.kind === 'parquet' ? t.rows : null, cursorColumn: t.cursor?.column ?? null, cursorValue: t.cursor?.value ?? null,
       }))
       .sort((a, b) => a.table.localeCompare(b.table));
     const keys = (await this.ds.s3.list(`${this.ds.keys.base}/_ingesta/runs/`)).map((o) => o.Key!).sort().reverse().slice(0, Math.max(1, runs));
