@@ -54,9 +54,12 @@ export async function nextCursor(
   const from = qualified(schema, table);
   if (NON_FINITE_CURSOR.test(cursorType)) {
     // NaN and +Infinity sort above every number: taken as the cursor, they would hide every later change. Like a
-    // NULL cursor they cannot order changes: left out of the maximum, and re-read on every run (they are >= any bound)
+    // NULL cursor they cannot order changes: left out of the maximum, and re-read on every run (they are >= any bound).
+    // Two filtered queries, so an index on the cursor still answers both (a FILTER aggregate would scan the table).
+    // numeric has Infinity from PostgreSQL 14 on (its literal fails before); NaN sorts above it, and above all else.
+    const top = cursorType.startsWith('numeric') && (await serverVersionNum(client)) < 140000 ? `'NaN'` : `'Infinity'`;
     const result = await client.query<{ v: string | null; nonfinite: string }>(
-      `SELECT (max(${c}) FILTER (WHERE ${c} < 'Infinity'))::text AS v, (count(*) FILTER (WHERE ${c} >= 'Infinity'))::text AS nonfinite FROM ${from}`,
+      `SELECT (SELECT max(${c}) FROM ${from} WHERE ${c} < ${top})::text AS v, (SELECT count(*) FROM ${from} WHERE ${c} >= ${top})::text AS nonfinite`,
     );
     return { value: result.rows[0]?.v ?? null, futureRows: 0, nonFiniteRows: Number(result.rows[0]?.nonfinite ?? 0) };
   }
@@ -71,4 +74,10 @@ export async function nextCursor(
       `(SELECT count(*) FROM ${from} WHERE ${c} > ${now})::text AS future FROM ${from}`,
   );
   return { value: result.rows[0]?.v ?? null, futureRows: Number(result.rows[0]?.future ?? 0) };
+}
+
+/** The source's server_version_num (150004 for 15.4). */
+async function serverVersionNum(client: pg.Client): Promise<number> {
+  const result = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  return Number(result.rows[0]?.v ?? 0);
 }
