@@ -10,9 +10,8 @@ import { BackgroundUploads } from './athena-uploads.js';
 import { reduceChanges, splitCdcBatch, type CdcBatch } from './athena-cdc.js';
 import { prepareTable, writeBatchFile, type PreparedTable } from './athena-prepare.js';
 import { applyBackfillOnAthena, writeBackfillFile } from './athena-backfill.js';
-import type { AthenaState, AthenaTableState } from './athena-state.js';
+import { glueName, type AthenaState, type AthenaTableState } from './athena-state.js';
 import { athenaColumnType } from './athena-type-map.js';
-import { glueName } from './athena-state.js';
 import { quoteIdent } from '../../sql/quote.js';
 import { DestinationError } from '../../errors.js';
 
